@@ -1,0 +1,65 @@
+"""Request id and the request log line."""
+
+import logging
+import re
+import time
+import uuid
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+logger = logging.getLogger("analytics.request")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestLogMiddleware:
+    """Gives each request an id (``X-Request-ID`` if the client sent a sane one) and logs one
+    JSON line when it ends: request id, method, path, status, duration."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
+        started = self._start(request)
+        response = self.get_response(request)
+        self._finish(request, response, started)
+        return response
+
+    async def _acall(self, request):
+        started = self._start(request)
+        response = await self.get_response(request)
+        self._finish(request, response, started)
+        return response
+
+    @staticmethod
+    def _start(request) -> float:
+        sent = request.headers.get("X-Request-ID", "")
+        request.request_id = sent if _VALID_ID.match(sent) else uuid.uuid4().hex
+        return time.perf_counter()
+
+    @staticmethod
+    def _finish(request, response, started: float) -> None:
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        response["X-Request-ID"] = request.request_id
+        user = getattr(request, "user", None)
+        logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "request_id": request.request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "user_id": user.pk if user is not None and user.is_authenticated else None,
+            },
+        )

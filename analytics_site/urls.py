@@ -1,0 +1,34 @@
+"""Root URLs: pages, the versioned API, the OpenAPI schema and docs, and the probes."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from analytics_site import health
+
+admin.site.site_header = "Analytics administration"
+admin.site.site_title = "Analytics admin"
+
+api_v1 = [
+    path("", include("projects.api.urls")),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="projects:list", permanent=False), name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/", include("projects.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+handler400 = "analytics_site.errors.json_or_html_400"
+handler403 = "analytics_site.errors.json_or_html_403"
+handler404 = "analytics_site.errors.json_or_html_404"
+handler500 = "analytics_site.errors.json_or_html_500"

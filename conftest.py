@@ -1,0 +1,66 @@
+"""Fixtures shared by every app's tests. Real PostgreSQL and Redis: see settings_test."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from projects import services
+from projects.models import Membership, Role, Scope
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Tests run against Redis database TEST_REDIS_DB only (see settings_test), so this is safe.
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    counter = {"n": 0}
+
+    def make(username=None, **extra):
+        counter["n"] += 1
+        username = username or f"user{counter['n']}"
+        return django_user_model.objects.create_user(
+            username=username, email=f"{username}@example.com", password="pw-" + username, **extra)
+
+    return make
+
+
+@pytest.fixture
+def make_project(make_user):
+    def make(name="Project", owner=None, members=None):
+        owner = owner or make_user()
+        project = services.create_project(name=name, owner=owner)
+        for user, role in (members or {}).items():
+            Membership.objects.create(project=project, user=user, role=role)
+        return project
+
+    return make
+
+
+@pytest.fixture
+def token_client():
+    """An API client authenticated with a fresh personal token of ``user`` with ``scopes``."""
+
+    def make(user, scopes=(Scope.ADMIN,)):
+        _, raw = services.create_api_token(user=user, name="test", scopes=list(scopes))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.raw_token = raw
+        return client
+
+    return make
+
+
+@pytest.fixture
+def two_projects(make_user, make_project):
+    """Project A with an admin, an editor and a viewer; project B with its own admin."""
+    a_admin, a_editor, a_viewer, b_admin = (make_user(n) for n in
+                                            ("a_admin", "a_editor", "a_viewer", "b_admin"))
+    a = make_project("Alpha", owner=a_admin,
+                     members={a_editor: Role.EDITOR, a_viewer: Role.VIEWER})
+    b = make_project("Beta", owner=b_admin)
+    return {"a": a, "b": b, "a_admin": a_admin, "a_editor": a_editor, "a_viewer": a_viewer,
+            "b_admin": b_admin}

@@ -1,0 +1,1 @@
+"""Ingestion, storage, rollups, retention and live publishing; ``events.query`` is the read path."""

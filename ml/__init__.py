@@ -1,0 +1,1 @@
+"""Anomaly models, correlation analysis and forecasts."""

@@ -1,0 +1,1 @@
+"""Projects, members and roles, ingest keys, personal API tokens and per-project settings."""

@@ -1,0 +1,223 @@
+"""REST endpoints for projects, members, ingest keys and personal tokens. Thin: parse, call a
+selector or service, shape the answer. Scoping and roles come from ``projects.selectors``."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from analytics_site.errors import Forbidden, NotFound, ValidationFailed
+
+from .. import selectors, services
+from ..models import APIToken, Membership, Role, Scope
+from . import serializers as s
+
+User = get_user_model()
+
+
+def _token(request) -> APIToken | None:
+    return request.auth if isinstance(request.auth, APIToken) else None
+
+
+def _require_scope(request, scope: str) -> None:
+    token = _token(request)
+    if token is not None and not token.allows(scope):
+        raise Forbidden(f"This token lacks the {scope} scope.",
+                        details={"required_scope": scope, "scopes": token.scopes})
+
+
+class ProjectViewSet(viewsets.ViewSet):
+    """Projects the caller is a member of."""
+
+    def _roles(self, request) -> dict[int, str]:
+        if request.user.is_superuser:
+            return {}
+        return dict(Membership.objects.filter(user=request.user)
+                    .values_list("project_id", "role"))
+
+    def _context(self, request):
+        roles = self._roles(request)
+        if request.user.is_superuser:
+            return {"roles": _AllAdmin()}
+        return {"roles": roles}
+
+    def _get(self, request, pk, *, min_role=Role.VIEWER, scope=Scope.READ):
+        return selectors.get_project_for(request.user, pk, min_role=min_role,
+                                         token=_token(request), scope=scope)
+
+    @extend_schema(responses=s.ProjectSerializer(many=True))
+    def list(self, request):
+        _require_scope(request, Scope.READ)
+        projects = selectors.projects_for(request.user).order_by("name", "id")
+        return Response(s.ProjectSerializer(projects, many=True,
+                                            context=self._context(request)).data)
+
+    @extend_schema(request=s.ProjectCreateSerializer,
+                   responses={201: s.ProjectSerializer})
+    def create(self, request):
+        _require_scope(request, Scope.WRITE)
+        data = _valid(s.ProjectCreateSerializer, request.data)
+        project = services.create_project(name=data["name"], owner=request.user,
+                                          timezone_name=data["timezone"])
+        return Response(s.ProjectSerializer(project, context={"roles": {project.pk: Role.ADMIN}})
+                        .data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.ProjectSerializer)
+    def retrieve(self, request, pk=None):
+        project = self._get(request, pk)
+        return Response(s.ProjectSerializer(project, context=self._context(request)).data)
+
+    @extend_schema(request=s.ProjectUpdateSerializer, responses=s.ProjectSerializer)
+    def partial_update(self, request, pk=None):
+        project = self._get(request, pk, min_role=Role.ADMIN, scope=Scope.ADMIN)
+        data = _valid(s.ProjectUpdateSerializer, request.data, partial=True)
+        project = services.update_project(project=project, **data)
+        return Response(s.ProjectSerializer(project, context=self._context(request)).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        project = self._get(request, pk, min_role=Role.ADMIN, scope=Scope.ADMIN)
+        services.delete_project(project=project)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _AllAdmin(dict):
+    def get(self, key, default=None):
+        return Role.ADMIN
+
+
+def _valid(serializer_class, data, **kwargs):
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ProjectChildViewSet(viewsets.ViewSet):
+    """Base for resources under ``/projects/{project_id}/``: resolves the project for the caller
+    (404 if not theirs) with the role and token scope the action needs."""
+
+    read_role, write_role = Role.VIEWER, Role.ADMIN
+
+    def project(self, request, *, write: bool = False):
+        return selectors.get_project_for(
+            request.user, self.kwargs["project_id"],
+            min_role=self.write_role if write else self.read_role,
+            token=_token(request), scope=Scope.ADMIN if write else Scope.READ,
+        )
+
+
+class MemberViewSet(ProjectChildViewSet):
+    def _membership(self, project, pk) -> Membership:
+        try:
+            return selectors.memberships_of(project).get(pk=int(pk))
+        except (Membership.DoesNotExist, ValueError):
+            raise NotFound("Member not found.", details={"member_id": str(pk)}) from None
+
+    @extend_schema(responses=s.MembershipSerializer(many=True))
+    def list(self, request, project_id=None):
+        project = self.project(request)
+        return Response(s.MembershipSerializer(selectors.memberships_of(project), many=True).data)
+
+    @extend_schema(request=s.MembershipCreateSerializer, responses={201: s.MembershipSerializer})
+    def create(self, request, project_id=None):
+        project = self.project(request, write=True)
+        data = _valid(s.MembershipCreateSerializer, request.data)
+        ident = data["username"].strip()
+        user = User.objects.filter(Q(username=ident) | Q(email__iexact=ident)).first()
+        if user is None:
+            raise ValidationFailed(f"username: no user {ident!r}.",
+                                   details={"username": [f"No user {ident!r}."]})
+        membership = services.add_member(project=project, user=user, role=data["role"])
+        return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.MembershipUpdateSerializer, responses=s.MembershipSerializer)
+    def partial_update(self, request, project_id=None, pk=None):
+        project = self.project(request, write=True)
+        membership = self._membership(project, pk)
+        data = _valid(s.MembershipUpdateSerializer, request.data)
+        membership = services.change_member_role(membership=membership, role=data["role"])
+        return Response(s.MembershipSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, project_id=None, pk=None):
+        project = self.project(request, write=True)
+        services.remove_member(membership=self._membership(project, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IngestKeyViewSet(ProjectChildViewSet):
+    def _key(self, project, pk):
+        try:
+            return selectors.ingest_keys_of(project).get(pk=int(pk))
+        except (project.ingest_keys.model.DoesNotExist, ValueError):
+            raise NotFound("Ingest key not found.", details={"key_id": str(pk)}) from None
+
+    @extend_schema(responses=s.IngestKeySerializer(many=True))
+    def list(self, request, project_id=None):
+        project = self.project(request)
+        return Response(s.IngestKeySerializer(selectors.ingest_keys_of(project), many=True).data)
+
+    @extend_schema(responses=s.IngestKeySerializer)
+    def retrieve(self, request, project_id=None, pk=None):
+        return Response(s.IngestKeySerializer(self._key(self.project(request), pk)).data)
+
+    @extend_schema(request=s.IngestKeyWriteSerializer, responses={201: s.IngestKeySerializer})
+    def create(self, request, project_id=None):
+        project = self.project(request, write=True)
+        data = _valid(s.IngestKeyWriteSerializer, request.data)
+        key = services.create_ingest_key(project=project, created_by=request.user, **data)
+        return Response(s.IngestKeySerializer(key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.IngestKeyUpdateSerializer, responses=s.IngestKeySerializer)
+    def partial_update(self, request, project_id=None, pk=None):
+        key = self._key(self.project(request, write=True), pk)
+        data = _valid(s.IngestKeyUpdateSerializer, request.data)
+        return Response(s.IngestKeySerializer(services.update_ingest_key(key=key, **data)).data)
+
+    @extend_schema(request=None, responses=s.IngestKeySerializer,
+                   description="Give the key a new value; the old value stops working at once.")
+    @action(detail=True, methods=["post"])
+    def rotate(self, request, project_id=None, pk=None):
+        key = self._key(self.project(request, write=True), pk)
+        return Response(s.IngestKeySerializer(services.rotate_ingest_key(key=key)).data)
+
+    @extend_schema(request=None, responses=s.IngestKeySerializer,
+                   description="Disable the key for good.")
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, project_id=None, pk=None):
+        key = self._key(self.project(request, write=True), pk)
+        return Response(s.IngestKeySerializer(services.revoke_ingest_key(key=key)).data)
+
+
+class TokenViewSet(viewsets.ViewSet):
+    """The caller's own personal API tokens."""
+
+    def _token_obj(self, request, pk) -> APIToken:
+        try:
+            return selectors.tokens_of(request.user).get(pk=int(pk))
+        except (APIToken.DoesNotExist, ValueError):
+            raise NotFound("Token not found.", details={"token_id": str(pk)}) from None
+
+    @extend_schema(responses=s.APITokenSerializer(many=True))
+    def list(self, request):
+        _require_scope(request, Scope.READ)
+        return Response(s.APITokenSerializer(selectors.tokens_of(request.user), many=True).data)
+
+    @extend_schema(request=s.APITokenCreateSerializer,
+                   responses={201: OpenApiResponse(s.APITokenCreatedSerializer,
+                                                   description="`token` is shown only here.")})
+    def create(self, request):
+        _require_scope(request, Scope.ADMIN)
+        data = _valid(s.APITokenCreateSerializer, request.data)
+        token, raw = services.create_api_token(user=request.user, **data)
+        body = s.APITokenSerializer(token).data
+        body["token"] = raw
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None}, description="Revoke the token; it stops working at once.")
+    def destroy(self, request, pk=None):
+        _require_scope(request, Scope.ADMIN)
+        services.revoke_api_token(token=self._token_obj(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,34 @@
+"""DRF authentication with personal API tokens: ``Authorization: Bearer at_...``."""
+
+from django.conf import settings
+from rest_framework import authentication, exceptions
+
+from . import selectors, services
+
+
+class APITokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _, raw = header.partition(" ")
+        if keyword.lower() not in {"bearer", "token"}:
+            return None
+        raw = raw.strip()
+        token = selectors.token_by_value(raw) if raw else None
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid API token.")
+        if token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API token was revoked.")
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed("This API token has expired.")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("The token's user is inactive.")
+        services.touch_api_token(token=token,
+                                 resolution_s=settings.API_TOKEN_LAST_USED_RESOLUTION_S)
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'

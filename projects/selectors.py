@@ -1,0 +1,88 @@
+"""Reads, always scoped to what the caller may see.
+
+A project someone is not a member of does not exist for them: lookups answer 404, never 403, so
+the API does not reveal which ids exist. A member whose role is too low gets 403.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from analytics_site.errors import Forbidden, NotFound
+
+from .models import APIToken, IngestKey, Membership, Project, Role, Scope
+
+
+def projects_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def role_of(user: AbstractBaseUser, project: Project) -> str | None:
+    if user.is_superuser:
+        return Role.ADMIN
+    return (Membership.objects.filter(user=user, project=project)
+            .values_list("role", flat=True).first())
+
+
+def get_project_for(user: AbstractBaseUser | AnonymousUser, project_id, *,
+                    min_role: str = Role.VIEWER, token: APIToken | None = None,
+                    scope: str = Scope.READ) -> Project:
+    """The project if ``user`` may see it (404 otherwise) and act on it at ``min_role``
+    with a token allowing ``scope`` (403 otherwise)."""
+    try:
+        project = projects_for(user).get(pk=int(project_id))
+    except (Project.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Project not found.", details={"project_id": str(project_id)}) from None
+    require(user, project, min_role=min_role, token=token, scope=scope)
+    return project
+
+
+def require(user: AbstractBaseUser, project: Project, *, min_role: str,
+            token: APIToken | None = None, scope: str = Scope.READ) -> str:
+    role = role_of(user, project)
+    if role is None:
+        raise NotFound("Project not found.", details={"project_id": str(project.pk)})
+    if Role.rank(role) < Role.rank(min_role):
+        raise Forbidden(f"This needs the {min_role} role in the project; you have {role}.",
+                        details={"required_role": min_role, "role": role})
+    if token is not None and not token.allows(scope):
+        raise Forbidden(f"This token lacks the {scope} scope.",
+                        details={"required_scope": scope, "scopes": token.scopes})
+    return role
+
+
+def memberships_of(project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("user__username")
+
+
+def ingest_keys_of(project: Project) -> QuerySet[IngestKey]:
+    return project.ingest_keys.order_by("created_at")
+
+
+def active_ingest_key(project: Project) -> IngestKey | None:
+    return project.ingest_keys.filter(revoked_at__isnull=True).order_by("created_at").first()
+
+
+def tokens_of(user: AbstractBaseUser) -> QuerySet[APIToken]:
+    return APIToken.objects.filter(user=user).order_by("-created_at")
+
+
+def token_by_value(raw: str) -> APIToken | None:
+    from .services import hash_token
+
+    if not raw.startswith(APIToken.PREFIX) or len(raw) > 200:
+        return None
+    return (APIToken.objects.select_related("user")
+            .filter(token_hash=hash_token(raw)).first())
+
+
+def ingest_key_by_value(raw: str) -> IngestKey | None:
+    if not raw.startswith(IngestKey.PREFIX) or len(raw) > 64:
+        return None
+    return (IngestKey.objects.select_related("project")
+            .filter(key=raw, revoked_at__isnull=True).first())

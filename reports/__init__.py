@@ -1,0 +1,1 @@
+"""Report definitions, schedules, runs, exports and e-mail delivery."""
