@@ -10,7 +10,11 @@ from projects.models import Membership, Role, Scope
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # Tests run against Redis database TEST_REDIS_DB only (see settings_test), so this is safe.
+    from django.conf import settings
+
+    # Tests run against Redis database TEST_REDIS_DB only (see settings_test), so this is safe;
+    # the assertion keeps it so if the suite were ever started with other settings.
+    assert getattr(settings, "TEST_SUITE_SETTINGS", False), "run pytest with settings_test"
     cache.clear()
     yield
 
@@ -64,3 +68,19 @@ def two_projects(make_user, make_project):
     b = make_project("Beta", owner=b_admin)
     return {"a": a, "b": b, "a_admin": a_admin, "a_editor": a_editor, "a_viewer": a_viewer,
             "b_admin": b_admin}
+
+
+def child_env(**extra) -> dict:
+    """Environment for a process the tests start (worker, beat, launcher): the same servers,
+    the test database and the test Redis database, and the test settings."""
+    import os
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+    from django.db import connection
+
+    db = urlsplit(settings.DATABASE_URL)._replace(path="/" + connection.settings_dict["NAME"])
+    env = {**os.environ, "DATABASE_URL": db.geturl(), "REDIS_URL": settings.REDIS_URL,
+           "DJANGO_SETTINGS_MODULE": "analytics_site.settings_test", "PYTHONUNBUFFERED": "1"}
+    env.update(extra)
+    return env

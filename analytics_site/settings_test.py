@@ -8,6 +8,7 @@ import os
 from .settings import *  # noqa: F403
 from .settings import CACHES, CHANNEL_LAYERS, _celery_broker_url, env_int, redis_url_with_db
 
+TEST_SUITE_SETTINGS = True
 REDIS_URL = redis_url_with_db(os.environ["REDIS_URL"], env_int("TEST_REDIS_DB", 15))
 CACHES["default"]["LOCATION"] = REDIS_URL
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL}]

@@ -1,0 +1,153 @@
+"""`make run`'s launcher, started as a user would: embedded servers, readiness, a clean stop
+that leaves no process behind, data reused on the next start; and the external-servers mode."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from analytics_site.settings import redis_url_with_db
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(data_dir: Path, port: int, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update({"DATA_DIR": str(data_dir), "HOST": "127.0.0.1", "PORT": str(port),
+                "ADMIN_USERNAME": "operator", "ADMIN_PASSWORD": "launcher-test-pw",
+                "CELERY_WORKER_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+class Run:
+    def __init__(self, env: dict, log: Path):
+        self.log = log
+        self.port = env["PORT"]
+        self.proc = subprocess.Popen([sys.executable, "-m", "analytics_site.launcher"],
+                                     cwd=BASE_DIR, env=env, stdout=log.open("w"),
+                                     stderr=subprocess.STDOUT)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_ready(self, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            status, body = _get(self.url("/readyz"))
+            if status == 200:
+                import json
+
+                return json.loads(body)
+            time.sleep(0.5)
+        raise AssertionError(f"not ready in {timeout} s:\n{self.output()}")
+
+    def processes(self) -> list[psutil.Process]:
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(90)
+
+    def output(self) -> str:
+        return self.log.read_text()[-5000:]
+
+
+def _pid(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def _gone(pids: list[int], timeout: float = 10) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p)
+                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            return []
+        time.sleep(0.2)
+    return alive
+
+
+def test_embedded_mode_starts_serves_stops_cleanly_and_reuses_its_data(tmp_path):
+    data_dir = tmp_path / "var"
+    port = _free_port()
+    run = Run(_env(data_dir, port), tmp_path / "run1.log")
+    try:
+        ready = run.wait_ready()
+        assert all(check["ok"] for check in ready["checks"].values())
+        status, html = _get(run.url("/login/"))
+        assert status == 200 and "Log in" in html
+        children = [p.pid for p in run.processes()]
+        servers = [_pid(data_dir / "pg" / "postmaster.pid"), _pid(data_dir / "redis" / "redis.pid")]
+        assert len(children) >= 3  # daphne, worker (+ its pool), beat
+    finally:
+        code = run.stop()
+    output = run.output()
+    assert code == 0, output
+    for name in ("web", "worker", "beat"):
+        assert f"\n{name.ljust(6)} | " in output, name
+    assert "Admin login: operator (password from ADMIN_PASSWORD)" in output
+    assert "Demo project created" in output
+    assert _gone(children + servers) == []
+    assert _get(run.url("/healthz"))[0] == 0  # nothing listens any more
+
+    again = Run(_env(data_dir, port), tmp_path / "run2.log")
+    try:
+        again.wait_ready()
+    finally:
+        assert again.stop() == 0
+    assert "Demo project exists" in again.output()
+
+
+def test_with_database_and_redis_urls_it_starts_no_embedded_server(tmp_path):
+    name = f"launcher_{uuid.uuid4().hex[:8]}"
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params["dbname"] = "postgres"
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = urlsplit(settings.DATABASE_URL)._replace(path=f"/{name}").geturl()
+    data_dir = tmp_path / "var"
+    run = Run(_env(data_dir, _free_port(), DATABASE_URL=database_url,
+                   REDIS_URL=redis_url_with_db(settings.REDIS_URL, 14)), tmp_path / "run.log")
+    try:
+        run.wait_ready()
+        assert not (data_dir / "pg").exists()
+        assert not (data_dir / "redis").exists()
+        assert "using DATABASE_URL and REDIS_URL" in run.output()
+    finally:
+        assert run.stop() == 0
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
