@@ -1,6 +1,7 @@
 """`make run`'s launcher, started as a user would: embedded servers, readiness, a clean stop
 that leaves no process behind, data reused on the next start; and the external-servers mode."""
 
+import json
 import os
 import signal
 import socket
@@ -67,8 +68,6 @@ class Run:
             assert self.proc.poll() is None, self.output()
             status, body = _get(self.url("/readyz"))
             if status == 200:
-                import json
-
                 return json.loads(body)
             time.sleep(0.5)
         raise AssertionError(f"not ready in {timeout} s:\n{self.output()}")
@@ -108,6 +107,17 @@ def test_embedded_mode_starts_serves_stops_cleanly_and_reuses_its_data(tmp_path)
         assert all(check["ok"] for check in ready["checks"].values())
         status, html = _get(run.url("/login/"))
         assert status == 200 and "Log in" in html
+        # A management command run beside it reaches the same embedded servers, and its exit
+        # does not stop them.
+        created = subprocess.run([sys.executable, "manage.py", "createproject", "Side", "--owner",
+                                  "ops"], cwd=BASE_DIR, env=_env(data_dir, port),
+                                 capture_output=True, text=True, timeout=120, check=True)
+        token = json.loads(created.stdout)["api_token"]
+        request = urllib.request.Request(run.url("/api/v1/projects/"),
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert [p["name"] for p in json.loads(response.read())] == ["Side"]
+        assert _get(run.url("/readyz"))[0] == 200
         children = [p.pid for p in run.processes()]
         servers = [_pid(data_dir / "pg" / "postmaster.pid"), _pid(data_dir / "redis" / "redis.pid")]
         assert len(children) >= 3  # daphne, worker (+ its pool), beat
