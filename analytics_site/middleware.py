@@ -63,3 +63,43 @@ class RequestLogMiddleware:
                 "user_id": user.pk if user is not None and user.is_authenticated else None,
             },
         )
+
+
+class StaticFilesMiddleware:
+    """WhiteNoise, usable in an async middleware chain.
+
+    WhiteNoise's middleware is sync-only; in an async stack Django would run it — and so every
+    request, ingestion included — through one thread. This looks the file up in WhiteNoise's
+    table (a dict lookup), serves hits in a worker thread, and passes everything else straight on.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        from whitenoise.middleware import WhiteNoiseMiddleware
+
+        self.get_response = get_response
+        self.whitenoise = WhiteNoiseMiddleware(get_response)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
+        return self.whitenoise(request)
+
+    def _find(self, request):
+        if self.whitenoise.autorefresh:
+            return self.whitenoise.find_file(request.path_info)
+        return self.whitenoise.files.get(request.path_info)
+
+    async def _acall(self, request):
+        from asgiref.sync import sync_to_async
+
+        static_file = self._find(request)
+        if static_file is None:
+            return await self.get_response(request)
+        return await sync_to_async(self.whitenoise.serve, thread_sensitive=False)(
+            static_file, request)

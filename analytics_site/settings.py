@@ -181,7 +181,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "analytics_site.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "analytics_site.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -325,3 +325,11 @@ ADMIN_USERNAME = env_str("ADMIN_USERNAME", "admin")
 ADMIN_PASSWORD = env_str("ADMIN_PASSWORD")
 ADMIN_EMAIL = env_str("ADMIN_EMAIL", "admin@example.com")
 PUBLIC_URL = env_str("PUBLIC_URL")  # how browsers reach this instance; used in the snippet
+
+# -- ingestion ------------------------------------------------------------------------------------
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024)
+INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000)
+INGEST_DB_POOL_SIZE = env_int("INGEST_DB_POOL_SIZE", 8)
+INGEST_DB_TIMEOUT_S = float(env_str("INGEST_DB_TIMEOUT_S", "5"))
+INGEST_DEFAULT_RATE_PER_S = env_int("INGEST_DEFAULT_RATE_PER_S", 50000)
+INGEST_FUTURE_CLAMP_S = 300

@@ -1,1 +1,121 @@
-"""Models of this app arrive with its issue."""
+"""Stored events and metric points.
+
+The two big tables, ``events_event`` and ``events_metricpoint``, are PostgreSQL tables
+partitioned by day on their timestamp (created in migration 0001, maintained by
+``events.partitions``); Django reads them through the unmanaged models below and never creates
+or alters them. Writes go through ``events.services`` in bulk SQL.
+"""
+
+from django.db import models
+
+from projects.models import Project
+
+
+class Event(models.Model):
+    # Composite identity (project, uuid, timestamp); Django needs one column as pk for reads.
+    uuid = models.UUIDField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.DO_NOTHING, db_constraint=False)
+    event = models.TextField()
+    distinct_id = models.TextField()
+    person_id = models.TextField()
+    session_id = models.TextField(null=True)
+    timestamp = models.DateTimeField()
+    client_timestamp = models.DateTimeField(null=True)
+    received_at = models.DateTimeField()
+    properties = models.JSONField(default=dict)
+    page_url = models.TextField(null=True)
+    path = models.TextField(null=True)
+    referrer = models.TextField(null=True)
+    referrer_domain = models.TextField(null=True)
+    browser = models.TextField(null=True)
+    os = models.TextField(null=True)
+    device_type = models.TextField(null=True)
+    ip_hash = models.TextField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "events_event"
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.uuid}"
+
+
+class EventSeen(models.Model):
+    """Event uuids already stored per project, so a retried batch is stored once.
+
+    Kept apart from the partitioned table because a retry's corrected timestamp (and so its
+    partition) can differ from the original's; rows older than the raw retention are deleted.
+    """
+
+    # (project_id, uuid) is the key; Django wants one pk column, so reads use .values().
+    project_id = models.BigIntegerField(primary_key=True)
+    uuid = models.UUIDField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "events_eventseen"
+
+    def __str__(self) -> str:
+        return str(self.uuid)
+
+
+class PersonAlias(models.Model):
+    """An anonymous distinct id linked to a user id by ``identify``: events of either count as
+    one person from then on."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    distinct_id = models.CharField(max_length=200)
+    person_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "distinct_id"],
+                                               name="unique_alias")]
+
+    def __str__(self) -> str:
+        return f"{self.distinct_id} → {self.person_id}"
+
+
+class MetricSeries(models.Model):
+    """One series: a metric name plus its sorted tags, stored once; points refer to it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    tags = models.JSONField(default=dict)
+    tags_key = models.TextField(help_text="Canonical form of the tags: sorted key=value pairs.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "metric series"
+        constraints = [models.UniqueConstraint(fields=["project", "name", "tags_key"],
+                                               name="unique_series")]
+        indexes = [models.Index(fields=["project", "name"])]
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.tags_key}"
+
+
+class MetricPoint(models.Model):
+    # (series, timestamp) identifies a point; Django wants one pk column, so reads use .values().
+    series_id = models.BigIntegerField(primary_key=True)
+    timestamp = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        managed = False
+        db_table = "events_metricpoint"
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.timestamp}"
+
+
+class DailySalt(models.Model):
+    """The salt of the day for hashing visitor IPs; deleted after the day, so a hash cannot be
+    linked to an IP afterwards."""
+
+    day = models.DateField(primary_key=True)
+    salt = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return str(self.day)

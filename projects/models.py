@@ -102,6 +102,10 @@ class IngestKey(models.Model):
         default=list, blank=True,
         help_text="Browser origins allowed to send with this key, e.g. https://shop.example.com; "
                   "empty allows every origin.")
+    rate_limit_per_s = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Items (events or points) per second this key may send; empty uses "
+                  "INGEST_DEFAULT_RATE_PER_S, 0 means no limit.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,76 @@
+"""What the server adds to an event: the visitor's browser, OS and device type from the user
+agent, the referrer's domain and the page path, and a privacy-preserving visitor hash.
+
+No raw IP is stored: ``ip_hash`` is SHA-256 over a salt that changes every day (and is deleted
+after it), the project, the IP and the user agent, so a hash links one visitor's events within a
+day and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from ua_parser import parse as parse_ua
+
+
+@dataclass(frozen=True)
+class Agent:
+    browser: str | None
+    os: str | None
+    device_type: str | None
+
+
+_TABLETS = ("ipad", "tablet", "kindle", "silk", "playbook", "sm-t", "nexus 7", "nexus 10")
+_BOTS = ("bot", "crawler", "spider", "slurp", "headless", "lighthouse", "curl", "wget",
+         "python-requests", "httpx", "go-http-client")
+
+
+@lru_cache(maxsize=4096)
+def agent(user_agent: str) -> Agent:
+    if not user_agent:
+        return Agent(None, None, None)
+    lowered = user_agent.lower()
+    result = parse_ua(user_agent[:1000])
+    browser = result.user_agent.family if result.user_agent else None
+    os_name = result.os.family if result.os else None
+    device = result.device.family if result.device else None
+    if any(marker in lowered for marker in _BOTS) or device == "Spider":
+        kind = "bot"
+    elif any(marker in lowered for marker in _TABLETS) or (
+            os_name == "Android" and "mobile" not in lowered):
+        kind = "tablet"
+    elif "mobi" in lowered or os_name in {"iOS", "Android", "Windows Phone"}:
+        kind = "mobile"
+    else:
+        kind = "desktop"
+    return Agent(None if browser == "Other" else browser, None if os_name == "Other" else os_name,
+                 kind)
+
+
+def domain_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    return host[4:] if host.startswith("www.") else host
+
+
+def path_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return None
+
+
+def visitor_hash(*, salt: str, project_id: int, ip: str, user_agent: str) -> str:
+    material = f"{salt}|{project_id}|{ip}|{user_agent}".encode()
+    return hashlib.sha256(material).hexdigest()[:32]

@@ -1,0 +1,290 @@
+"""The write path: validated batches of events and metric points into PostgreSQL, in bulk, in one
+transaction each, then a compact live message to the project's channel group.
+
+"Acknowledged means kept": these functions return only after the transaction has committed, so a
+202 from the API is never followed by a loss. If PostgreSQL cannot take the write they raise
+``ServiceUnavailable`` (503 with Retry-After) and the client retries; retries are idempotent for
+events (the uuid is stored once per project).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
+import psycopg
+from channels.layers import get_channel_layer
+from psycopg_pool import PoolTimeout
+
+from analytics_site.errors import ServiceUnavailable
+
+from . import db, enrich, partitions
+from .validation import EventItem, Parsed, PointItem, Rejected, parse_events, parse_points
+
+logger = logging.getLogger(__name__)
+
+LIVE_SAMPLE = 20
+_known_partitions: set[tuple[str, date]] = set()
+_series_ids: OrderedDict[tuple[int, str, str], int] = OrderedDict()
+_SERIES_CACHE_SIZE = 200_000
+_salts: dict[date, str] = {}
+
+
+@dataclass(frozen=True)
+class IngestKey:
+    """What the write path needs of an ingest key and its project."""
+
+    id: int
+    project_id: int
+    allowed_origins: tuple[str, ...]
+    rate_limit_per_s: int
+    raw_retention_days: int
+
+
+@dataclass(frozen=True)
+class Client:
+    ip: str
+    user_agent: str
+
+
+@dataclass
+class Result:
+    accepted: int
+    stored: int
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "rejected": [r.as_dict() for r in self.rejected]}
+
+
+def group_name(project_id: int) -> str:
+    return f"project-{project_id}"
+
+
+def _unavailable(exc: Exception) -> ServiceUnavailable:
+    logger.warning("storage unavailable: %s", exc)
+    return ServiceUnavailable("Storage is unavailable; retry later.", retry_after=5)
+
+
+async def _in_partitions(conn, table: str, moments: list[datetime], write) -> int:
+    """Run ``write(conn)`` once the day partitions of ``moments`` exist. The known-partition
+    cache can be stale if retention dropped one meanwhile: then forget it and try once more."""
+    days = {m.astimezone(UTC).date() for m in moments}
+    for attempt in (1, 2):
+        await partitions.ensure_partitions_async(conn, table, days, _known_partitions)
+        try:
+            return await write(conn)
+        except psycopg.errors.CheckViolation:  # "no partition of relation found for row"
+            if attempt == 2:
+                raise
+            _known_partitions.clear()
+    raise AssertionError("unreachable")
+
+
+async def _salt_of(conn, day: date) -> str:
+    salt = _salts.get(day)
+    if salt is None:
+        row = await (await conn.execute(
+            """INSERT INTO events_dailysalt (day, salt) VALUES (%s, %s)
+               ON CONFLICT (day) DO UPDATE SET day = EXCLUDED.day RETURNING salt""",
+            [day, secrets.token_hex(32)])).fetchone()
+        salt = row[0]
+        _salts.clear()
+        _salts[day] = salt
+    return salt
+
+
+# -- events ---------------------------------------------------------------------------------------
+INSERT_EVENTS = """
+WITH input AS (
+    SELECT * FROM unnest(
+        %(uuid)s::uuid[], %(event)s::text[], %(distinct_id)s::text[], %(person_id)s::text[],
+        %(session_id)s::text[], %(ts)s::timestamptz[], %(cts)s::timestamptz[],
+        %(props)s::text[], %(page_url)s::text[], %(path)s::text[], %(referrer)s::text[],
+        %(referrer_domain)s::text[]
+    ) AS t(uuid, event, distinct_id, person_id, session_id, ts, cts, props, page_url, path,
+           referrer, referrer_domain)
+), fresh AS (
+    INSERT INTO events_eventseen (project_id, uuid, seen_at)
+    SELECT %(project)s, uuid, %(now)s FROM input
+    ON CONFLICT DO NOTHING
+    RETURNING uuid
+)
+INSERT INTO events_event (project_id, uuid, event, distinct_id, person_id, session_id,
+                          "timestamp", client_timestamp, received_at, properties, page_url, path,
+                          referrer, referrer_domain, browser, os, device_type, ip_hash)
+SELECT %(project)s, i.uuid, i.event, i.distinct_id, i.person_id, i.session_id, i.ts, i.cts,
+       %(now)s, i.props::jsonb, i.page_url, i.path, i.referrer, i.referrer_domain,
+       %(browser)s, %(os)s, %(device_type)s, %(ip_hash)s
+FROM input i JOIN fresh USING (uuid)
+"""
+
+IDENTIFY_EVENTS = {"$identify", "identify"}
+
+
+def _aliases_in(items: list[EventItem]) -> dict[str, str]:
+    """``identify`` events: anonymous id (``$anon_distinct_id``) → the identified distinct id."""
+    links = {}
+    for item in items:
+        if item.event in IDENTIFY_EVENTS:
+            anon = item.properties.get("$anon_distinct_id")
+            if isinstance(anon, str) and anon and anon != item.distinct_id and len(anon) <= 200:
+                links[anon] = item.distinct_id
+    return links
+
+
+async def _persons(conn, project_id: int, items: list[EventItem]) -> dict[str, str]:
+    links = _aliases_in(items)
+    if links:
+        await conn.execute(
+            """INSERT INTO events_personalias (project_id, distinct_id, person_id, created_at)
+               SELECT %s, d, p, now() FROM unnest(%s::text[], %s::text[]) AS u(d, p)
+               ON CONFLICT (project_id, distinct_id) DO NOTHING""",
+            [project_id, list(links), list(links.values())])
+    ids = sorted({item.distinct_id for item in items})
+    rows = await (await conn.execute(
+        """SELECT distinct_id, person_id FROM events_personalias
+           WHERE project_id = %s AND distinct_id = ANY(%s)""", [project_id, ids])).fetchall()
+    return dict(rows)
+
+
+async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None,
+                        client: Client, received_at: datetime | None = None) -> Result:
+    received_at = received_at or datetime.now(UTC)
+    oldest = received_at - timedelta(days=key.raw_retention_days)
+    parsed: Parsed = parse_events(items, sent_at=sent_at, received_at=received_at, oldest=oldest)
+    valid: list[EventItem] = parsed.items
+    result = Result(accepted=len(items) - len(parsed.rejected), stored=0,
+                    rejected=parsed.rejected)
+    if not valid:
+        return result
+    agent = enrich.agent(client.user_agent)
+    persons: dict[str, str] = {}
+
+    async def write(conn) -> int:
+        async with conn.transaction():
+            salt = await _salt_of(conn, received_at.date())
+            persons.update(await _persons(conn, key.project_id, valid))
+            params = {
+                "project": key.project_id,
+                "now": received_at,
+                "uuid": [i.uuid for i in valid],
+                "event": [i.event for i in valid],
+                "distinct_id": [i.distinct_id for i in valid],
+                "person_id": [persons.get(i.distinct_id, i.distinct_id) for i in valid],
+                "session_id": [i.session_id for i in valid],
+                "ts": [i.timestamp for i in valid],
+                "cts": [i.client_timestamp for i in valid],
+                "props": [i.properties_json for i in valid],
+                "page_url": [i.page_url for i in valid],
+                "path": [enrich.path_of(i.page_url) for i in valid],
+                "referrer": [i.referrer for i in valid],
+                "referrer_domain": [enrich.domain_of(i.referrer) for i in valid],
+                "browser": agent.browser,
+                "os": agent.os,
+                "device_type": agent.device_type,
+                "ip_hash": enrich.visitor_hash(salt=salt, project_id=key.project_id,
+                                               ip=client.ip, user_agent=client.user_agent)
+                if client.ip else None,
+            }
+            cursor = await conn.execute(INSERT_EVENTS, params)
+            return cursor.rowcount
+
+    try:
+        async with (await db.pool()).connection() as conn:
+            result.stored = await _in_partitions(conn, "events_event",
+                                                 [i.timestamp for i in valid], write)
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise _unavailable(exc) from exc
+    await _publish(key.project_id, {
+        "type": "live.events",
+        "count": len(valid),
+        "events": [_compact(i, persons.get(i.distinct_id, i.distinct_id))
+                   for i in valid[-LIVE_SAMPLE:]],
+    })
+    return result
+
+
+def _compact(item: EventItem, person: str) -> dict:
+    return {"uuid": str(item.uuid), "event": item.event, "distinct_id": item.distinct_id,
+            "person_id": person, "timestamp": item.timestamp.isoformat(),
+            "path": enrich.path_of(item.page_url), "properties": item.properties}
+
+
+# -- metric points --------------------------------------------------------------------------------
+async def _series_ids_for(conn, project_id: int, points: list[PointItem]) -> dict[tuple, int]:
+    wanted = {(project_id, p.name, p.tags_key): p.tags for p in points}
+    found = {k: _series_ids[k] for k in wanted if k in _series_ids}
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        names = [k[1] for k in missing]
+        keys = [k[2] for k in missing]
+        await conn.execute(
+            """INSERT INTO events_metricseries (project_id, name, tags, tags_key, created_at)
+               SELECT %s, n, k::jsonb, k, now() FROM unnest(%s::text[], %s::text[]) AS u(n, k)
+               ON CONFLICT (project_id, name, tags_key) DO NOTHING""",
+            [project_id, names, keys])
+        rows = await (await conn.execute(
+            """SELECT s.id, s.name, s.tags_key FROM events_metricseries s
+               JOIN unnest(%s::text[], %s::text[]) AS u(n, k) ON s.name = u.n AND s.tags_key = u.k
+               WHERE s.project_id = %s""", [names, keys, project_id])).fetchall()
+        for series_id, name, key in rows:
+            found[(project_id, name, key)] = series_id
+            _series_ids[(project_id, name, key)] = series_id
+        while len(_series_ids) > _SERIES_CACHE_SIZE:
+            _series_ids.popitem(last=False)
+    return found
+
+
+async def record_points(*, key: IngestKey, items: list,
+                        received_at: datetime | None = None) -> Result:
+    received_at = received_at or datetime.now(UTC)
+    oldest = received_at - timedelta(days=key.raw_retention_days)
+    parsed = parse_points(items, received_at=received_at, oldest=oldest)
+    valid: list[PointItem] = parsed.items
+    result = Result(accepted=len(valid), stored=0, rejected=parsed.rejected)
+    if not valid:
+        return result
+
+    async def write(conn) -> int:
+        async with conn.transaction():
+            ids = await _series_ids_for(conn, key.project_id, valid)
+            cursor = conn.cursor()
+            async with cursor.copy(
+                'COPY events_metricpoint (series_id, "timestamp", value) FROM STDIN'
+            ) as copy:
+                for p in valid:
+                    await copy.write_row((ids[(key.project_id, p.name, p.tags_key)],
+                                          p.timestamp, p.value))
+        return len(valid)
+
+    try:
+        async with (await db.pool()).connection() as conn:
+            result.stored = await _in_partitions(conn, "events_metricpoint",
+                                                 [p.timestamp for p in valid], write)
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise _unavailable(exc) from exc
+    latest: dict[str, float] = {}
+    for p in valid:
+        latest[p.name] = p.value
+    await _publish(key.project_id, {"type": "live.points", "count": len(valid),
+                                    "latest": dict(list(latest.items())[:LIVE_SAMPLE])})
+    return result
+
+
+# -- live -----------------------------------------------------------------------------------------
+async def _publish(project_id: int, message: dict) -> None:
+    """One compact message per stored batch (never one per event) to the project's group.
+    Best effort: the data is stored already, a lost live message only delays a page."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        # Round-trip through orjson: the layer needs plain JSON-safe values.
+        await layer.group_send(group_name(project_id), orjson.loads(orjson.dumps(message)))
+    except Exception:
+        logger.warning("live publish failed for project %s", project_id, exc_info=True)
