@@ -82,6 +82,7 @@ class Launcher:
         django.setup()
         self.say("setup", "applying migrations")
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("sync_schedules", stdout=_LineWriter(lambda s: self.say("setup", s)))
         call_command("ensureadmin", stdout=_LineWriter(lambda s: self.say("setup", s)))
         if os.environ.get("SEED_DEMO", "true").lower() not in {"0", "false", "no", "off"}:
             call_command("seed_demo", stdout=_LineWriter(lambda s: self.say("setup", s)))

@@ -1,0 +1,18 @@
+"""Every periodic task, in one place. ``manage.py sync_schedules`` (run by ``make run`` and the
+Docker migrate step) writes them as django-celery-beat rows, where operators can see, pause or
+retime them in the admin; a row an operator disabled stays disabled."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    every_s: int
+    expires_s: int  # a run not started by then is dropped, so a backlog never piles up
+
+
+SCHEDULES = [
+    Schedule("events: partitions and retention", "events.maintain_partitions", 3600, 600),
+]

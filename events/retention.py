@@ -1,0 +1,60 @@
+"""Partition upkeep and retention: partitions made ahead of time, whole days dropped when no
+project keeps them any longer, rows of shorter-lived projects deleted inside the days kept."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Max
+
+from projects.models import Project
+
+from . import partitions
+
+logger = logging.getLogger(__name__)
+
+DAYS_AHEAD = 3
+
+
+@dataclass
+class Report:
+    created: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    deleted_events: int = 0
+    deleted_points: int = 0
+
+
+def maintain(*, today: date | None = None) -> Report:
+    """Idempotent; run by beat every hour."""
+    today = today or datetime.now(UTC).date()
+    report = Report()
+    report.created = partitions.ensure_partitions(start=today - timedelta(days=1),
+                                                  days=DAYS_AHEAD + 2)
+    longest = Project.objects.aggregate(m=Max("raw_retention_days"))["m"] or 7
+    report.dropped = partitions.drop_partitions_before(cutoff=today - timedelta(days=longest))
+    now = datetime.now(UTC)
+    for project_id, days in Project.objects.filter(raw_retention_days__lt=longest) \
+            .values_list("id", "raw_retention_days"):
+        cutoff = now - timedelta(days=days)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute('DELETE FROM events_event WHERE project_id = %s AND "timestamp" < %s',
+                           [project_id, cutoff])
+            report.deleted_events += cursor.rowcount
+            cursor.execute(
+                """DELETE FROM events_metricpoint p USING events_metricseries s
+                   WHERE p.series_id = s.id AND s.project_id = %s AND p."timestamp" < %s""",
+                [project_id, cutoff])
+            report.deleted_points += cursor.rowcount
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A uuid older than every retention can no longer collide with a stored event.
+        cursor.execute("DELETE FROM events_eventseen WHERE seen_at < %s",
+                       [now - timedelta(days=longest)])
+        # Yesterday's salt goes: hashes from then can no longer be linked to an IP.
+        cursor.execute("DELETE FROM events_dailysalt WHERE day < %s", [today])
+    if report.created or report.dropped:
+        logger.info("partitions maintained", extra={"partitions_created": report.created,
+                                                    "partitions_dropped": report.dropped})
+    return report

@@ -1,0 +1,12 @@
+"""Celery tasks of the events app: thin wrappers around functions tests call directly."""
+
+from celery import shared_task
+
+from . import retention
+
+
+@shared_task(name="events.maintain_partitions")
+def maintain_partitions() -> dict:
+    report = retention.maintain()
+    return {"created": report.created, "dropped": report.dropped,
+            "deleted_events": report.deleted_events, "deleted_points": report.deleted_points}
