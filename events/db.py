@@ -30,6 +30,14 @@ def _conninfo() -> dict:
     return {k: v for k, v in params.items() if v is not None}
 
 
+async def _configure(conn) -> None:
+    # Autocommit: a statement outside ``async with conn.transaction()`` commits on its own, and
+    # every multi-statement write states its transaction explicitly. (Otherwise a stray read
+    # would open an implicit transaction, turn the next block into a savepoint, and the pool
+    # would roll it all back when the connection is returned.)
+    await conn.set_autocommit(True)
+
+
 async def pool() -> AsyncConnectionPool:
     loop = asyncio.get_running_loop()
     existing = _pools.get(loop)
@@ -41,6 +49,7 @@ async def pool() -> AsyncConnectionPool:
         max_size=settings.INGEST_DB_POOL_SIZE,
         timeout=settings.INGEST_DB_TIMEOUT_S,
         open=False,
+        configure=_configure,
         name="ingest",
     )
     _pools[loop] = new

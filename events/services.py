@@ -219,15 +219,20 @@ def _compact(item: EventItem, person: str) -> dict:
 async def _series_ids_for(conn, project_id: int, points: list[PointItem]) -> dict[tuple, int]:
     wanted = {(project_id, p.name, p.tags_key): p.tags for p in points}
     found = {k: _series_ids[k] for k in wanted if k in _series_ids}
-    missing = [k for k in wanted if k not in found]
+    # Sorted, and committed on their own before the points: concurrent batches that create
+    # overlapping new series then take the unique-index locks in one order and never deadlock.
+    missing = sorted(k for k in wanted if k not in found)
     if missing:
         names = [k[1] for k in missing]
         keys = [k[2] for k in missing]
-        await conn.execute(
-            """INSERT INTO events_metricseries (project_id, name, tags, tags_key, created_at)
-               SELECT %s, n, k::jsonb, k, now() FROM unnest(%s::text[], %s::text[]) AS u(n, k)
-               ON CONFLICT (project_id, name, tags_key) DO NOTHING""",
-            [project_id, names, keys])
+        async with conn.transaction():
+            await conn.execute(
+                """INSERT INTO events_metricseries (project_id, name, tags, tags_key, created_at)
+                   SELECT %s, n, k::jsonb, k, now()
+                   FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS u(n, k, i)
+                   ORDER BY i
+                   ON CONFLICT (project_id, name, tags_key) DO NOTHING""",
+                [project_id, names, keys])
         rows = await (await conn.execute(
             """SELECT s.id, s.name, s.tags_key FROM events_metricseries s
                JOIN unnest(%s::text[], %s::text[]) AS u(n, k) ON s.name = u.n AND s.tags_key = u.k
@@ -251,8 +256,8 @@ async def record_points(*, key: IngestKey, items: list,
         return result
 
     async def write(conn) -> int:
+        ids = await _series_ids_for(conn, key.project_id, valid)
         async with conn.transaction():
-            ids = await _series_ids_for(conn, key.project_id, valid)
             cursor = conn.cursor()
             async with cursor.copy(
                 'COPY events_metricpoint (series_id, "timestamp", value) FROM STDIN'

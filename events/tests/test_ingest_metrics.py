@@ -77,3 +77,27 @@ def test_metrics_body_must_hold_points(ingest, ingest_key):
     assert response.status_code == 400
     assert response.json()["code"] == "VALIDATION_ERROR"
     assert response.json()["details"] == {"points": ["A list is required."]}
+
+
+def test_concurrent_batches_creating_the_same_new_series_all_succeed(ingest, ingest_key):
+    import asyncio
+    import random
+
+    import httpx
+
+    series = [{"name": f"m{i % 5}", "tags": {"host": f"h{i}"}} for i in range(500)]
+
+    async def send(seed):
+        points = [{**s, "value": seed} for s in series]
+        random.Random(seed).shuffle(points)
+        async with httpx.AsyncClient(base_url=str(ingest.base_url), timeout=30) as client:
+            return await client.post("/api/v1/metrics", json={"points": points},
+                                     headers={"X-API-Key": ingest_key.key})
+
+    async def all_at_once():
+        return await asyncio.gather(*(send(seed) for seed in range(16)))
+
+    responses = asyncio.run(all_at_once())
+    assert [r.status_code for r in responses] == [202] * 16
+    assert MetricSeries.objects.filter(project=ingest_key.project).count() == 500
+    assert MetricPoint.objects.count() == 8000

@@ -72,10 +72,3 @@ def test_ensureadmin_generates_and_keeps_a_password(settings, tmp_path):
     assert oct((tmp_path / "admin-password").stat().st_mode & 0o777) == "0o600"
     assert f"boss / {password}" in _run("ensureadmin")
     assert get_user_model().objects.get(username="boss").check_password(password)
-
-
-def test_seed_demo_creates_the_demo_project_once(make_user, settings):
-    settings.ADMIN_USERNAME = make_user("admin").username
-    _run("seed_demo")
-    _run("seed_demo")
-    assert list(Project.objects.values_list("slug", flat=True)) == ["demo"]

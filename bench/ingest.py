@@ -1,0 +1,550 @@
+"""Ingestion benchmark: how many product events and metric points per second one web process
+takes in and keeps, the request latency under that load, and whether anything acknowledged was
+lost or stored twice.
+
+    .venv/bin/python bench/ingest.py [--seconds 60] [--connections 8] [--processes 1]
+                                     [--external] [--cold-series]
+
+It starts its own stack (``python -m analytics_site.launcher``: embedded PostgreSQL and Redis in
+a temporary DATA_DIR, web, worker, beat) on a free loopback port, creates a project with
+``manage.py createproject`` and turns its ingest key's rate limit off. Then, for ``--seconds``
+each, over ``--connections`` concurrent keep-alive HTTP connections:
+
+A. ``POST /api/v1/events/batch``, 100 events per request, each with its own uuid;
+B. ``POST /api/v1/metrics``, 1000 points per request (5 metric names x 50 hosts), each point with
+   its own timestamp (phase start + a unique number of microseconds), so that every point can be
+   told apart in the database. Before the timed phase one request on one connection registers the
+   250 series (steady state: agents mostly report series that exist); ``--cold-series`` skips that
+   and lets the timed phase create them under concurrency.
+
+An item is *acknowledged* when its request got 202 with ``accepted`` equal to the batch size.
+After each phase the database is read directly (psycopg): rows stored, acknowledged items missing
+(``lost``) and items stored more than once (``duplicated``). CPU seconds of the client, web
+(daphne), PostgreSQL, Redis and the rest are sampled per phase to show what the bottleneck is.
+
+``--external`` uses ``DATABASE_URL`` / ``REDIS_URL`` from the environment instead of the embedded
+servers (and writes a "Bench" project into that database). Loopback only; bounded in time (start
+≤ 3 min, each phase ``--seconds`` plus ≤ 30 s of draining, stop ≤ 2 min); the stack it starts is
+always stopped (SIGINT) before it exits.
+
+Last line: {"events_per_s", "points_per_s", "p95_ms", "lost", "duplicated"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import product
+from pathlib import Path
+
+import httpx
+import orjson
+import psutil
+import psycopg
+from psycopg import sql
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_S = 180
+STOP_TIMEOUT_S = 120
+DRAIN_S = 30  # after the phase ends, in-flight requests get this long to finish
+REQUEST_TIMEOUT_S = 30
+
+EVENTS_PER_BATCH = 100
+POINTS_PER_BATCH = 1000
+EVENT_NAMES = ["$pageview", "$pageview", "$pageview", "click", "signup", "purchase"]
+PLANS = ["free", "pro", "team", "enterprise"]
+PATHS = ["/", "/pricing", "/docs", "/blog/launch", "/checkout", "/account"]
+METRIC_NAMES = ["cpu.user", "cpu.system", "mem.used", "http.latency_ms", "queue.depth"]
+HOSTS = [f"web-{n:02d}" for n in range(1, 51)]
+
+
+# -- the stack under test -------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psycopg_url(url: str) -> str:
+    """libpq wants postgresql:// (or a conninfo string) for the percent-encoded socket form."""
+    return "postgresql://" + url.removeprefix("postgres://") if url.startswith("postgres://") \
+        else url
+
+
+class Stack:
+    """The launcher (web, worker, beat, and in embedded mode PostgreSQL and Redis) on a free
+    port, with a temporary DATA_DIR; ``manage.py`` and ``embedded`` commands in the same env."""
+
+    def __init__(self, data_dir: Path, external: bool):
+        self.data_dir = data_dir
+        self.external = external
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir.parent / "launcher.log"
+        drop = {"DJANGO_SETTINGS_MODULE"} | (set() if external else {"DATABASE_URL", "REDIS_URL"})
+        self.env = {k: v for k, v in os.environ.items() if k not in drop}
+        self.env.update({"DATA_DIR": str(data_dir), "HOST": "127.0.0.1", "PORT": str(self.port),
+                         "ADMIN_PASSWORD": "bench", "SEED_DEMO": "false",
+                         "PYTHONUNBUFFERED": "1"})
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        started = time.perf_counter()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "analytics_site.launcher"],
+                                     cwd=BASE_DIR, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        with httpx.Client(timeout=2) as client:
+            while True:
+                try:
+                    if client.get(f"{self.base_url}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if self.proc.poll() is not None:
+                    self.fail(f"the launcher exited with code {self.proc.returncode}")
+                if time.perf_counter() - started > READY_TIMEOUT_S:
+                    self.fail(f"/readyz was not 200 within {READY_TIMEOUT_S} s")
+                time.sleep(0.2)
+        return time.perf_counter() - started
+
+    def fail(self, reason: str):
+        tail = self.log_path.read_text(errors="replace").splitlines()[-30:]
+        raise SystemExit(f"{reason}; last launcher lines:\n" + "\n".join(tail))
+
+    def run(self, *argv: str) -> str:
+        done = subprocess.run([sys.executable, *argv], cwd=BASE_DIR, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    @staticmethod
+    def last_json(output: str) -> dict:
+        lines = [line for line in output.splitlines() if line.startswith("{")]
+        if not lines:
+            raise SystemExit(f"expected a JSON line, got:\n{output[-2000:]}")
+        return json.loads(lines[-1])
+
+    def create_project(self) -> dict:
+        project = self.last_json(self.run("manage.py", "createproject", "Bench",
+                                          "--owner", "bench"))
+        key = project["ingest_key"]
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", key):  # it goes into a Python string below
+            raise SystemExit(f"unexpected ingest key {key!r}")
+        self.run("manage.py", "shell", "-c",
+                 "from projects.models import IngestKey; "
+                 f"IngestKey.objects.filter(key='{key}').update(rate_limit_per_s=0)")
+        return project
+
+    def database_url(self) -> str:
+        if self.external:
+            return self.env["DATABASE_URL"]
+        # While the launcher holds the embedded servers this only looks their URLs up.
+        return self.last_json(self.run("-m", "analytics_site.embedded", "urls"))["DATABASE_URL"]
+
+    def stop(self) -> float | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        stopping = time.perf_counter()
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            print(f"the launcher did not stop in {STOP_TIMEOUT_S} s; killing it", file=sys.stderr)
+            self.proc.kill()
+            self.proc.wait()
+            if not self.external:
+                subprocess.run([sys.executable, "-m", "analytics_site.embedded", "stop"],
+                               cwd=BASE_DIR, env=self.env, timeout=120, check=False)
+        return time.perf_counter() - stopping
+
+    # -- processes, for the CPU meter --
+    def process_groups(self) -> dict[str, list[psutil.Process]]:
+        groups: dict[str, list[psutil.Process]] = {"web": [], "postgres": [], "redis": [],
+                                                   "worker+beat": [], "launcher": []}
+        if self.proc is None:
+            return groups
+        try:
+            launcher = psutil.Process(self.proc.pid)
+            groups["launcher"].append(launcher)
+            for child in launcher.children(recursive=True):
+                with _gone():
+                    web = any(part.endswith("daphne") for part in child.cmdline()[:2])
+                    groups["web" if web else "worker+beat"].append(child)
+        except psutil.NoSuchProcess:
+            pass
+        for name, pid_file in (("postgres", self.data_dir / "pg" / "postmaster.pid"),
+                               ("redis", self.data_dir / "redis" / "redis.pid")):
+            try:
+                root = psutil.Process(int(pid_file.read_text().split()[0]))
+                groups[name] += [root, *root.children(recursive=True)]
+            except (OSError, ValueError, IndexError, psutil.NoSuchProcess):
+                continue
+        return groups
+
+
+class _gone:
+    """Ignore processes that exit while being looked at."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        return kind is not None and issubclass(kind, psutil.Error)
+
+
+class CpuMeter:
+    """CPU seconds each group of server processes used between start() and stop(), as a % of
+    one core. Processes that exit in between are missed (the pools keep theirs alive)."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.before: dict[int, float] = {}
+        self.started = 0.0
+
+    @staticmethod
+    def _cpu(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return times.user + times.system
+
+    def start(self) -> None:
+        self.before = {}
+        for procs in self.stack.process_groups().values():
+            for proc in procs:
+                with _gone():
+                    self.before[proc.pid] = self._cpu(proc)
+        psutil.cpu_percent(None)
+        self.started = time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        elapsed = time.perf_counter() - self.started
+        usage = {"machine": psutil.cpu_percent(None) * psutil.cpu_count()}  # % of one core
+        for name, procs in self.stack.process_groups().items():
+            used = 0.0
+            for proc in procs:
+                with _gone():
+                    used += self._cpu(proc) - self.before.get(proc.pid, 0.0)
+            usage[name] = 100 * used / elapsed
+        return usage
+
+
+# -- load generation ------------------------------------------------------------------------------
+@dataclass
+class Load:
+    """What one phase (or one load process of it) saw."""
+
+    requests: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    acked: list = field(default_factory=list)  # uuids (events) or sequence numbers (points)
+    statuses: Counter = field(default_factory=Counter)  # everything but a full 202
+    elapsed_s: float = 0.0
+    client_cpu_s: float = 0.0
+
+    def merge(self, other: Load) -> None:
+        self.requests += other.requests
+        self.latencies_ms += other.latencies_ms
+        self.acked += other.acked
+        self.statuses.update(other.statuses)
+        self.elapsed_s = max(self.elapsed_s, other.elapsed_s)
+        self.client_cpu_s += other.client_cpu_s
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str  # "events" or "points"
+    url: str
+    ingest_key: str
+    seconds: float
+    connections: int
+    worker: int = 0  # this load process's number, of `workers`
+    workers: int = 1
+    t0: datetime | None = None  # points: timestamp of sequence number 0
+
+
+def event_batch(rng: random.Random) -> tuple[list[str], bytes]:
+    ids = [str(uuid.uuid4()) for _ in range(EVENTS_PER_BATCH)]
+    events = []
+    for event_id in ids:
+        user = rng.randrange(5000)
+        events.append({
+            "uuid": event_id,
+            "event": rng.choice(EVENT_NAMES),
+            "distinct_id": f"user-{user}",
+            "session_id": f"s-{user}-{rng.randrange(4)}",
+            "properties": {"plan": rng.choice(PLANS), "amount": round(rng.random() * 200, 2)},
+            "page_url": f"https://shop.example.com{rng.choice(PATHS)}",
+        })
+    return ids, orjson.dumps({"events": events})
+
+
+def point_batch(rng: random.Random, job: Job, first: int) -> tuple[list[int], bytes]:
+    """Points with sequence numbers first, first + workers, ...; each one's timestamp is t0 plus
+    that many microseconds, unique across the run."""
+    assert job.t0 is not None
+    seqs = list(range(first, first + POINTS_PER_BATCH * job.workers, job.workers))
+    points = [{"name": rng.choice(METRIC_NAMES), "tags": {"host": rng.choice(HOSTS)},
+               "value": rng.random() * 100,
+               "timestamp": (job.t0 + timedelta(microseconds=seq)).isoformat()}
+              for seq in seqs]
+    return seqs, orjson.dumps({"points": points})
+
+
+async def _connection(client: httpx.AsyncClient, job: Job, deadline: float, out: Load,
+                      rng: random.Random, counter: list[int]) -> None:
+    path = "/api/v1/events/batch" if job.kind == "events" else "/api/v1/metrics"
+    headers = {"X-API-Key": job.ingest_key, "Content-Type": "application/json"}
+    while time.perf_counter() < deadline:
+        if job.kind == "events":
+            ids, body = event_batch(rng)
+        else:
+            first = job.worker + counter[0] * POINTS_PER_BATCH * job.workers
+            counter[0] += 1
+            ids, body = point_batch(rng, job, first)
+        sent = time.perf_counter()
+        out.requests += 1
+        try:
+            response = await client.post(path, content=body, headers=headers)
+        except httpx.TimeoutException:
+            out.statuses["timeout"] += 1
+            continue
+        except httpx.HTTPError as exc:
+            out.statuses[type(exc).__name__] += 1
+            await asyncio.sleep(0.1)
+            continue
+        out.latencies_ms.append((time.perf_counter() - sent) * 1000)
+        if response.status_code != 202:
+            out.statuses[str(response.status_code)] += 1
+            continue
+        if orjson.loads(response.content).get("accepted") == len(ids):
+            out.acked += ids
+        else:
+            out.statuses["202 partial"] += 1
+
+
+async def _load(job: Job) -> Load:
+    out = Load()
+    rng = random.Random(f"{job.kind}-{job.worker}")
+    counter = [0]
+    limits = httpx.Limits(max_connections=job.connections,
+                          max_keepalive_connections=job.connections)
+    cpu_before = time.process_time()
+    async with httpx.AsyncClient(base_url=job.url, limits=limits,
+                                 timeout=httpx.Timeout(REQUEST_TIMEOUT_S)) as client:
+        started = time.perf_counter()
+        deadline = started + job.seconds
+        tasks = [asyncio.create_task(_connection(client, job, deadline, out, rng, counter))
+                 for _ in range(job.connections)]
+        done, pending = await asyncio.wait(tasks, timeout=job.seconds + DRAIN_S)
+        for task in pending:
+            task.cancel()
+            out.statuses["cancelled"] += 1
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()
+        out.elapsed_s = time.perf_counter() - started
+    out.client_cpu_s = time.process_time() - cpu_before
+    return out
+
+
+def _load_in_process(job: Job) -> Load:
+    return asyncio.run(_load(job))
+
+
+def run_phase(job: Job, processes: int) -> Load:
+    if processes <= 1:
+        return _load_in_process(job)
+    shares = [job.connections // processes + (n < job.connections % processes)
+              for n in range(processes)]
+    jobs = [Job(**{**job.__dict__, "connections": share, "worker": n, "workers": processes})
+            for n, share in enumerate(shares) if share]
+    total = Load()
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for part in pool.map(_load_in_process, jobs):
+            total.merge(part)
+    return total
+
+
+def warm_series(job: Job) -> list[int]:
+    """One point per series (sequence numbers -1, -2, ...) in one request: the timed phase then
+    measures steady-state ingestion, not series creation. Returns the acknowledged numbers."""
+    assert job.t0 is not None
+    seqs = [-(n + 1) for n in range(len(METRIC_NAMES) * len(HOSTS))]
+    points = [{"name": name, "tags": {"host": host}, "value": 0.0,
+               "timestamp": (job.t0 + timedelta(microseconds=seq)).isoformat()}
+              for seq, (name, host) in zip(seqs, product(METRIC_NAMES, HOSTS), strict=True)]
+    with httpx.Client(base_url=job.url, timeout=REQUEST_TIMEOUT_S) as client:
+        response = client.post("/api/v1/metrics", content=orjson.dumps({"points": points}),
+                               headers={"X-API-Key": job.ingest_key,
+                                        "Content-Type": "application/json"})
+    if response.status_code == 202 and response.json().get("accepted") == len(points):
+        return seqs
+    print(f"warning: series warm-up got {response.status_code}: {response.text[:300]}",
+          file=sys.stderr)
+    return []
+
+
+# -- checking the database ------------------------------------------------------------------------
+def _acked_table(conn: psycopg.Connection, column_type: str, values: list) -> None:
+    """The acknowledged ids as temporary table bench_acked (v), dropped at commit."""
+    conn.execute(sql.SQL("CREATE TEMP TABLE bench_acked (v {}) ON COMMIT DROP").format(
+        sql.SQL(column_type)))
+    with conn.cursor().copy("COPY bench_acked (v) FROM STDIN") as copy:
+        for value in values:
+            copy.write_row((value,))
+    conn.execute("ANALYZE bench_acked")
+
+
+def check_events(database_url: str, project_id: int, acked: list[str]) -> dict:
+    with psycopg.connect(psycopg_url(database_url)) as conn, conn.transaction():
+        _acked_table(conn, "uuid", acked)
+        stored, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT uuid) FROM events_event WHERE project_id = %s",
+            [project_id]).fetchone()
+        lost = conn.execute(
+            """SELECT count(*) FROM bench_acked a WHERE NOT EXISTS (
+                   SELECT 1 FROM events_event e WHERE e.project_id = %s AND e.uuid = a.v)""",
+            [project_id]).fetchone()[0]
+    return {"stored": stored, "distinct": distinct, "lost": lost,
+            "duplicated": stored - distinct}
+
+
+def check_points(database_url: str, project_id: int, t0: datetime, acked: list[int]) -> dict:
+    with psycopg.connect(psycopg_url(database_url)) as conn, conn.transaction():
+        _acked_table(conn, "bigint", acked)
+        conn.execute(
+            """CREATE TEMP TABLE bench_stored ON COMMIT DROP AS
+               SELECT p."timestamp" AS ts FROM events_metricpoint p
+               JOIN events_metricseries s ON s.id = p.series_id WHERE s.project_id = %s""",
+            [project_id])
+        conn.execute("ANALYZE bench_stored")
+        stored, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT ts) FROM bench_stored").fetchone()
+        lost = conn.execute(
+            """SELECT count(*) FROM bench_acked a WHERE NOT EXISTS (
+                   SELECT 1 FROM bench_stored s
+                   WHERE s.ts = %s::timestamptz + a.v * interval '1 microsecond')""",
+            [t0]).fetchone()[0]
+    return {"stored": stored, "distinct": distinct, "lost": lost,
+            "duplicated": stored - distinct}
+
+
+# -- report ---------------------------------------------------------------------------------------
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def report(label: str, unit: str, load: Load, check: dict, cpu: dict, before: int = 0) -> dict:
+    """``before``: items acknowledged (and checked) ahead of the timed phase, e.g. the warm-up."""
+    elapsed = load.elapsed_s or 1.0
+    acked = len(load.acked)
+    lat = {p: round(percentile(load.latencies_ms, p), 1) for p in (50, 95, 99)}
+    extra = check["distinct"] - (acked + before - check["lost"])
+    print(f"{label}: {load.requests} requests in {elapsed:.1f} s, {acked} {unit} acknowledged")
+    print(f"  {unit}/s accepted (acknowledged): {acked / elapsed:,.0f}")
+    print(f"  {unit}/s stored:                  {(check['stored'] - before) / elapsed:,.0f}"
+          f"  ({check['stored']} rows" + (f", {before} of them from the warm-up)" if before
+                                          else ")"))
+    print(f"  latency per request (ms):        p50 {lat[50]}  p95 {lat[95]}  p99 {lat[99]}"
+          f"  max {round(max(load.latencies_ms, default=0), 1)}")
+    print(f"  not a full 202: {dict(load.statuses) or 'none'}")
+    print(f"  lost (acknowledged, not stored): {check['lost']};  duplicated: "
+          f"{check['duplicated']};  stored without acknowledgement: {extra}")
+    client = 100 * load.client_cpu_s / elapsed
+    parts = "  ".join(f"{name} {value:.0f}%" for name, value in cpu.items() if name != "machine")
+    print(f"  CPU, % of one core: client {client:.0f}%  {parts}  "
+          f"(machine {cpu['machine']:.0f}% of {psutil.cpu_count() * 100}%)")
+    return {"per_s": acked / elapsed, "p95_ms": lat[95], "lost": check["lost"],
+            "duplicated": check["duplicated"]}
+
+
+# -- main -----------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60, help="length of each phase")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="load-generating processes the connections are spread over")
+    parser.add_argument("--external", action="store_true",
+                        help="use DATABASE_URL / REDIS_URL from the environment")
+    parser.add_argument("--cold-series", action="store_true",
+                        help="no series warm-up: the timed points phase creates the series")
+    args = parser.parse_args()
+    if args.seconds <= 0 or args.connections < 1 or args.processes < 1:
+        parser.error("--seconds must be > 0, --connections and --processes >= 1")
+    if args.external:
+        if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+            parser.error("--external needs DATABASE_URL and REDIS_URL in the environment")
+        print("warning: --external writes a 'Bench' project and its data into DATABASE_URL's "
+              "database", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="analytics-bench-") as tmp:
+        stack = Stack(Path(tmp) / "var", external=args.external)
+        try:
+            ready_s = stack.start()
+            print(f"stack ready in {ready_s:.1f} s on {stack.base_url} "
+                  f"({'external' if args.external else 'embedded'} PostgreSQL/Redis); "
+                  f"{args.connections} connections, {args.processes} load process(es), "
+                  f"{args.seconds:g} s per phase")
+            project = stack.create_project()
+            database_url = stack.database_url()
+            meter = CpuMeter(stack)
+            base = Job(kind="events", url=stack.base_url, ingest_key=project["ingest_key"],
+                       seconds=args.seconds, connections=args.connections)
+
+            meter.start()
+            events = run_phase(base, args.processes)
+            events_cpu = meter.stop()
+            events_check = check_events(database_url, project["project_id"], events.acked)
+            ev = report("events (batches of 100)", "events", events, events_check, events_cpu)
+
+            points_job = Job(**{**base.__dict__, "kind": "points",
+                                "t0": datetime.now(UTC).replace(microsecond=0)})
+            warmed = [] if args.cold_series else warm_series(points_job)
+            meter.start()
+            points = run_phase(points_job, args.processes)
+            points_cpu = meter.stop()
+            points_check = check_points(database_url, project["project_id"], points_job.t0,
+                                        points.acked + warmed)
+            pt = report("points (batches of 1000)", "points", points, points_check, points_cpu,
+                        before=len(warmed))
+        finally:
+            stop_s = stack.stop()
+            if stop_s is not None:
+                print(f"stack stopped in {stop_s:.1f} s", file=sys.stderr)
+    print(json.dumps({"events_per_s": round(ev["per_s"]), "points_per_s": round(pt["per_s"]),
+                      "p95_ms": ev["p95_ms"], "lost": ev["lost"] + pt["lost"],
+                      "duplicated": ev["duplicated"] + pt["duplicated"]}))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted; the stack was stopped", file=sys.stderr)
+        sys.exit(130)
