@@ -7,6 +7,8 @@ from rest_framework.test import APIClient
 from projects import services
 from projects.models import Membership, Role, Scope
 
+pytest_plugins = ["tests.browser.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():

@@ -40,8 +40,18 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def _on(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    return value.lower() not in {"0", "false", "no", "off"}
+
+
 def children(host: str, port: str) -> list[Child]:
     concurrency = os.environ.get("CELERY_WORKER_CONCURRENCY", "2")
+    extra = []
+    if _on("SIMULATE", False):
+        extra.append(Child("sim", [sys.executable, "manage.py", "simulate"]))
     return [
         Child("web", [_bin("daphne"), "-b", host, "-p", port, "--access-log", os.devnull,
                       "--proxy-headers", "analytics_site.asgi:application"]),
@@ -49,6 +59,7 @@ def children(host: str, port: str) -> list[Child]:
                          "--concurrency", concurrency, "-n", "worker@%h"]),
         Child("beat", [_bin("celery"), "-A", "analytics_site", "beat", "-l", "INFO",
                        "--pidfile="]),
+        *extra,
     ]
 
 
@@ -84,7 +95,7 @@ class Launcher:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("sync_schedules", stdout=_LineWriter(lambda s: self.say("setup", s)))
         call_command("ensureadmin", stdout=_LineWriter(lambda s: self.say("setup", s)))
-        if os.environ.get("SEED_DEMO", "true").lower() not in {"0", "false", "no", "off"}:
+        if _on("SEED_DEMO", True):
             call_command("seed_demo", stdout=_LineWriter(lambda s: self.say("setup", s)))
         from django.db import connections
 

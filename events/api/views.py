@@ -77,7 +77,8 @@ def _client_ip(request) -> str:
 def _cors_headers(origin: str | None) -> dict:
     if not origin:
         return {}
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+            "Access-Control-Expose-Headers": "Retry-After"}
 
 
 def _preflight(request) -> HttpResponse:

@@ -1,4 +1,4 @@
-"""Headless Chromium through Playwright, against a live server of the test database.
+"""Browser fixtures (registered in the root conftest): headless Chromium through Playwright.
 
 Chromium comes from Debian (`apt-get install chromium`, done by .ci/run); Playwright never
 downloads a browser here. Without /usr/bin/chromium the browser tests are skipped with a reason.
@@ -10,10 +10,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test body are
-# still plain synchronous calls, so the async-safety guard does not apply.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = os.environ.get("SCREENSHOTS_DIR")
 
@@ -24,6 +20,10 @@ def browser():
         pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls in a test body are
+    # still plain synchronous calls, so Django's async-safety guard does not apply to them.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, headless=True,
@@ -32,6 +32,10 @@ def browser():
                   "--disable-sync"])
         yield browser
         browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
