@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +34,21 @@ class Child:
     name: str
     argv: list[str]
     proc: subprocess.Popen | None = None
+    pass_fds: tuple[int, ...] = ()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening socket for one web process. With WEB_CONCURRENCY > 1 each daphne gets its own
+    socket on the same port (SO_REUSEPORT), and the kernel spreads new connections across them,
+    so the web role uses more than one core."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _bin(name: str) -> str:
@@ -47,14 +63,19 @@ def _on(name: str, default: bool) -> bool:
     return value.lower() not in {"0", "false", "no", "off"}
 
 
-def children(host: str, port: str) -> list[Child]:
+def children(web_fds: list[int]) -> list[Child]:
     concurrency = os.environ.get("CELERY_WORKER_CONCURRENCY", "2")
     extra = []
     if _on("SIMULATE", False):
         extra.append(Child("sim", [sys.executable, "manage.py", "simulate"]))
+    web = [
+        Child("web" if len(web_fds) == 1 else f"web{n + 1}",
+              [_bin("daphne"), "--fd", str(fd), "--access-log", os.devnull,
+               "--proxy-headers", "analytics_site.asgi:application"], pass_fds=(fd,))
+        for n, fd in enumerate(web_fds)
+    ]
     return [
-        Child("web", [_bin("daphne"), "-b", host, "-p", port, "--access-log", os.devnull,
-                      "--proxy-headers", "analytics_site.asgi:application"]),
+        *web,
         Child("worker", [_bin("celery"), "-A", "analytics_site", "worker", "-l", "INFO",
                          "--concurrency", concurrency, "-n", "worker@%h"]),
         Child("beat", [_bin("celery"), "-A", "analytics_site", "beat", "-l", "INFO",
@@ -64,9 +85,10 @@ def children(host: str, port: str) -> list[Child]:
 
 
 class Launcher:
-    def __init__(self, host: str, port: str):
+    def __init__(self, host: str, port: str, web_processes: int = 1):
         self.host, self.port = host, port
-        self.children = children(host, port)
+        self.sockets = [listening_socket(host, int(port)) for _ in range(web_processes)]
+        self.children = children([sock.fileno() for sock in self.sockets])
         self.width = max(len(c.name) for c in self.children)
         self.colour = sys.stdout.isatty()
         self.stopping = threading.Event()
@@ -111,6 +133,7 @@ class Launcher:
                 text=True,
                 bufsize=1,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+                pass_fds=child.pass_fds,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
             threading.Thread(target=self._pump, args=(child, index), daemon=True).start()
@@ -169,7 +192,8 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
-    launcher = Launcher(host, port)
+    default_web = str(min(os.cpu_count() or 1, 4))
+    launcher = Launcher(host, port, int(os.environ.get("WEB_CONCURRENCY") or default_web))
 
     def on_signal(signum, frame):
         launcher.stopping.set()

@@ -99,15 +99,14 @@ async def _salt_of(conn, day: date) -> str:
 
 
 # -- events ---------------------------------------------------------------------------------------
+# The batch travels as one JSON document (orjson-encoded, unpacked by PostgreSQL): much cheaper
+# than adapting a dozen Python lists into arrays parameter by parameter.
 INSERT_EVENTS = """
 WITH input AS (
-    SELECT * FROM unnest(
-        %(uuid)s::uuid[], %(event)s::text[], %(distinct_id)s::text[], %(person_id)s::text[],
-        %(session_id)s::text[], %(ts)s::timestamptz[], %(cts)s::timestamptz[],
-        %(props)s::text[], %(page_url)s::text[], %(path)s::text[], %(referrer)s::text[],
-        %(referrer_domain)s::text[]
-    ) AS t(uuid, event, distinct_id, person_id, session_id, ts, cts, props, page_url, path,
-           referrer, referrer_domain)
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS t(
+        uuid uuid, event text, distinct_id text, person_id text, session_id text,
+        ts timestamptz, cts timestamptz, props jsonb, page_url text, path text, referrer text,
+        referrer_domain text)
 ), fresh AS (
     INSERT INTO events_eventseen (project_id, uuid, seen_at)
     SELECT %(project)s, uuid, %(now)s FROM input
@@ -118,7 +117,7 @@ INSERT INTO events_event (project_id, uuid, event, distinct_id, person_id, sessi
                           "timestamp", client_timestamp, received_at, properties, page_url, path,
                           referrer, referrer_domain, browser, os, device_type, ip_hash)
 SELECT %(project)s, i.uuid, i.event, i.distinct_id, i.person_id, i.session_id, i.ts, i.cts,
-       %(now)s, i.props::jsonb, i.page_url, i.path, i.referrer, i.referrer_domain,
+       %(now)s, i.props, i.page_url, i.path, i.referrer, i.referrer_domain,
        %(browser)s, %(os)s, %(device_type)s, %(ip_hash)s
 FROM input i JOIN fresh USING (uuid)
 """
@@ -169,21 +168,17 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
         async with conn.transaction():
             salt = await _salt_of(conn, received_at.date())
             persons.update(await _persons(conn, key.project_id, valid))
+            rows = [{
+                "uuid": i.uuid, "event": i.event, "distinct_id": i.distinct_id,
+                "person_id": persons.get(i.distinct_id, i.distinct_id),
+                "session_id": i.session_id, "ts": i.timestamp, "cts": i.client_timestamp,
+                "props": i.properties, "page_url": i.page_url, "path": enrich.path_of(i.page_url),
+                "referrer": i.referrer, "referrer_domain": enrich.domain_of(i.referrer),
+            } for i in valid]
             params = {
                 "project": key.project_id,
                 "now": received_at,
-                "uuid": [i.uuid for i in valid],
-                "event": [i.event for i in valid],
-                "distinct_id": [i.distinct_id for i in valid],
-                "person_id": [persons.get(i.distinct_id, i.distinct_id) for i in valid],
-                "session_id": [i.session_id for i in valid],
-                "ts": [i.timestamp for i in valid],
-                "cts": [i.client_timestamp for i in valid],
-                "props": [i.properties_json for i in valid],
-                "page_url": [i.page_url for i in valid],
-                "path": [enrich.path_of(i.page_url) for i in valid],
-                "referrer": [i.referrer for i in valid],
-                "referrer_domain": [enrich.domain_of(i.referrer) for i in valid],
+                "rows": orjson.dumps(rows).decode(),
                 "browser": agent.browser,
                 "os": agent.os,
                 "device_type": agent.device_type,

@@ -55,7 +55,6 @@ class EventItem:
     timestamp: datetime
     client_timestamp: datetime | None
     properties: dict
-    properties_json: str
     page_url: str | None
     referrer: str | None
 
@@ -147,8 +146,7 @@ def parse_event(index: int, item: Any, *, sent_at: datetime | None, received_at:
     properties = item.get("properties") or {}
     if not isinstance(properties, dict):
         raise ItemError("INVALID_FIELD", "properties: must be a JSON object.")
-    properties_json = orjson.dumps(properties).decode()
-    if len(properties_json) > MAX_PROPERTIES_BYTES:
+    if len(orjson.dumps(properties)) > MAX_PROPERTIES_BYTES:
         raise ItemError("FIELD_TOO_LONG",
                         f"properties: at most {MAX_PROPERTIES_BYTES} bytes of JSON.")
     client_ts = parse_time(item["timestamp"]) if item.get("timestamp") is not None else None
@@ -159,7 +157,6 @@ def parse_event(index: int, item: Any, *, sent_at: datetime | None, received_at:
     return EventItem(
         index=index, uuid=event_uuid, event=name, distinct_id=distinct_id, session_id=session_id,
         timestamp=moment, client_timestamp=client_ts, properties=properties,
-        properties_json=properties_json,
         page_url=_text(item, "page_url", MAX_URL), referrer=_text(item, "referrer", MAX_URL),
     )
 

@@ -36,7 +36,8 @@ def _env(data_dir: Path, port: int, **extra) -> dict:
            if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
     env.update({"DATA_DIR": str(data_dir), "HOST": "127.0.0.1", "PORT": str(port),
                 "ADMIN_USERNAME": "operator", "ADMIN_PASSWORD": "launcher-test-pw",
-                "CELERY_WORKER_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1"})
+                "CELERY_WORKER_CONCURRENCY": "1", "WEB_CONCURRENCY": "2",
+                "PYTHONUNBUFFERED": "1"})
     env.update(extra)
     return env
 
@@ -120,12 +121,12 @@ def test_embedded_mode_starts_serves_stops_cleanly_and_reuses_its_data(tmp_path)
         assert _get(run.url("/readyz"))[0] == 200
         children = [p.pid for p in run.processes()]
         servers = [_pid(data_dir / "pg" / "postmaster.pid"), _pid(data_dir / "redis" / "redis.pid")]
-        assert len(children) >= 3  # daphne, worker (+ its pool), beat
+        assert len(children) >= 4  # two daphne, worker (+ its pool), beat
     finally:
         code = run.stop()
     output = run.output()
     assert code == 0, output
-    for name in ("web", "worker", "beat"):
+    for name in ("web1", "web2", "worker", "beat"):
         assert f"\n{name.ljust(6)} | " in output, name
     assert "Admin login: operator (password from ADMIN_PASSWORD)" in output
     assert "Demo project created" in output
