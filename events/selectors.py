@@ -1,6 +1,8 @@
-"""Reads of the write path that are not the query engine."""
+"""Reads of the write path that are not the query engine (and the key's last-use stamp)."""
 
 from __future__ import annotations
+
+import time
 
 import psycopg
 from django.conf import settings
@@ -11,6 +13,24 @@ from projects.models import IngestKey as IngestKeyModel
 
 from . import db
 from .services import IngestKey
+
+_touched: dict[int, float] = {}
+TOUCH_EVERY_S = 60
+
+
+async def _touch(key_id: int) -> None:
+    """Record that the key was used, at most once a minute per key and process, so the admin and
+    the project page can show it without a write per request."""
+    now = time.monotonic()
+    if now - _touched.get(key_id, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+        return
+    _touched[key_id] = now
+    try:
+        async with (await db.pool()).connection() as conn:
+            await conn.execute("UPDATE projects_ingestkey SET last_used_at = now() WHERE id = %s",
+                               [key_id])
+    except (psycopg.OperationalError, PoolTimeout):
+        pass  # bookkeeping only
 
 
 async def ingest_key(raw: str) -> IngestKey | None:
@@ -30,6 +50,7 @@ async def ingest_key(raw: str) -> IngestKey | None:
     if row is None:
         return None
     key_id, project_id, origins, rate, retention = row
+    await _touch(key_id)
     return IngestKey(id=key_id, project_id=project_id, allowed_origins=tuple(origins or ()),
                      rate_limit_per_s=settings.INGEST_DEFAULT_RATE_PER_S if rate is None else rate,
                      raw_retention_days=retention)

@@ -212,3 +212,10 @@ def test_browser_origins_are_checked_and_cors_answered(ingest, ingest_key):
     assert body["details"] == {"origin": "https://evil.example"}
     assert "Access-Control-Allow-Origin" not in denied.headers
     assert Event.objects.count() == 1
+
+
+def test_the_keys_last_use_is_recorded(ingest, ingest_key):
+    assert ingest_key.last_used_at is None
+    _post(ingest, ingest_key, [_event()])
+    ingest_key.refresh_from_db()
+    assert ingest_key.last_used_at is not None
