@@ -66,12 +66,12 @@ class Run:
     def wait_ready(self, timeout: float = 120) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.output()
+            assert self.proc.poll() is None, self.output()[-5000:]
             status, body = _get(self.url("/readyz"))
             if status == 200:
                 return json.loads(body)
             time.sleep(0.5)
-        raise AssertionError(f"not ready in {timeout} s:\n{self.output()}")
+        raise AssertionError(f"not ready in {timeout} s:\n{self.output()[-5000:]}")
 
     def processes(self) -> list[psutil.Process]:
         return psutil.Process(self.proc.pid).children(recursive=True)
@@ -81,7 +81,7 @@ class Run:
         return self.proc.wait(90)
 
     def output(self) -> str:
-        return self.log.read_text()[-5000:]
+        return self.log.read_text()
 
 
 def _pid(path: Path) -> int:

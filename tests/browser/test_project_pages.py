@@ -1,6 +1,7 @@
 """The login, project list and project settings pages in a real browser."""
 
 import pytest
+from playwright.sync_api import expect
 
 from projects.models import IngestKey, Role
 
@@ -37,7 +38,7 @@ def test_log_in_open_a_project_and_copy_its_snippet(page, live_server, make_user
     assert key in page.inner_text("#snippet")
     copy = page.locator("button[data-copy-target=snippet]")
     copy.click()
-    assert copy.inner_text() == "Copied"
+    expect(copy).to_have_text("Copied")  # polls: the label goes back to "Copy" after 1.5 s
     members = page.locator("#members-h + .table-wrap tbody tr td:first-child").all_inner_texts()
     assert members == ["li", "maria"]
     screenshot(page, "project-settings", full_page=True)
