@@ -7,9 +7,9 @@ the API does not reveal which ids exist. A member whose role is too low gets 403
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from analytics_site.errors import Forbidden, NotFound
+from analytics_site.errors import Forbidden, NotFound, ValidationFailed
 
 from .models import APIToken, IngestKey, Membership, Project, Role, Scope
 
@@ -27,6 +27,35 @@ def role_of(user: AbstractBaseUser, project: Project) -> str | None:
         return Role.ADMIN
     return (Membership.objects.filter(user=user, project=project)
             .values_list("role", flat=True).first())
+
+
+def roles_for(user: AbstractBaseUser, projects) -> dict[int, str]:
+    """The user's role in each of ``projects`` (admin everywhere for a superuser), one query."""
+    ids = [p.pk for p in projects]
+    if user.is_superuser:
+        return dict.fromkeys(ids, Role.ADMIN)
+    return dict(Membership.objects.filter(user=user, project_id__in=ids)
+                .values_list("project_id", "role"))
+
+
+def user_by_identifier(identifier: str) -> AbstractBaseUser:
+    """The user with this username or e-mail address (how admins name people to add)."""
+    from django.contrib.auth import get_user_model
+
+    ident = identifier.strip()
+    user = (get_user_model().objects.filter(Q(username=ident) | Q(email__iexact=ident))
+            .order_by("pk").first())
+    if user is None:
+        raise ValidationFailed(f"username: no user {ident!r}.",
+                               details={"username": [f"No user {ident!r}."]})
+    return user
+
+
+def require_scope(token: APIToken | None, scope: str) -> None:
+    """A request made with a personal token may do only what the token's scopes allow."""
+    if token is not None and not token.allows(scope):
+        raise Forbidden(f"This token lacks the {scope} scope.",
+                        details={"required_scope": scope, "scopes": token.scopes})
 
 
 def get_project_for(user: AbstractBaseUser | AnonymousUser, project_id, *,
@@ -50,9 +79,7 @@ def require(user: AbstractBaseUser, project: Project, *, min_role: str,
     if Role.rank(role) < Role.rank(min_role):
         raise Forbidden(f"This needs the {min_role} role in the project; you have {role}.",
                         details={"required_role": min_role, "role": role})
-    if token is not None and not token.allows(scope):
-        raise Forbidden(f"This token lacks the {scope} scope.",
-                        details={"required_scope": scope, "scopes": token.scopes})
+    require_scope(token, scope)
     return role
 
 

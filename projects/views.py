@@ -1,9 +1,7 @@
 """HTML pages: project list and project settings. Thin: selectors read, services write."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -12,10 +10,8 @@ from analytics_site.errors import ApiError
 
 from . import selectors, services
 from .forms import AddMemberForm, ChangeRoleForm, ProjectCreateForm, ProjectSettingsForm
-from .models import Membership, Role
+from .models import Role
 from .snippet import snippet_for
-
-User = get_user_model()
 
 
 def _project(request, project_id, min_role=Role.VIEWER):
@@ -39,11 +35,9 @@ def project_list(request):
         else:
             messages.success(request, f"Project “{project.name}” created.")
             return redirect("projects:settings", project_id=project.pk)
-    roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
-    projects = [
-        {"project": p, "role": Role.ADMIN if request.user.is_superuser else roles.get(p.pk)}
-        for p in selectors.projects_for(request.user).order_by("name")
-    ]
+    projects = list(selectors.projects_for(request.user).order_by("name"))
+    roles = selectors.roles_for(request.user, projects)
+    projects = [{"project": p, "role": roles.get(p.pk)} for p in projects]
     return render(request, "projects/list.html", {"projects": projects, "form": form})
 
 
@@ -105,10 +99,7 @@ def add_member(request, project_id):
         form = AddMemberForm(request.POST)
         if not form.is_valid():
             raise ApiError("Enter a username and a role.")
-        ident = form.cleaned_data["username"].strip()
-        user = User.objects.filter(Q(username=ident) | Q(email__iexact=ident)).first()
-        if user is None:
-            raise ApiError(f"No user “{ident}”.")
+        user = selectors.user_by_identifier(form.cleaned_data["username"])
         services.add_member(project=project, user=user, role=form.cleaned_data["role"])
         return f"{user.username} added as {form.cleaned_data['role']}."
 

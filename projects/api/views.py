@@ -1,20 +1,16 @@
 """REST endpoints for projects, members, ingest keys and personal tokens. Thin: parse, call a
 selector or service, shape the answer. Scoping and roles come from ``projects.selectors``."""
 
-from django.contrib.auth import get_user_model
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from analytics_site.errors import Forbidden, NotFound, ValidationFailed
+from analytics_site.errors import NotFound
 
 from .. import selectors, services
 from ..models import APIToken, Membership, Role, Scope
 from . import serializers as s
-
-User = get_user_model()
 
 
 def _token(request) -> APIToken | None:
@@ -22,26 +18,18 @@ def _token(request) -> APIToken | None:
 
 
 def _require_scope(request, scope: str) -> None:
-    token = _token(request)
-    if token is not None and not token.allows(scope):
-        raise Forbidden(f"This token lacks the {scope} scope.",
-                        details={"required_scope": scope, "scopes": token.scopes})
+    selectors.require_scope(_token(request), scope)
 
 
 class ProjectViewSet(viewsets.ViewSet):
     """Projects the caller is a member of."""
 
-    def _roles(self, request) -> dict[int, str]:
-        if request.user.is_superuser:
-            return {}
-        return dict(Membership.objects.filter(user=request.user)
-                    .values_list("project_id", "role"))
+    @staticmethod
+    def _context(request, projects) -> dict:
+        return {"roles": selectors.roles_for(request.user, projects)}
 
-    def _context(self, request):
-        roles = self._roles(request)
-        if request.user.is_superuser:
-            return {"roles": _AllAdmin()}
-        return {"roles": roles}
+    def _one(self, request, project) -> dict:
+        return s.ProjectSerializer(project, context=self._context(request, [project])).data
 
     def _get(self, request, pk, *, min_role=Role.VIEWER, scope=Scope.READ):
         return selectors.get_project_for(request.user, pk, min_role=min_role,
@@ -50,9 +38,9 @@ class ProjectViewSet(viewsets.ViewSet):
     @extend_schema(responses=s.ProjectSerializer(many=True))
     def list(self, request):
         _require_scope(request, Scope.READ)
-        projects = selectors.projects_for(request.user).order_by("name", "id")
+        projects = list(selectors.projects_for(request.user).order_by("name", "id"))
         return Response(s.ProjectSerializer(projects, many=True,
-                                            context=self._context(request)).data)
+                                            context=self._context(request, projects)).data)
 
     @extend_schema(request=s.ProjectCreateSerializer,
                    responses={201: s.ProjectSerializer})
@@ -61,31 +49,25 @@ class ProjectViewSet(viewsets.ViewSet):
         data = _valid(s.ProjectCreateSerializer, request.data)
         project = services.create_project(name=data["name"], owner=request.user,
                                           timezone_name=data["timezone"])
-        return Response(s.ProjectSerializer(project, context={"roles": {project.pk: Role.ADMIN}})
-                        .data, status=status.HTTP_201_CREATED)
+        return Response(self._one(request, project), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.ProjectSerializer)
     def retrieve(self, request, pk=None):
         project = self._get(request, pk)
-        return Response(s.ProjectSerializer(project, context=self._context(request)).data)
+        return Response(self._one(request, project))
 
     @extend_schema(request=s.ProjectUpdateSerializer, responses=s.ProjectSerializer)
     def partial_update(self, request, pk=None):
         project = self._get(request, pk, min_role=Role.ADMIN, scope=Scope.ADMIN)
         data = _valid(s.ProjectUpdateSerializer, request.data, partial=True)
         project = services.update_project(project=project, **data)
-        return Response(s.ProjectSerializer(project, context=self._context(request)).data)
+        return Response(self._one(request, project))
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
         project = self._get(request, pk, min_role=Role.ADMIN, scope=Scope.ADMIN)
         services.delete_project(project=project)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class _AllAdmin(dict):
-    def get(self, key, default=None):
-        return Role.ADMIN
 
 
 def _valid(serializer_class, data, **kwargs):
@@ -124,11 +106,7 @@ class MemberViewSet(ProjectChildViewSet):
     def create(self, request, project_id=None):
         project = self.project(request, write=True)
         data = _valid(s.MembershipCreateSerializer, request.data)
-        ident = data["username"].strip()
-        user = User.objects.filter(Q(username=ident) | Q(email__iexact=ident)).first()
-        if user is None:
-            raise ValidationFailed(f"username: no user {ident!r}.",
-                                   details={"username": [f"No user {ident!r}."]})
+        user = selectors.user_by_identifier(data["username"])
         membership = services.add_member(project=project, user=user, role=data["role"])
         return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
