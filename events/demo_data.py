@@ -18,10 +18,10 @@ import math
 import random
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from . import db, services
+from . import db, selectors, services
 from .services import Client
 
 SITE = "https://demo.example.com"
@@ -440,14 +440,10 @@ def metric_points(*, seed: int, tz: tzinfo, start: datetime, end: datetime) -> l
 
 # -- writing through the real write path ----------------------------------------------------------
 def ingest_key_for(project) -> services.IngestKey | None:
-    """What the write path needs of the project's oldest active ingest key, without the rate
-    limit: the demo must not throttle itself."""
-    key = project.ingest_keys.filter(revoked_at__isnull=True).order_by("created_at", "id").first()
-    if key is None:
-        return None
-    return services.IngestKey(id=key.pk, project_id=project.pk,
-                              allowed_origins=tuple(key.allowed_origins or ()),
-                              rate_limit_per_s=0, raw_retention_days=project.raw_retention_days)
+    """The project's ingest key for the write path, without the rate limit: the demo must not
+    throttle itself."""
+    key = selectors.ingest_key_of(project)
+    return None if key is None else replace(key, rate_limit_per_s=0)
 
 
 async def send(key: services.IngestKey, events: list[tuple[Client, list[dict]]],
@@ -464,14 +460,11 @@ async def send(key: services.IngestKey, events: list[tuple[Client, list[dict]]],
         return result.stored
 
     chunks = [points[i:i + MAX_BATCH] for i in range(0, len(points), MAX_BATCH)]
-    # The first batch of points alone: it makes the series rows the others then find.
-    first = await stored(services.record_points, items=chunks[0]) if chunks else 0
     counts = await asyncio.gather(
-        *(stored(services.record_points, items=chunk) for chunk in chunks[1:]),
+        *(stored(services.record_points, items=chunk) for chunk in chunks),
         *(stored(services.ingest_events, items=items, sent_at=None, client=client)
           for client, items in events))
-    split = max(0, len(chunks) - 1)
-    return sum(counts[split:]), first + sum(counts[:split]), rejected
+    return sum(counts[len(chunks):]), sum(counts[:len(chunks)]), rejected
 
 
 async def close_pool() -> None:

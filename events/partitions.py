@@ -89,6 +89,8 @@ async def ensure_partitions_async(conn, table: str, days: set[date], known: set)
         try:
             async with conn.transaction():
                 await conn.execute(create_statement(table, day))
-        except errors.DuplicateTable:
-            pass  # another request made it in between
+        except (errors.DuplicateTable, errors.UniqueViolation):
+            # Another connection made it in between; concurrent CREATE ... IF NOT EXISTS can
+            # also collide on the catalog's unique index rather than report the table.
+            pass
         known.add((table, day))

@@ -49,8 +49,24 @@ async def ingest_key(raw: str) -> IngestKey | None:
         raise ServiceUnavailable("Storage is unavailable; retry later.", retry_after=5) from exc
     if row is None:
         return None
-    key_id, project_id, origins, rate, retention = row
-    await _touch(key_id)
+    await _touch(row[0])
+    return _key_info(*row)
+
+
+def _key_info(key_id: int, project_id: int, origins: list | None, rate: int | None,
+              retention: int) -> IngestKey:
     return IngestKey(id=key_id, project_id=project_id, allowed_origins=tuple(origins or ()),
                      rate_limit_per_s=settings.INGEST_DEFAULT_RATE_PER_S if rate is None else rate,
                      raw_retention_days=retention)
+
+
+def ingest_key_of(project) -> IngestKey | None:
+    """What the write path needs of the project's active ingest key (for server-side writers
+    such as the demo data), read with the ORM."""
+    from projects.selectors import active_ingest_key
+
+    key = active_ingest_key(project)
+    if key is None:
+        return None
+    return _key_info(key.pk, project.pk, key.allowed_origins, key.rate_limit_per_s,
+                     project.raw_retention_days)

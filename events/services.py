@@ -65,23 +65,25 @@ def group_name(project_id: int) -> str:
     return f"project-{project_id}"
 
 
-def _unavailable(exc: Exception) -> ServiceUnavailable:
-    logger.warning("storage unavailable: %s", exc)
-    return ServiceUnavailable("Storage is unavailable; retry later.", retry_after=5)
+async def _store(table: str, moments: list[datetime], write) -> int:
+    """Run ``write(conn)`` on a pooled connection once the day partitions of ``moments`` exist.
 
-
-async def _in_partitions(conn, table: str, moments: list[datetime], write) -> int:
-    """Run ``write(conn)`` once the day partitions of ``moments`` exist. The known-partition
-    cache can be stale if retention dropped one meanwhile: then forget it and try once more."""
+    The known-partition cache can be stale if retention dropped one meanwhile: then forget it and
+    try once more. Storage that cannot be reached becomes a 503 with Retry-After."""
     days = {m.astimezone(UTC).date() for m in moments}
-    for attempt in (1, 2):
-        await partitions.ensure_partitions_async(conn, table, days, _known_partitions)
-        try:
-            return await write(conn)
-        except psycopg.errors.CheckViolation:  # "no partition of relation found for row"
-            if attempt == 2:
-                raise
-            _known_partitions.clear()
+    try:
+        async with (await db.pool()).connection() as conn:
+            for attempt in (1, 2):
+                await partitions.ensure_partitions_async(conn, table, days, _known_partitions)
+                try:
+                    return await write(conn)
+                except psycopg.errors.CheckViolation:  # "no partition of relation found for row"
+                    if attempt == 2:
+                        raise
+                    _known_partitions.clear()
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        logger.warning("storage unavailable: %s", exc)
+        raise ServiceUnavailable("Storage is unavailable; retry later.", retry_after=5) from exc
     raise AssertionError("unreachable")
 
 
@@ -189,12 +191,7 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
             cursor = await conn.execute(INSERT_EVENTS, params)
             return cursor.rowcount
 
-    try:
-        async with (await db.pool()).connection() as conn:
-            result.stored = await _in_partitions(conn, "events_event",
-                                                 [i.timestamp for i in valid], write)
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise _unavailable(exc) from exc
+    result.stored = await _store("events_event", [i.timestamp for i in valid], write)
     await _publish(key.project_id, {
         "type": "live.events",
         "count": len(valid),
@@ -262,12 +259,7 @@ async def record_points(*, key: IngestKey, items: list,
                                           p.timestamp, p.value))
         return len(valid)
 
-    try:
-        async with (await db.pool()).connection() as conn:
-            result.stored = await _in_partitions(conn, "events_metricpoint",
-                                                 [p.timestamp for p in valid], write)
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise _unavailable(exc) from exc
+    result.stored = await _store("events_metricpoint", [p.timestamp for p in valid], write)
     latest: dict[str, float] = {}
     for p in valid:
         latest[p.name] = p.value
@@ -284,7 +276,6 @@ async def _publish(project_id: int, message: dict) -> None:
     if layer is None:
         return
     try:
-        # Round-trip through orjson: the layer needs plain JSON-safe values.
-        await layer.group_send(group_name(project_id), orjson.loads(orjson.dumps(message)))
+        await layer.group_send(group_name(project_id), message)  # plain JSON-safe values
     except Exception:
         logger.warning("live publish failed for project %s", project_id, exc_info=True)

@@ -86,7 +86,7 @@ class Command(BaseCommand):
         start, end = demo_data.window(datetime.now(UTC), days)
         events = demo_data.traffic(seed=seed, tz=tz, start=start, end=end)
         points = demo_data.metric_points(seed=seed, tz=tz, start=start, end=end)
-        # Made up front: concurrent batches creating the same day's partition could collide.
+        # All days' partitions in one go, rather than discovered batch by batch.
         partitions.ensure_partitions(start=start.date(), days=(end.date() - start.date()).days + 1)
         try:
             stored, stored_points, rejected = asyncio.run(demo_data.send_all(key, events, points))
