@@ -1,4 +1,4 @@
-"""Request id and the request log line."""
+"""Site middleware: request id and log line; static files that do not block async views."""
 
 import logging
 import re
@@ -11,9 +11,10 @@ logger = logging.getLogger("analytics.request")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class RequestLogMiddleware:
-    """Gives each request an id (``X-Request-ID`` if the client sent a sane one) and logs one
-    JSON line when it ends: request id, method, path, status, duration."""
+class _SyncAndAsync:
+    """Runs in whichever mode the chain below it has (Django picks per stack): subclasses give
+    ``_call`` and ``_acall``. Sync-only middleware in an async stack would make Django run every
+    request, async ingestion included, through one thread."""
 
     sync_capable = True
     async_capable = True
@@ -25,8 +26,14 @@ class RequestLogMiddleware:
             markcoroutinefunction(self)
 
     def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
+        return self._acall(request) if self.is_async else self._call(request)
+
+
+class RequestLogMiddleware(_SyncAndAsync):
+    """Gives each request an id (``X-Request-ID`` if the client sent a sane one) and logs one
+    JSON line when it ends: request id, method, path, status, duration."""
+
+    def _call(self, request):
         started = self._start(request)
         response = self.get_response(request)
         self._finish(request, response, started)
@@ -65,29 +72,20 @@ class RequestLogMiddleware:
         )
 
 
-class StaticFilesMiddleware:
-    """WhiteNoise, usable in an async middleware chain.
+class StaticFilesMiddleware(_SyncAndAsync):
+    """WhiteNoise, usable in an async middleware chain (WhiteNoise's own is sync-only).
 
-    WhiteNoise's middleware is sync-only; in an async stack Django would run it — and so every
-    request, ingestion included — through one thread. This looks the file up in WhiteNoise's
-    table (a dict lookup), serves hits in a worker thread, and passes everything else straight on.
+    Looks the file up in WhiteNoise's table (a dict lookup), serves hits in a worker thread, and
+    passes everything else straight on.
     """
-
-    sync_capable = True
-    async_capable = True
 
     def __init__(self, get_response):
         from whitenoise.middleware import WhiteNoiseMiddleware
 
-        self.get_response = get_response
+        super().__init__(get_response)
         self.whitenoise = WhiteNoiseMiddleware(get_response)
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
+    def _call(self, request):
         return self.whitenoise(request)
 
     def _find(self, request):
