@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
@@ -123,6 +124,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
                         headers=exc.headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
+    elif isinstance(exc, DjangoValidationError):  # a model's full_clean() in a service
+        exc = drf.ValidationError(exc.message_dict if hasattr(exc, "error_dict")
+                                  else exc.messages)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):

@@ -15,4 +15,5 @@ class Schedule:
 
 SCHEDULES = [
     Schedule("events: partitions and retention", "events.maintain_partitions", 3600, 600),
+    Schedule("events: fold rollups", "events.fold_rollups", 2, 10),
 ]

@@ -10,6 +10,12 @@ from django.db import models
 
 from projects.models import Project
 
+# Tables made by raw SQL in migrations (no Django model manages them, so a test database flush
+# does not empty them): the stored data, the deltas of each batch, and the rollups.
+DATA_TABLES = ("events_event", "events_eventseen", "events_metricpoint", "events_metricdelta",
+               "events_eventdelta", "events_metricrollup1m", "events_metricrollup1h",
+               "events_eventrollup1h")
+
 
 class Event(models.Model):
     # Composite identity (project, uuid, timestamp); Django needs one column as pk for reads.

@@ -1,5 +1,5 @@
-"""Daily partitions of the event and metric-point tables: create ahead, create on demand for a
-late or early batch, drop whole days past the longest retention.
+"""Daily partitions of the event, metric-point and 1-minute rollup tables: create ahead, create on
+demand for a late or early batch, drop whole days past the longest retention of each.
 
 SQL is composed with psycopg's ``sql`` module only; partition names are derived from the date
 (``events_event_p20261123``), never from input.
@@ -16,8 +16,8 @@ from psycopg import errors, sql
 
 logger = logging.getLogger(__name__)
 
-PARTITIONED = ("events_event", "events_metricpoint")
-_NAME = re.compile(r"^(events_event|events_metricpoint)_p(\d{8})$")
+PARTITIONED = ("events_event", "events_metricpoint", "events_metricrollup1m")
+_NAME = re.compile(r"^(events_event|events_metricpoint|events_metricrollup1m)_p(\d{8})$")
 
 
 def partition_name(table: str, day: date) -> str:
@@ -68,12 +68,12 @@ def ensure_partitions(*, start: date, days: int) -> list[str]:
     return made
 
 
-def drop_partitions_before(*, cutoff: date) -> list[str]:
-    """Drop the partitions whose whole day lies before ``cutoff``."""
+def drop_partitions_before(cutoffs: dict[str, date]) -> list[str]:
+    """Drop the partitions of each table in ``cutoffs`` whose whole day lies before its cutoff."""
     dropped = []
     for table, days in existing_partitions().items():
         for day in sorted(days):
-            if day < cutoff:
+            if table in cutoffs and day < cutoffs[table]:
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
                         sql.Identifier(partition_name(table, day))))

@@ -1,5 +1,9 @@
 """Partition upkeep and retention: partitions made ahead of time, whole days dropped when no
-project keeps them any longer, rows of shorter-lived projects deleted inside the days kept."""
+project keeps them any longer, rows of shorter-lived projects deleted inside the days kept.
+
+Raw events and points follow ``raw_retention_days``; 1-minute metric rollups (partitioned by day
+too) ``minute_rollup_retention_days``; hourly metric and event rollups (one table each, small)
+``hour_rollup_retention_days``."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ class Report:
     dropped: list[str] = field(default_factory=list)
     deleted_events: int = 0
     deleted_points: int = 0
+    deleted_rollups: int = 0
 
 
 def maintain(*, today: date | None = None) -> Report:
@@ -34,8 +39,15 @@ def maintain(*, today: date | None = None) -> Report:
     report.created = partitions.ensure_partitions(start=today - timedelta(days=1),
                                                   days=DAYS_AHEAD + 2)
     longest = Project.objects.aggregate(m=Max("raw_retention_days"))["m"] or 7
-    report.dropped = partitions.drop_partitions_before(cutoff=today - timedelta(days=longest))
+    longest_minutes = Project.objects.aggregate(
+        m=Max("minute_rollup_retention_days"))["m"] or 30
+    report.dropped = partitions.drop_partitions_before({
+        "events_event": today - timedelta(days=longest),
+        "events_metricpoint": today - timedelta(days=longest),
+        "events_metricrollup1m": today - timedelta(days=longest_minutes),
+    })
     now = datetime.now(UTC)
+    report.deleted_rollups = _expire_rollups(now, longest_minutes)
     for project_id, days in Project.objects.filter(raw_retention_days__lt=longest) \
             .values_list("id", "raw_retention_days"):
         cutoff = now - timedelta(days=days)
@@ -58,3 +70,30 @@ def maintain(*, today: date | None = None) -> Report:
         logger.info("partitions maintained", extra={"partitions_created": report.created,
                                                     "partitions_dropped": report.dropped})
     return report
+
+
+def _expire_rollups(now: datetime, longest_minutes: int) -> int:
+    deleted = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for project_id, days in Project.objects.filter(
+                minute_rollup_retention_days__lt=longest_minutes).values_list(
+                    "id", "minute_rollup_retention_days"):
+            cursor.execute(
+                """DELETE FROM events_metricrollup1m r USING events_metricseries s
+                   WHERE r.series_id = s.id AND s.project_id = %s AND r.bucket < %s""",
+                [project_id, now - timedelta(days=days)])
+            deleted += cursor.rowcount
+        cursor.execute(
+            """DELETE FROM events_metricrollup1h r
+               USING events_metricseries s JOIN projects_project p ON p.id = s.project_id
+               WHERE r.series_id = s.id
+                 AND r.bucket < %s - make_interval(days => p.hour_rollup_retention_days)""",
+            [now])
+        deleted += cursor.rowcount
+        cursor.execute(
+            """DELETE FROM events_eventrollup1h r USING projects_project p
+               WHERE p.id = r.project_id
+                 AND r.hour < %s - make_interval(days => p.hour_rollup_retention_days)""",
+            [now])
+        deleted += cursor.rowcount
+    return deleted

@@ -22,7 +22,7 @@ from psycopg_pool import PoolTimeout
 
 from analytics_site.errors import ServiceUnavailable
 
-from . import db, enrich, partitions
+from . import db, enrich, partitions, sketch
 from .validation import EventItem, Parsed, PointItem, Rejected, parse_events, parse_points
 
 logger = logging.getLogger(__name__)
@@ -114,14 +114,25 @@ WITH input AS (
     SELECT %(project)s, uuid, %(now)s FROM input
     ON CONFLICT DO NOTHING
     RETURNING uuid
+), stored AS (
+    INSERT INTO events_event (project_id, uuid, event, distinct_id, person_id, session_id,
+                              "timestamp", client_timestamp, received_at, properties, page_url,
+                              path, referrer, referrer_domain, browser, os, device_type, ip_hash)
+    SELECT %(project)s, i.uuid, i.event, i.distinct_id, i.person_id, i.session_id, i.ts, i.cts,
+           %(now)s, i.props, i.page_url, i.path, i.referrer, i.referrer_domain,
+           %(browser)s, %(os)s, %(device_type)s, %(ip_hash)s
+    FROM input i JOIN fresh USING (uuid)
+    RETURNING "timestamp", event, session_id, distinct_id
+), delta AS (
+    -- This batch's share of the hourly rollup (events.rollups folds it in); only rows stored.
+    INSERT INTO events_eventdelta (project_id, hour, event, count, sessions, distinct_ids)
+    SELECT %(project)s, date_trunc('hour', "timestamp", 'UTC'), event, count(*),
+           coalesce(array_agg(DISTINCT hashtextextended(session_id, 0))
+                    FILTER (WHERE session_id IS NOT NULL), '{}'),
+           array_agg(DISTINCT hashtextextended(distinct_id, 0))
+    FROM stored GROUP BY 2, 3
 )
-INSERT INTO events_event (project_id, uuid, event, distinct_id, person_id, session_id,
-                          "timestamp", client_timestamp, received_at, properties, page_url, path,
-                          referrer, referrer_domain, browser, os, device_type, ip_hash)
-SELECT %(project)s, i.uuid, i.event, i.distinct_id, i.person_id, i.session_id, i.ts, i.cts,
-       %(now)s, i.props, i.page_url, i.path, i.referrer, i.referrer_domain,
-       %(browser)s, %(os)s, %(device_type)s, %(ip_hash)s
-FROM input i JOIN fresh USING (uuid)
+SELECT count(*) FROM stored
 """
 
 IDENTIFY_EVENTS = {"$identify", "identify"}
@@ -189,7 +200,7 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
                 if client.ip else None,
             }
             cursor = await conn.execute(INSERT_EVENTS, params)
-            return cursor.rowcount
+            return (await cursor.fetchone())[0]
 
     result.stored = await _store("events_event", [i.timestamp for i in valid], write)
     await _publish(key.project_id, {
@@ -237,6 +248,30 @@ async def _series_ids_for(conn, project_id: int, points: list[PointItem]) -> dic
     return found
 
 
+def _point_deltas(project_id: int, points: list[PointItem], ids: dict[tuple, int]):
+    """This batch's share of the 1-minute rollup, per series and minute (events.rollups folds
+    it in): count, sum, min, max and the sketch's keys and counts."""
+    groups: dict[tuple[int, datetime], list] = {}
+    for p in points:
+        at = (ids[(project_id, p.name, p.tags_key)], p.timestamp.replace(second=0, microsecond=0))
+        value = p.value
+        group = groups.get(at)
+        if group is None:
+            groups[at] = [1, value, value, value, {sketch.key_of(value): 1}]
+            continue
+        group[0] += 1
+        group[1] += value
+        if value < group[2]:
+            group[2] = value
+        if value > group[3]:
+            group[3] = value
+        bucket = sketch.key_of(value)
+        group[4][bucket] = group[4].get(bucket, 0) + 1
+    for (series_id, minute), (count, total, low, high, counts) in groups.items():
+        keys = sorted(counts)
+        yield (series_id, minute, count, total, low, high, keys, [counts[k] for k in keys])
+
+
 async def record_points(*, key: IngestKey, items: list,
                         received_at: datetime | None = None) -> Result:
     received_at = received_at or datetime.now(UTC)
@@ -257,6 +292,12 @@ async def record_points(*, key: IngestKey, items: list,
                 for p in valid:
                     await copy.write_row((ids[(key.project_id, p.name, p.tags_key)],
                                           p.timestamp, p.value))
+            async with cursor.copy(
+                "COPY events_metricdelta (series_id, minute, count, sum, min, max, sketch_keys,"
+                " sketch_counts) FROM STDIN"
+            ) as copy:
+                for row in _point_deltas(key.project_id, valid, ids):
+                    await copy.write_row(row)
         return len(valid)
 
     result.stored = await _store("events_metricpoint", [p.timestamp for p in valid], write)

@@ -2,11 +2,18 @@
 
 from celery import shared_task
 
-from . import retention
+from . import retention, rollups
 
 
 @shared_task(name="events.maintain_partitions")
 def maintain_partitions() -> dict:
     report = retention.maintain()
     return {"created": report.created, "dropped": report.dropped,
-            "deleted_events": report.deleted_events, "deleted_points": report.deleted_points}
+            "deleted_events": report.deleted_events, "deleted_points": report.deleted_points,
+            "deleted_rollups": report.deleted_rollups}
+
+
+@shared_task(name="events.fold_rollups")
+def fold_rollups() -> dict:
+    report = rollups.fold()
+    return vars(report)

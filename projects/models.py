@@ -67,6 +67,18 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # Each coarser table must outlive the finer one: late data (accepted up to the raw
+        # retention) is rolled up into buckets that must still exist.
+        if (self.raw_retention_days and self.minute_rollup_retention_days
+                and self.minute_rollup_retention_days < self.raw_retention_days):
+            raise ValidationError({"minute_rollup_retention_days":
+                                   "Keep 1-minute rollups at least as long as raw data."})
+        if (self.minute_rollup_retention_days and self.hour_rollup_retention_days
+                and self.hour_rollup_retention_days < self.minute_rollup_retention_days):
+            raise ValidationError({"hour_rollup_retention_days":
+                                   "Keep 1-hour rollups at least as long as 1-minute rollups."})
+
 
 class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from conftest import child_env
+from events.models import DATA_TABLES
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -53,7 +54,7 @@ def ingest(ingest_server, transactional_db):
     with httpx.Client(base_url=ingest_server, timeout=10) as client:
         yield client
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE events_event, events_eventseen, events_metricpoint")
+        cursor.execute("TRUNCATE " + ", ".join(DATA_TABLES))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from events import demo_data
-from events.models import Event, MetricPoint, MetricSeries, PersonAlias
+from events.models import DATA_TABLES, Event, MetricPoint, MetricSeries, PersonAlias
 from projects.models import Project
 
 
@@ -27,7 +27,7 @@ def stored(transactional_db):
     partitioned tables, which the test database flush does not reach, are emptied afterwards."""
     yield
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE events_event, events_eventseen, events_metricpoint")
+        cursor.execute("TRUNCATE " + ", ".join(DATA_TABLES))
 
 
 @pytest.fixture

@@ -127,3 +127,12 @@ def test_project_settings_update_and_bounds(two_projects, token_client):
     bad = client.patch(f"/api/v1/projects/{a.pk}/", {"raw_retention_days": 0}, format="json")
     assert bad.status_code == 400
     assert list(bad.json()["details"]) == ["raw_retention_days"]
+    rollups_too_short = client.patch(f"/api/v1/projects/{a.pk}/",
+                                     {"minute_rollup_retention_days": 10}, format="json")
+    assert rollups_too_short.status_code == 400
+    assert rollups_too_short.json()["code"] == "VALIDATION_ERROR"
+    assert list(rollups_too_short.json()["details"]) == ["minute_rollup_retention_days"]
+    bad_zone = client.patch(f"/api/v1/projects/{a.pk}/", {"timezone": "Mars/Base"},
+                            format="json")
+    assert bad_zone.status_code == 400
+    assert list(bad_zone.json()["details"]) == ["timezone"]

@@ -1,0 +1,159 @@
+"""Rollups: metric series per 1 minute and per 1 hour, events per hour and event name.
+
+The write path stores, beside each batch and in the same transaction, the batch's partial
+aggregates (``events_metricdelta``, ``events_eventdelta``). ``fold()`` moves them into the rollup
+tables: in one transaction it deletes a slice of deltas and adds them into the buckets they fall
+in (count and sum add, min and max compare, sketches and hash sets merge). So
+
+- every stored item is counted once: a delta is gone exactly when its sums are in;
+- late data updates the old bucket it belongs to, like any other;
+- nothing rescans raw rows, and concurrent batches never wait on a rollup row.
+
+Beat runs ``fold()`` every 2 s (task ``events.fold_rollups``); an advisory lock keeps one folder
+at a time, so a slow run is skipped over rather than doubled. Retention of the rollup tables is in
+``events.retention``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from . import partitions
+
+LOCK_ID = 0x726F6C6C  # "roll": pg_try_advisory_xact_lock key of the folder
+SLICE = 20_000  # deltas per transaction
+
+FOLD_METRICS = """
+WITH taken AS (
+    DELETE FROM events_metricdelta
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM events_metricdelta LIMIT %(slice)s))
+    RETURNING *
+), by_key AS (
+    SELECT series_id, minute, date_trunc('hour', minute, 'UTC') AS hour, k, sum(c)::bigint AS c
+    FROM taken, unnest(sketch_keys, sketch_counts) AS u(k, c)
+    GROUP BY series_id, minute, k
+), minutes AS (
+    INSERT INTO events_metricrollup1m AS r
+        (series_id, bucket, count, sum, min, max, sketch_keys, sketch_counts)
+    SELECT a.series_id, a.minute, a.count, a.sum, a.min, a.max, s.keys, s.counts
+    FROM (SELECT series_id, minute, sum(count)::bigint AS count, sum(sum) AS sum,
+                 min(min) AS min, max(max) AS max
+          FROM taken GROUP BY series_id, minute) AS a
+    JOIN (SELECT series_id, minute, array_agg(k ORDER BY k) AS keys,
+                 array_agg(c ORDER BY k) AS counts
+          FROM by_key GROUP BY series_id, minute) AS s USING (series_id, minute)
+    ON CONFLICT (series_id, bucket) DO UPDATE SET
+        count = r.count + EXCLUDED.count,
+        sum = r.sum + EXCLUDED.sum,
+        min = LEAST(r.min, EXCLUDED.min),
+        max = GREATEST(r.max, EXCLUDED.max),
+        (sketch_keys, sketch_counts) = (
+            SELECT keys, counts FROM events_sketch_merge(
+                r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
+    RETURNING 1
+), hours AS (
+    INSERT INTO events_metricrollup1h AS r
+        (series_id, bucket, count, sum, min, max, sketch_keys, sketch_counts)
+    SELECT a.series_id, a.hour, a.count, a.sum, a.min, a.max, s.keys, s.counts
+    FROM (SELECT series_id, date_trunc('hour', minute, 'UTC') AS hour,
+                 sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max
+          FROM taken GROUP BY 1, 2) AS a
+    JOIN (SELECT series_id, hour, array_agg(k ORDER BY k) AS keys,
+                 array_agg(c ORDER BY k) AS counts
+          FROM (SELECT series_id, hour, k, sum(c)::bigint AS c
+                FROM by_key GROUP BY series_id, hour, k) AS h
+          GROUP BY series_id, hour) AS s USING (series_id, hour)
+    ON CONFLICT (series_id, bucket) DO UPDATE SET
+        count = r.count + EXCLUDED.count,
+        sum = r.sum + EXCLUDED.sum,
+        min = LEAST(r.min, EXCLUDED.min),
+        max = GREATEST(r.max, EXCLUDED.max),
+        (sketch_keys, sketch_counts) = (
+            SELECT keys, counts FROM events_sketch_merge(
+                r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM minutes), (SELECT count(*) FROM hours)
+"""
+
+FOLD_EVENTS = """
+WITH taken AS (
+    DELETE FROM events_eventdelta
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM events_eventdelta LIMIT %(slice)s))
+    RETURNING *
+), totals AS (
+    SELECT project_id, hour, event, sum(count)::bigint AS count
+    FROM taken GROUP BY project_id, hour, event
+), session_sets AS (
+    SELECT project_id, hour, event, array_agg(DISTINCT h ORDER BY h) AS hashes
+    FROM taken, unnest(taken.sessions) AS u(h) GROUP BY project_id, hour, event
+), distinct_id_sets AS (
+    SELECT project_id, hour, event, array_agg(DISTINCT h ORDER BY h) AS hashes
+    FROM taken, unnest(taken.distinct_ids) AS u(h) GROUP BY project_id, hour, event
+), hours AS (
+    INSERT INTO events_eventrollup1h AS r
+        (project_id, hour, event, count, sessions, distinct_ids)
+    SELECT t.project_id, t.hour, t.event, t.count, coalesce(s.hashes, '{}'),
+           coalesce(d.hashes, '{}')
+    FROM totals t
+    LEFT JOIN session_sets s USING (project_id, hour, event)
+    LEFT JOIN distinct_id_sets d USING (project_id, hour, event)
+    ON CONFLICT (project_id, hour, event) DO UPDATE SET
+        count = r.count + EXCLUDED.count,
+        sessions = events_hash_union(r.sessions, EXCLUDED.sessions),
+        distinct_ids = events_hash_union(r.distinct_ids, EXCLUDED.distinct_ids)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM hours)
+"""
+
+
+@dataclass
+class FoldReport:
+    metric_deltas: int = 0
+    minute_buckets: int = 0
+    hour_buckets: int = 0
+    event_deltas: int = 0
+    event_buckets: int = 0
+    skipped: bool = False
+
+
+def _ensure_minute_partitions() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT DISTINCT (minute AT TIME ZONE 'UTC')::date
+                          FROM events_metricdelta""")
+        days = {row[0] for row in cursor.fetchall()}
+    have = partitions.existing_partitions()["events_metricrollup1m"]
+    for day in sorted(days - have):
+        partitions.ensure_partitions(start=day, days=1)
+
+
+def fold(*, max_seconds: float = 10.0) -> FoldReport:
+    """Fold pending deltas into the rollups, a slice per transaction, until none are left or
+    ``max_seconds`` have passed. Returns what it did; ``skipped`` if another fold holds the lock.
+    """
+    report = FoldReport()
+    deadline = time.monotonic() + max_seconds
+    _ensure_minute_partitions()
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_ID])
+            if not cursor.fetchone()[0]:
+                report.skipped = True
+                return report
+            cursor.execute(FOLD_METRICS, {"slice": SLICE})
+            metric_deltas, minutes, hours = cursor.fetchone()
+            cursor.execute(FOLD_EVENTS, {"slice": SLICE})
+            event_deltas, event_buckets = cursor.fetchone()
+        report.metric_deltas += metric_deltas
+        report.minute_buckets += minutes
+        report.hour_buckets += hours
+        report.event_deltas += event_deltas
+        report.event_buckets += event_buckets
+        drained = metric_deltas < SLICE and event_deltas < SLICE
+        if drained or time.monotonic() > deadline:
+            return report
+

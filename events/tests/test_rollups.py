@@ -1,0 +1,234 @@
+"""Rollups fed through the real ingest API and folded by events.rollups: exact counts, sums, min
+and max, sketches within 1 %, late data in old buckets, each item counted once, retention, and a
+real worker + beat keeping them current within seconds."""
+
+import math
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from conftest import child_env
+from events import partitions, retention, rollups, sketch
+from events.models import MetricSeries
+
+pytestmark = pytest.mark.slow
+
+
+def _points(client, key, points):
+    response = client.post("/api/v1/metrics", json={"points": points},
+                           headers={"X-API-Key": key.key})
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == len(points)
+
+
+def _events(client, key, events):
+    response = client.post("/api/v1/events/batch", json={"events": events},
+                           headers={"X-API-Key": key.key})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def _rollup(table, series_id, bucket):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT count, sum, min, max, sketch_keys, sketch_counts FROM {table}
+                WHERE series_id = %s AND bucket = %s""", [series_id, bucket])  # noqa: S608
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    count, total, low, high, keys, counts = row
+    return {"count": count, "sum": total, "min": low, "max": high,
+            "sketch": dict(zip(keys, counts, strict=True))}
+
+
+def _lower(values, q):
+    ordered = sorted(values)
+    return ordered[math.floor(q * (len(ordered) - 1))]
+
+
+def _minute(moment):
+    return moment.replace(second=0, microsecond=0)
+
+
+def _iso(moment):
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_metric_rollups_add_up_exactly_with_percentiles_within_one_percent(ingest, ingest_key):
+    rng = random.Random(3)
+    base = _minute(datetime.now(UTC)) - timedelta(minutes=30)
+    if base.minute > 56:  # keep the three minutes inside one hour
+        base -= timedelta(minutes=5)
+    values = {m: [round(rng.lognormvariate(4, 1), 3) for _ in range(400)] for m in range(3)}
+    for m, vals in values.items():
+        points = [{"name": "http.latency_ms", "value": v, "tags": {"host": "web-01"},
+                   "timestamp": _iso(base + timedelta(minutes=m, seconds=i * 59 / len(vals)))}
+                  for i, v in enumerate(vals)]
+        for start in range(0, len(points), 150):  # several batches per bucket
+            _points(ingest, ingest_key, points[start:start + 150])
+
+    report = rollups.fold()
+
+    assert (report.metric_deltas, report.minute_buckets, report.hour_buckets) == (9, 3, 1)
+    series = MetricSeries.objects.get(project=ingest_key.project, name="http.latency_ms")
+    for m, vals in values.items():
+        row = _rollup("events_metricrollup1m", series.pk, base + timedelta(minutes=m))
+        assert row["count"] == len(vals)
+        assert row["sum"] == pytest.approx(sum(vals), rel=1e-12)
+        assert (row["min"], row["max"]) == (min(vals), max(vals))
+    everything = [v for vals in values.values() for v in vals]
+    hour = _rollup("events_metricrollup1h", series.pk, base.replace(minute=0))
+    assert hour["count"] == 1200
+    assert (hour["min"], hour["max"]) == (min(everything), max(everything))
+    assert sum(hour["sketch"].values()) == 1200
+    for q in (0.5, 0.75, 0.9, 0.95, 0.99):
+        estimate = sketch.quantile(hour["sketch"], q, low=hour["min"], high=hour["max"])
+        assert abs(estimate - _lower(everything, q)) <= 0.01 * _lower(everything, q)
+    # Folding again finds nothing more to add: every delta counted once.
+    assert rollups.fold().metric_deltas == 0
+    assert _rollup("events_metricrollup1h", series.pk, base.replace(minute=0))["count"] == 1200
+
+
+def test_a_late_point_updates_the_old_bucket_it_falls_in(ingest, ingest_key):
+    old = _minute(datetime.now(UTC) - timedelta(days=3))
+    _points(ingest, ingest_key, [
+        {"name": "queue.depth", "value": 5, "timestamp": _iso(old + timedelta(seconds=10))},
+        {"name": "queue.depth", "value": 7, "timestamp": _iso(old + timedelta(seconds=20))}])
+    rollups.fold()
+    series = MetricSeries.objects.get(project=ingest_key.project, name="queue.depth")
+    before = _rollup("events_metricrollup1m", series.pk, old)
+    assert (before["count"], before["sum"], before["max"]) == (2, 12.0, 7.0)
+
+    _points(ingest, ingest_key, [  # arrives later, for the same minute three days ago
+        {"name": "queue.depth", "value": 40, "timestamp": _iso(old + timedelta(seconds=50))}])
+    rollups.fold()
+
+    after = _rollup("events_metricrollup1m", series.pk, old)
+    assert (after["count"], after["sum"], after["min"], after["max"]) == (3, 52.0, 5.0, 40.0)
+    hour = _rollup("events_metricrollup1h", series.pk, old.replace(minute=0))
+    assert (hour["count"], hour["sum"]) == (3, 52.0)
+
+
+def test_event_rollups_count_names_sessions_and_people_once(ingest, ingest_key):
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    at = _iso(hour + timedelta(minutes=15))
+    batch = [
+        {"event": "$pageview", "distinct_id": "anon-1", "session_id": "s1", "timestamp": at,
+         "uuid": str(uuid.uuid4())},
+        {"event": "$pageview", "distinct_id": "anon-1", "session_id": "s1", "timestamp": at},
+        {"event": "$pageview", "distinct_id": "anon-2", "session_id": "s2", "timestamp": at},
+        {"event": "signup", "distinct_id": "anon-2", "session_id": "s2", "timestamp": at},
+        {"event": "$pageview", "distinct_id": "server", "timestamp": at},  # no session
+    ]
+    assert _events(ingest, ingest_key, batch)["accepted"] == 5
+    assert _events(ingest, ingest_key, batch[:1])["accepted"] == 1  # a retry: stored once
+
+    report = rollups.fold()
+
+    assert report.event_buckets == 2
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT event, count, cardinality(sessions), cardinality(distinct_ids)
+               FROM events_eventrollup1h WHERE project_id = %s AND hour = %s ORDER BY event""",
+            [ingest_key.project_id, hour])
+        assert cursor.fetchall() == [("$pageview", 4, 2, 3), ("signup", 1, 1, 1)]
+        # The hashes are PostgreSQL's own, so the query engine can resolve identities with them.
+        cursor.execute(
+            """SELECT hashtextextended('anon-2', 0) = ANY(distinct_ids) FROM events_eventrollup1h
+               WHERE project_id = %s AND event = 'signup'""", [ingest_key.project_id])
+        assert cursor.fetchone() == (True,)
+
+
+def test_one_fold_at_a_time(ingest, ingest_key, settings):
+    _points(ingest, ingest_key, [{"name": "cpu", "value": 1}])
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"],
+                         password=db["PASSWORD"] or None, autocommit=False) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", [rollups.LOCK_ID])
+        assert rollups.fold().skipped is True
+    assert rollups.fold().metric_deltas == 1
+
+
+def test_rollup_retention_per_project(ingest, ingest_key, make_project):
+    project = ingest_key.project
+    project.minute_rollup_retention_days = 10
+    project.hour_rollup_retention_days = 20
+    project.save()
+    make_project("Keeps longer")  # defaults: 30 days of minutes, 365 of hours
+    now = datetime.now(UTC)
+    moments = {"fresh": now - timedelta(days=1), "minute_expired": now - timedelta(days=12),
+               "hour_expired": now - timedelta(days=25), "partition_dropped": now
+               - timedelta(days=40)}
+    series = MetricSeries.objects.create(project=project, name="cpu", tags={}, tags_key="{}")
+    partitions.ensure_partitions(start=(now - timedelta(days=41)).date(), days=42)
+    with connection.cursor() as cursor:
+        for moment in moments.values():
+            bucket = _minute(moment)
+            for table, at in (("events_metricrollup1m", bucket),
+                              ("events_metricrollup1h", bucket.replace(minute=0))):
+                cursor.execute(
+                    f"""INSERT INTO {table} (series_id, bucket, count, sum, min, max,
+                                             sketch_keys, sketch_counts)
+                        VALUES (%s, %s, 1, 1, 1, 1, '{{40000}}', '{{1}}')""",  # noqa: S608
+                    [series.pk, at])
+            cursor.execute(
+                """INSERT INTO events_eventrollup1h (project_id, hour, event, count, sessions,
+                                                     distinct_ids)
+                   VALUES (%s, %s, 'e', 1, '{}', '{}')""", [project.pk, _minute(moment)
+                                                            .replace(minute=0)])
+
+    report = retention.maintain()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT bucket FROM events_metricrollup1m ORDER BY bucket")
+        assert [r[0] for r in cursor.fetchall()] == [_minute(moments["fresh"])]
+        cursor.execute("SELECT bucket FROM events_metricrollup1h ORDER BY bucket")
+        assert [r[0] for r in cursor.fetchall()] == [
+            _minute(moments[k]).replace(minute=0) for k in ("minute_expired", "fresh")]
+        cursor.execute("SELECT count(*) FROM events_eventrollup1h")
+        assert cursor.fetchone() == (2,)
+    dropped_day = moments["partition_dropped"].date()
+    assert f"events_metricrollup1m_p{dropped_day:%Y%m%d}" in report.dropped
+    assert dropped_day not in partitions.existing_partitions()["events_metricrollup1m"]
+
+
+def test_a_real_worker_and_beat_keep_rollups_current_within_seconds(ingest, ingest_key):
+    call_command("sync_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    env = child_env()
+    celery = [sys.executable, "-m", "celery", "-A", "analytics_site"]
+    worker = subprocess.Popen([*celery, "worker", "-l", "WARNING", "--concurrency", "1",
+                               "-n", "rollups-test@%h"], env=env)
+    beat = subprocess.Popen([*celery, "beat", "-l", "WARNING", "--pidfile=", "-s", "/dev/null"],
+                            env=env)
+    try:
+        time.sleep(3)  # both up and the first fold done
+        sent = time.monotonic()
+        _points(ingest, ingest_key, [{"name": "live.gauge", "value": 42.0}])
+        series = None
+        row = None
+        while time.monotonic() - sent < 20:
+            series = series or MetricSeries.objects.filter(
+                project=ingest_key.project, name="live.gauge").first()
+            if series:
+                row = _rollup("events_metricrollup1m", series.pk, _minute(datetime.now(UTC)))
+                row = row or _rollup("events_metricrollup1m", series.pk,
+                                     _minute(datetime.now(UTC)) - timedelta(minutes=1))
+            if row:
+                break
+            time.sleep(0.25)
+        took = time.monotonic() - sent
+        assert row is not None and (row["count"], row["sum"]) == (1, 42.0)
+        assert took < 10, f"rolled up after {took:.1f} s"
+    finally:
+        for proc in (worker, beat):
+            proc.terminate()
+        for proc in (worker, beat):
+            proc.wait(30)
