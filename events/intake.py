@@ -1,0 +1,91 @@
+"""One batch from any transport (HTTP, WebSocket, and the compatible receivers to come): the key
+and its origin, the items out of the payload, the key's rate, then the write path.
+
+Transports own their framing only — body limits, compression, JSON, where the key comes from —
+and call ``authorize`` once per request or connection and ``ingest`` once per batch. Faults are
+``ApiError`` with the status each transport reports in its own way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+from django.conf import settings
+
+from analytics_site.errors import ApiError, RateLimited
+
+from . import ratelimit, selectors, services
+from .validation import ItemError, parse_time
+
+KINDS = {"events": "events", "metrics": "points"}
+
+
+def parse_json(body: bytes | str) -> dict:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(f"Body is not valid JSON: {exc.msg}.", code="INVALID_JSON",
+                       details={"position": exc.pos}) from None
+    if not isinstance(payload, dict):
+        raise ApiError("Body must be a JSON object.", code="VALIDATION_ERROR")
+    return payload
+
+
+def too_big(limit: int) -> ApiError:
+    return ApiError(f"Request body is larger than {limit} bytes.", code="PAYLOAD_TOO_LARGE",
+                    status=413, details={"max_bytes": limit})
+
+
+async def authorize(raw_key, origin: str | None) -> services.IngestKey:
+    """The active key with this value, if the browser origin (when there is one) may use it."""
+    key = await selectors.ingest_key(raw_key) if isinstance(raw_key, str) else None
+    if key is None:
+        raise ApiError("Missing or invalid ingest key (X-API-Key header or api_key field).",
+                       code="UNAUTHORIZED", status=401)
+    if origin and key.allowed_origins and origin.lower() not in key.allowed_origins:
+        raise ApiError(f"Origin {origin[:200]} is not allowed for this key.",
+                       code="ORIGIN_NOT_ALLOWED", status=403, details={"origin": origin[:200]})
+    return key
+
+
+async def ingest(*, key: services.IngestKey, kind: str, payload: dict,
+                 client: services.Client) -> services.Result:
+    items = _items(payload, kind)
+    wait = await ratelimit.take(key_id=key.id, items=max(len(items), 1),
+                                limit_per_s=key.rate_limit_per_s)
+    if wait is not None:
+        raise RateLimited(f"Over this key's rate of {key.rate_limit_per_s} items per second.",
+                          retry_after=max(1, round(wait + 0.4999)),
+                          details={"limit_per_s": key.rate_limit_per_s})
+    if kind == "events":
+        return await services.ingest_events(key=key, items=items, sent_at=_sent_at(payload),
+                                            client=client)
+    return await services.record_points(key=key, items=items)
+
+
+def _items(payload: dict, kind: str) -> list:
+    field = KINDS[kind]
+    if kind == "metrics" and field not in payload and "name" in payload:
+        items = [payload]  # a single point
+    else:
+        items = payload.get(field)
+    if not isinstance(items, list):
+        raise ApiError(f"Body needs a list under {field!r}.", code="VALIDATION_ERROR",
+                       details={field: ["A list is required."]})
+    if len(items) > settings.INGEST_MAX_BATCH:
+        raise ApiError(f"At most {settings.INGEST_MAX_BATCH} {field} per request; "
+                       f"got {len(items)}.", code="BATCH_TOO_LARGE",
+                       details={"max_items": settings.INGEST_MAX_BATCH, "items": len(items)})
+    return items
+
+
+def _sent_at(payload: dict) -> datetime | None:
+    value = payload.get("sent_at")
+    if value is None:
+        return None
+    try:
+        return parse_time(value, "sent_at")
+    except ItemError as exc:
+        raise ApiError(exc.message, code="VALIDATION_ERROR",
+                       details={"sent_at": [exc.message]}) from None
