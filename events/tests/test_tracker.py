@@ -17,11 +17,15 @@ def test_tracker_fits_in_two_kilobytes_gzipped():
     assert len(gzip.compress(source, 9)) <= 2048
 
 
-def _wait_for(predicate, timeout=10.0):
+def _wait_for(predicate, timeout=10.0, page=None):
+    """Poll; with ``page``, wait inside Playwright so its route handlers get to run."""
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+        if page is None:
+            time.sleep(0.1)
+        else:
+            page.wait_for_timeout(100)
 
 
 @pytest.fixture
@@ -69,3 +73,47 @@ def test_queued_events_leave_by_beacon_when_the_page_is_hidden(page, ingest_serv
     _wait_for(lambda: Event.objects.filter(project=demo_project,
                                            event="signup_started").exists())
     assert Event.objects.filter(project=demo_project).count() == 2
+
+
+@pytest.mark.slow
+def test_the_tracker_retries_on_503_after_retry_after_and_on_network_errors(
+        page, ingest_server, demo_project):
+    attempts = []
+
+    def flaky(route):
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "2",
+                                               "Access-Control-Allow-Origin": "*",
+                                               "Access-Control-Expose-Headers": "Retry-After"},
+                          body='{"error": "Storage is unavailable", "code": "UNAVAILABLE"}')
+        elif len(attempts) == 2:
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/events/batch", flaky)
+    page.goto(f"{ingest_server}/demo/")
+    page.wait_for_function("window.tracker !== undefined")
+    page.evaluate("tracker.flush()")
+    _wait_for(lambda: Event.objects.filter(project=demo_project).count() == 1, page=page)
+    assert len(attempts) == 3
+    assert attempts[1] - attempts[0] >= 1.9  # waited the Retry-After
+    assert 0.8 <= attempts[2] - attempts[1] < 1.9  # then backoff: 1 s after the second try
+
+
+@pytest.mark.slow
+def test_the_tracker_gives_up_after_three_tries(page, ingest_server, demo_project):
+    attempts = []
+
+    def down(route):
+        attempts.append(time.monotonic())
+        route.fulfill(status=500, headers={"Access-Control-Allow-Origin": "*"}, body="{}")
+
+    page.route("**/api/v1/events/batch", down)
+    page.goto(f"{ingest_server}/demo/")
+    page.wait_for_function("window.tracker !== undefined")
+    page.evaluate("tracker.flush()")
+    _wait_for(lambda: len(attempts) == 3, page=page)
+    page.wait_for_timeout(3000)  # longer than the next backoff would be
+    assert len(attempts) == 3
