@@ -37,10 +37,12 @@ WITH taken AS (
     GROUP BY series_id, minute, k
 ), minutes AS (
     INSERT INTO events_metricrollup1m AS r
-        (series_id, bucket, count, sum, min, max, sketch_keys, sketch_counts)
-    SELECT a.series_id, a.minute, a.count, a.sum, a.min, a.max, s.keys, s.counts
+        (series_id, bucket, count, sum, min, max, sketch_keys, sketch_counts, last_at, last)
+    SELECT a.series_id, a.minute, a.count, a.sum, a.min, a.max, s.keys, s.counts, a.last_at,
+           a.last
     FROM (SELECT series_id, minute, sum(count)::bigint AS count, sum(sum) AS sum,
-                 min(min) AS min, max(max) AS max
+                 min(min) AS min, max(max) AS max, max(last_at) AS last_at,
+                 (array_agg(last ORDER BY last_at DESC NULLS LAST))[1] AS last
           FROM taken GROUP BY series_id, minute) AS a
     JOIN (SELECT series_id, minute, array_agg(k ORDER BY k) AS keys,
                  array_agg(c ORDER BY k) AS counts
@@ -50,16 +52,22 @@ WITH taken AS (
         sum = r.sum + EXCLUDED.sum,
         min = LEAST(r.min, EXCLUDED.min),
         max = GREATEST(r.max, EXCLUDED.max),
+        last = CASE WHEN r.last_at IS NULL OR EXCLUDED.last_at >= r.last_at
+                    THEN EXCLUDED.last ELSE r.last END,
+        last_at = GREATEST(r.last_at, EXCLUDED.last_at),
         (sketch_keys, sketch_counts) = (
             SELECT keys, counts FROM events_sketch_merge(
                 r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
     RETURNING 1
 ), hours AS (
     INSERT INTO events_metricrollup1h AS r
-        (series_id, bucket, count, sum, min, max, sketch_keys, sketch_counts)
-    SELECT a.series_id, a.hour, a.count, a.sum, a.min, a.max, s.keys, s.counts
+        (series_id, bucket, count, sum, min, max, sketch_keys, sketch_counts, last_at, last)
+    SELECT a.series_id, a.hour, a.count, a.sum, a.min, a.max, s.keys, s.counts, a.last_at,
+           a.last
     FROM (SELECT series_id, date_trunc('hour', minute, 'UTC') AS hour,
-                 sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max
+                 sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+                 max(last_at) AS last_at,
+                 (array_agg(last ORDER BY last_at DESC NULLS LAST))[1] AS last
           FROM taken GROUP BY 1, 2) AS a
     JOIN (SELECT series_id, hour, array_agg(k ORDER BY k) AS keys,
                  array_agg(c ORDER BY k) AS counts
@@ -71,6 +79,9 @@ WITH taken AS (
         sum = r.sum + EXCLUDED.sum,
         min = LEAST(r.min, EXCLUDED.min),
         max = GREATEST(r.max, EXCLUDED.max),
+        last = CASE WHEN r.last_at IS NULL OR EXCLUDED.last_at >= r.last_at
+                    THEN EXCLUDED.last ELSE r.last END,
+        last_at = GREATEST(r.last_at, EXCLUDED.last_at),
         (sketch_keys, sketch_counts) = (
             SELECT keys, counts FROM events_sketch_merge(
                 r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))

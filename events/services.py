@@ -250,14 +250,14 @@ async def _series_ids_for(conn, project_id: int, points: list[PointItem]) -> dic
 
 def _point_deltas(project_id: int, points: list[PointItem], ids: dict[tuple, int]):
     """This batch's share of the 1-minute rollup, per series and minute (events.rollups folds
-    it in): count, sum, min, max and the sketch's keys and counts."""
+    it in): count, sum, min, max, the sketch's keys and counts, and the latest value."""
     groups: dict[tuple[int, datetime], list] = {}
     for p in points:
         at = (ids[(project_id, p.name, p.tags_key)], p.timestamp.replace(second=0, microsecond=0))
         value = p.value
         group = groups.get(at)
         if group is None:
-            groups[at] = [1, value, value, value, {sketch.key_of(value): 1}]
+            groups[at] = [1, value, value, value, {sketch.key_of(value): 1}, p.timestamp, value]
             continue
         group[0] += 1
         group[1] += value
@@ -267,9 +267,12 @@ def _point_deltas(project_id: int, points: list[PointItem], ids: dict[tuple, int
             group[3] = value
         bucket = sketch.key_of(value)
         group[4][bucket] = group[4].get(bucket, 0) + 1
-    for (series_id, minute), (count, total, low, high, counts) in groups.items():
+        if p.timestamp >= group[5]:
+            group[5], group[6] = p.timestamp, value
+    for (series_id, minute), (count, total, low, high, counts, last_at, last) in groups.items():
         keys = sorted(counts)
-        yield (series_id, minute, count, total, low, high, keys, [counts[k] for k in keys])
+        yield (series_id, minute, count, total, low, high, keys, [counts[k] for k in keys],
+               last_at, last)
 
 
 async def record_points(*, key: IngestKey, items: list,
@@ -294,7 +297,7 @@ async def record_points(*, key: IngestKey, items: list,
                                           p.timestamp, p.value))
             async with cursor.copy(
                 "COPY events_metricdelta (series_id, minute, count, sum, min, max, sketch_keys,"
-                " sketch_counts) FROM STDIN"
+                " sketch_counts, last_at, last) FROM STDIN"
             ) as copy:
                 for row in _point_deltas(key.project_id, valid, ids):
                     await copy.write_row(row)

@@ -13,8 +13,8 @@ bigint[]``) with ``unnest`` and ``sum``:
 - ``OFFSET + i`` a positive value with ``ceil(log_GAMMA(v)) = i``;
 - ``-(OFFSET + i)`` a negative value with ``ceil(log_GAMMA(-v)) = i``.
 
-Quantiles follow the "lower" rank definition (the sample at ``floor(q * (n - 1))`` in sorted
-order), clamped to the exact min and max kept beside the sketch.
+Quantiles use the rank of PostgreSQL's ``percentile_disc`` (see ``quantile``), clamped to the
+exact min and max kept beside the sketch.
 """
 
 from __future__ import annotations
@@ -62,15 +62,19 @@ def merge(into: dict[int, int], keys: Sequence[int], counts: Sequence[int]) -> N
 
 def quantile(counts: dict[int, int], q: float, *, low: float | None = None,
              high: float | None = None) -> float | None:
-    """The ``q`` quantile (0 ≤ q ≤ 1) of the values counted, or None if there are none."""
+    """The ``q`` quantile (0 ≤ q ≤ 1) of the values counted, or None if there are none.
+
+    The same rank as PostgreSQL's ``percentile_disc`` (the inverted CDF): the value at 1-based
+    position ``ceil(q * n)`` (at least 1) in sorted order; so a quantile from the rollups and one
+    from raw rows name the same sample, and differ by the sketch's accuracy only."""
     total = sum(counts.values())
     if total == 0:
         return None
-    rank = q * (total - 1)
+    rank = max(1, math.ceil(q * total))
     running = 0
     for key in sorted(counts):
         running += counts[key]
-        if running > rank:
+        if running >= rank:
             estimate = value_of(key)
             break
     if low is not None:
