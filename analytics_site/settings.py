@@ -338,3 +338,6 @@ INGEST_DB_POOL_SIZE = env_int("INGEST_DB_POOL_SIZE", 8)
 INGEST_DB_TIMEOUT_S = float(env_str("INGEST_DB_TIMEOUT_S", "5"))
 INGEST_DEFAULT_RATE_PER_S = env_int("INGEST_DEFAULT_RATE_PER_S", 50000)
 INGEST_FUTURE_CLAMP_S = 300
+
+# -- the query engine -----------------------------------------------------------------------------
+QUERY_TIMEOUT_S = float(env_str("QUERY_TIMEOUT_S", "10"))  # PostgreSQL statement_timeout

@@ -1,0 +1,90 @@
+"""The read path: one query engine for every reader (dashboards, alerts, reports, models, API).
+
+    from events.query import execute
+    execute(project, query="p95:http.latency_ms{env:prod} by {host}", start="now-24h")
+
+returns ``{"data": [{"name", "tags", "points": [[epoch_ms, value], ...]}], "meta": {"table",
+"resolution", "cached", "took_ms", "series", "notes", ...}}``. Faults are ``ApiError``s:
+``QUERY_SYNTAX`` / ``QUERY_INVALID`` (400, with the position), ``INVALID_RANGE`` (400),
+``QUERY_TOO_LARGE`` (400), ``QUERY_TIMEOUT`` (504).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+
+from analytics_site.errors import ApiError
+
+from .engine import FILLS, QueryTimeout, QueryTooLarge, Retention, run
+from .parser import MAX_QUERIES, QueryInvalid, QuerySyntax, parse_json, parse_text
+from .spec import Expr
+from .timerange import InvalidRange, resolve
+
+__all__ = ["FILLS", "InvalidRange", "QueryInvalid", "QuerySyntax", "QueryTimeout",
+           "QueryTooLarge", "execute", "parse", "retention_of"]
+
+_QUERY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
+
+
+def retention_of(project) -> Retention:
+    return Retention(project.raw_retention_days, project.minute_rollup_retention_days,
+                     project.hour_rollup_retention_days)
+
+
+def parse(query) -> Expr:
+    """A text query or the JSON form."""
+    return parse_text(query) if isinstance(query, str) else parse_json(query)
+
+
+def _outputs(query, queries, formula) -> list[tuple[str | None, Expr]]:
+    if query is not None:
+        if queries is not None:
+            raise QueryInvalid("Send either query or queries, not both.",
+                               details={"queries": ["Not with query."]})
+        return [(None, parse(query))]
+    if not isinstance(queries, dict) or not queries:
+        raise QueryInvalid("A query is required: query, or queries (named) with a formula.",
+                           details={"query": ["This field is required."]})
+    if len(queries) > MAX_QUERIES:
+        raise QueryInvalid(f"At most {MAX_QUERIES} named queries.",
+                           details={"queries": [f"At most {MAX_QUERIES}."]})
+    named = {}
+    for name, body in queries.items():
+        if not _QUERY_NAME.match(name):
+            raise QueryInvalid(f"Query names are letters, digits and _: {name[:60]!r}.",
+                               details={"queries": [f"Invalid name {name[:60]!r}."]})
+        try:
+            named[name] = parse(body)
+        except ApiError as exc:
+            exc.details = {**exc.details, "query": name}
+            raise
+    if formula is None:
+        return list(named.items())
+    if not isinstance(formula, str):
+        raise QueryInvalid("formula must be a string like a / b * 100.",
+                           details={"formula": ["Must be a string."]})
+    try:
+        return [(formula.strip(), parse_text(formula, names=named))]
+    except ApiError as exc:
+        exc.details = {**exc.details, "query": "formula"}
+        raise
+
+
+def execute(project, *, query=None, queries: dict | None = None, formula: str | None = None,
+            start=None, end=None, step=None, fill: str = "null", now: datetime | None = None,
+            use_cache: bool = True, table: str | None = None) -> dict:
+    """Run a query (text or JSON form) or named ``queries`` (with an optional ``formula`` over
+    their names) for ``project`` over ``start``..``end`` (default the last hour)."""
+    if fill not in FILLS:
+        raise QueryInvalid(f"fill must be one of {', '.join(FILLS)}.",
+                           details={"fill": [f"One of {', '.join(FILLS)}."]})
+    outputs = _outputs(query, queries, formula)
+    # "now" moves to the next 10 s boundary: relative ranges asked within the same 10 s are the
+    # same range, so they share one cache entry (whose TTL is 10 s when it touches now).
+    now = now or datetime.now(UTC)
+    now = datetime.fromtimestamp(math.ceil(now.timestamp() / 10) * 10, UTC)
+    rng = resolve(start, end, step, tz=project.timezone, now=now)
+    return run(project_id=project.pk, outputs=outputs, rng=rng, keep=retention_of(project),
+               fill=fill, use_cache=use_cache, table=table)

@@ -64,12 +64,14 @@ _KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_.$-]*")
 _BARE = re.compile(r"[^\s,{}|!*\"()]+")
 _WORD = re.compile(r"[a-z]+")
 _INT = re.compile(r"\d+")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, names: dict[str, Expr] | None = None):
         self.text = text
         self.pos = 0
+        self.names = names or {}
 
     # -- scanning ---------------------------------------------------------------------------------
     def skip(self) -> None:
@@ -136,6 +138,12 @@ class _Parser:
         number = self.match(_NUMBER)
         if number is not None:
             return Number(float(number))
+        if self.names:
+            name = _NAME.match(self.text, self.pos)
+            if name and name.group() in self.names and not self.text.startswith(
+                    ":", name.end()):
+                self.pos = name.end()
+                return self.names[name.group()]
         return self.query()
 
     def query(self) -> Query:
@@ -270,13 +278,14 @@ def check(query: Query, *, position: int | None = None) -> None:
                            f"{query.aggregation}:events.amount{{event:purchase}}.", details=where)
 
 
-def parse_text(text: str) -> Expr:
+def parse_text(text: str, names: dict[str, Expr] | None = None) -> Expr:
+    """The text form; ``names`` are named queries a formula may refer to (``a / b * 100``)."""
     if not isinstance(text, str) or not text.strip():
         raise QuerySyntax("The query is empty", position=0, expected=["a query"])
     if len(text) > MAX_QUERY_CHARS:
         raise QueryInvalid(f"A query is at most {MAX_QUERY_CHARS} characters.",
                            details={"max_chars": MAX_QUERY_CHARS})
-    expr = _Parser(text).parse()
+    expr = _Parser(text, names).parse()
     _check_size(expr)
     return expr
 

@@ -63,3 +63,61 @@ def ingest_key(make_project):
 
     project = make_project("Ingest")
     return IngestKey.objects.get(project=project)
+
+
+class _Writer:
+    """The real write path (events.services) from synchronous tests, on one event loop kept
+    for the session (its connection pool lives as long as the loop)."""
+
+    def __init__(self):
+        import asyncio
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def run(self, coroutine):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(60)
+
+    def points(self, project, items, received_at=None):
+        from events import selectors, services
+
+        result = self.run(services.record_points(key=selectors.ingest_key_of(project),
+                                                 items=items, received_at=received_at))
+        assert not result.rejected, result.rejected
+        return result
+
+    def events(self, project, items, received_at=None, user_agent=""):
+        from events import selectors, services
+
+        result = self.run(services.ingest_events(
+            key=selectors.ingest_key_of(project), items=items, sent_at=None,
+            client=services.Client(ip="127.0.0.1", user_agent=user_agent),
+            received_at=received_at))
+        assert not result.rejected, result.rejected
+        return result
+
+    def close(self):
+        from events import db
+
+        pool = self.run(db.pool())
+        self.run(pool.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture(scope="session")
+def _writer(django_db_setup, django_db_blocker):
+    writer = _Writer()
+    yield writer
+    writer.close()
+
+
+@pytest.fixture
+def store(_writer, transactional_db):
+    """Write through events.services (validation, deltas, partitions) into committed tables;
+    emptied afterwards."""
+    yield _writer
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE " + ", ".join(DATA_TABLES))

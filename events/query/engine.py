@@ -1,0 +1,330 @@
+"""Running a spec: pick a table per query, fetch, fold groups past the top N into "other", fill
+gaps, evaluate formulas, cache the answer in Redis.
+
+Table routing: for each query, the coarsest table whose resolution divides the step (and whose
+retention still covers the range's start) — raw points, the 1-minute rollup, the 1-hour rollup;
+for events the hourly rollup when it can answer (counts and uniques by event name), else raw
+events. If no table resolves the asked step over the whole range, the step grows to the
+resolution of the table that still has the data, and ``meta.resolution`` says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+import psycopg
+from django.conf import settings
+from django.core.cache import cache
+from django.db import OperationalError, connection, transaction
+
+from analytics_site.errors import ApiError
+
+from . import event_source, metric_source
+from .spec import BinOp, Expr, Notes, Number, Query, queries_of
+from .timerange import Range
+
+FILLS = ("null", "zero", "previous")
+MAX_SERIES = 500
+MAX_TOTAL_POINTS = 500_000
+TABLE_NAMES = {"raw": "raw", "1m": "rollup_1m", "1h": "rollup_1h"}
+RESOLUTIONS = {"raw": 0, "1m": 60, "1h": 3600}
+
+
+class QueryTooLarge(ApiError):
+    status = 400
+    code = "QUERY_TOO_LARGE"
+
+
+class QueryTimeout(ApiError):
+    status = 504
+    code = "QUERY_TIMEOUT"
+
+
+@dataclass
+class Series:
+    name: str
+    tags: dict
+    values: list[float | None]
+    other: bool = False
+
+    def as_dict(self, buckets: list[datetime]) -> dict:
+        body = {"name": self.name, "tags": self.tags,
+                "points": [[int(b.timestamp() * 1000), v]
+                           for b, v in zip(buckets, self.values, strict=True)]}
+        if self.other:
+            body["other"] = True
+        return body
+
+
+@dataclass(frozen=True)
+class Retention:
+    raw_days: int
+    minute_days: int
+    hour_days: int
+
+
+@dataclass
+class Plan:
+    table: str
+    range: Range
+
+
+# -- routing --------------------------------------------------------------------------------------
+def _covers(rng: Range, days: int) -> bool:
+    return rng.start >= rng.now - timedelta(days=days)
+
+
+def plan(query: Query, rng: Range, keep: Retention, notes: Notes,
+         table: str | None = None) -> Plan:
+    """Which table answers ``query`` over ``rng``; ``table`` forces one (raw, 1m, 1h): the
+    tests and the benchmark compare rollups with raw rows that way."""
+    if table is not None:
+        return Plan(table, rng)
+    if query.on_events:
+        if (event_source.rollup_can_answer(query) and rng.aligned_to(3600)
+                and _covers(rng, keep.hour_days)):
+            return Plan("1h", rng)
+        if not _covers(rng, keep.raw_days):
+            notes.add(f"Raw events are kept {keep.raw_days} days; this query needs them, so "
+                      "buckets before that are empty.")
+        return Plan("raw", rng)
+    tables = [("1h", 3600, keep.hour_days), ("1m", 60, keep.minute_days),
+              ("raw", 1, keep.raw_days)]
+    for table, resolution, days in tables:
+        if rng.aligned_to(resolution) and _covers(rng, days):
+            return Plan(table, rng)
+    for table, resolution, days in reversed(tables):  # the finest table that still has the data
+        if _covers(rng, days) or table == "1h":
+            step = max(resolution, math.ceil(rng.step / resolution) * resolution)
+            if step != rng.step:
+                notes.add(f"Step raised from {rng.step} s to {step} s: data this old is kept "
+                          f"at {TABLE_NAMES[table]} resolution.")
+            return Plan(table, rng.with_step(step))
+    raise AssertionError("unreachable")
+
+
+# -- one query ------------------------------------------------------------------------------------
+def _bucket_seconds(rng: Range, buckets: list[datetime]) -> list[float]:
+    ends = [*buckets[1:], rng.end]
+    return [(end - start).total_seconds() for start, end in zip(buckets, ends, strict=True)]
+
+
+def _series_from(name: str, by: tuple[str, ...], cells: dict, order: list, labels: dict,
+                 buckets: list[datetime], rate_seconds: list[float] | None,
+                 other_key: object) -> list[Series]:
+    out = []
+    for group in order:
+        values = []
+        for i, b in enumerate(buckets):
+            value = cells.get((group, b))
+            if value is not None and rate_seconds is not None:
+                value = value / rate_seconds[i]
+            values.append(value)
+        if group == other_key:
+            out.append(Series(name, {k: "other" for k in by}, values, other=True))
+        else:
+            out.append(Series(name, labels.get(group, {}), values))
+    return out
+
+
+def _run_metric(project_id: int, query: Query, p: Plan, notes: Notes, name: str) -> list[Series]:
+    groups = metric_source.select_series(project_id, query, notes)
+    if not groups.ids:
+        return []
+    order = list(range(len(groups.tags)))
+    if query.by and len(groups.tags) > query.limit:
+        totals = metric_source.fetch(query, groups, p.table, p.range, bucketed=False)
+        order = sorted(order, key=lambda g: _rank_key(totals.get((g, None)),
+                                                      orjson.dumps(groups.tags[g])))
+        top = set(order[:query.limit])
+        notes.add(f"{len(order) - query.limit} groups past the top {query.limit} of "
+                  f"{name} are folded into \"other\".")
+        groups.groups = [g if g in top else metric_source.OTHER for g in groups.groups]
+        order = [*order[:query.limit], metric_source.OTHER]
+    cells = metric_source.fetch(query, groups, p.table, p.range)
+    if query.by and metric_source.OTHER not in order:
+        totals = _totals(cells)
+        order = sorted(order, key=lambda g: _rank_key(totals.get(g), orjson.dumps(
+            groups.tags[g])))
+    buckets = p.range.buckets()
+    rate = _bucket_seconds(p.range, buckets) if query.aggregation == "rate" else None
+    return _series_from(name, query.by, cells, order, dict(enumerate(groups.tags)), buckets,
+                        rate, metric_source.OTHER)
+
+
+def _totals(cells: dict) -> dict:
+    """Per group: the sum of its bucket values, which orders the series (largest first)."""
+    totals: dict = {}
+    for (group, _), value in cells.items():
+        totals[group] = totals.get(group, 0.0) + (value or 0.0)
+    return totals
+
+
+def _rank_key(value, tiebreak: bytes):
+    return (value is None, -(value or 0.0), tiebreak)
+
+
+def _run_events(project_id: int, query: Query, p: Plan, notes: Notes, name: str) -> list[Series]:
+    top = None
+    if query.by:
+        ranked = event_source.fetch(project_id, query, p.table, p.range, bucketed=False,
+                                    rank_limit=query.limit + 1)
+        keys = [row[0] for row in ranked]
+        if len(keys) > query.limit:
+            top = keys[:query.limit]
+            notes.add(f"Groups past the top {query.limit} of {name} are folded into \"other\".")
+    rows = event_source.fetch(project_id, query, p.table, p.range, top=top)
+    cells = {(key, at): float(value) if value is not None else None for key, at, value in rows}
+    if not query.by:
+        order, labels, other = [None], {}, object()
+    elif top is not None:
+        order, other = [*top, None], None
+    else:
+        totals = _totals(cells)
+        order, other = sorted(totals, key=lambda k: _rank_key(totals[k], k.encode())), None
+    if query.by:
+        labels = {k: dict(zip(query.by, orjson.loads(k), strict=True)) for k in order if k}
+    buckets = p.range.buckets()
+    rate = _bucket_seconds(p.range, buckets) if query.aggregation == "rate" else None
+    return _series_from(name, query.by, cells, order, labels, buckets, rate, other)
+
+
+# -- formulas -------------------------------------------------------------------------------------
+def _apply(op: str, a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return None
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    return a / b if b != 0 else None
+
+
+def _combine(op: str, left: list[Series], right: list[Series], name: str) -> list[Series]:
+    def scalar(series: list[Series]) -> bool:
+        return len(series) == 1 and not series[0].tags
+
+    if scalar(right):
+        pairs = [(s, right[0], s.tags) for s in left]
+    elif scalar(left):
+        pairs = [(left[0], s, s.tags) for s in right]
+    else:
+        by_tags = {orjson.dumps(s.tags, option=orjson.OPT_SORT_KEYS): s for s in right}
+        pairs = [(s, by_tags[k], s.tags) for s in left
+                 if (k := orjson.dumps(s.tags, option=orjson.OPT_SORT_KEYS)) in by_tags]
+    return [Series(name, tags, [_apply(op, a, b) for a, b in zip(x.values, y.values, strict=True)],
+                   other=x.other or y.other) for x, y, tags in pairs]
+
+
+# -- the whole spec -------------------------------------------------------------------------------
+def _fill(series: list[Series], how: str) -> None:
+    for s in series:
+        if how == "zero":
+            s.values = [0.0 if v is None else v for v in s.values]
+        elif how == "previous":
+            last = None
+            for i, v in enumerate(s.values):
+                if v is None:
+                    s.values[i] = last
+                else:
+                    last = v
+
+
+def _cache_key(project_id: int, outputs: list[tuple[str | None, Expr]], start: datetime,
+               end: datetime, step: int, fill: str, tz: str, table: str | None) -> str:
+    def rounded(moment: datetime) -> int:
+        return int(moment.timestamp()) // 10 * 10
+
+    spec = {"p": project_id, "q": [[name, expr.to_text()] for name, expr in outputs], "t": table,
+            "s": rounded(start), "e": rounded(end), "st": step, "f": fill, "tz": tz}
+    return "query:" + hashlib.sha256(orjson.dumps(spec)).hexdigest()
+
+
+def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention,
+        fill: str = "null", use_cache: bool = True, table: str | None = None) -> dict:
+    """Evaluate each ``(name, expr)`` of ``outputs`` over ``rng`` at one common step; the series
+    of each carry its name (or its canonical text). Returns ``{"data": [...], "meta": {...}}``.
+    The cache key is the normalised spec, the range rounded to 10 s and the step."""
+    started = time.perf_counter()
+    key = _cache_key(project_id, outputs, rng.start, rng.end, rng.step, fill, rng.tz, table)
+    if use_cache:
+        hit = cache.get(key)
+        if hit is not None:
+            hit["meta"]["cached"] = True
+            hit["meta"]["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            return hit
+    notes = Notes()
+    queries = [q for _, expr in outputs for q in queries_of(expr)]
+    plans: dict[Query, Plan] = {q: plan(q, rng, keep, notes, table) for q in queries}
+    # Every query runs at the coarsest step any of them needs, so the series line up.
+    step = max((p.range.step for p in plans.values()), default=rng.step)
+    if any(p.range.step != step for p in plans.values()):
+        plans = {q: plan(q, rng.with_step(step), keep, notes, table) for q in plans}
+    final_range = next(iter(plans.values())).range if plans else rng
+    series: list[Series] = []
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s",
+                           [f"{int(settings.QUERY_TIMEOUT_S * 1000)}ms"])
+            for name, expr in outputs:
+                series += _evaluate(project_id, expr, plans, notes, name or expr.to_text(),
+                                    final_range)
+                _check_size(series, final_range)
+    except OperationalError as exc:
+        if isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
+            raise QueryTimeout(f"The query took longer than {settings.QUERY_TIMEOUT_S:g} s; "
+                               "narrow the range, add filters or use a larger step.",
+                               details={"timeout_s": settings.QUERY_TIMEOUT_S}) from None
+        raise
+    _fill(series, fill)
+    tables = sorted({TABLE_NAMES[p.table] for p in plans.values()})
+    buckets = final_range.buckets()
+    body = {"data": [s.as_dict(buckets) for s in series], "meta": {
+        "table": tables[0] if len(tables) == 1 else "mixed",
+        "tables": tables,
+        "resolution": final_range.step,
+        "start": final_range.start.isoformat(),
+        "end": final_range.end.isoformat(),
+        "cached": False,
+        "series": len(series),
+        "notes": notes.items,
+    }}
+    body["meta"]["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    if use_cache:
+        cache.set(key, body, 10 if final_range.touches_now else 300)
+    return body
+
+
+def _evaluate(project_id: int, expr: Expr, plans: dict, notes: Notes, name: str,
+              rng: Range) -> list[Series]:
+    if isinstance(expr, Number):
+        return [Series(name, {}, [expr.value] * len(rng.buckets()))]
+    if isinstance(expr, Query):
+        runner = _run_events if expr.on_events else _run_metric
+        series = runner(project_id, expr, plans[expr], notes, name)
+        _check_size(series, rng)
+        return series
+    assert isinstance(expr, BinOp)
+    left = _evaluate(project_id, expr.left, plans, notes, name, rng)
+    right = _evaluate(project_id, expr.right, plans, notes, name, rng)
+    series = _combine(expr.op, left, right, name)
+    _check_size(series, rng)
+    return series
+
+
+def _check_size(series: list[Series], rng: Range) -> None:
+    if len(series) > MAX_SERIES:
+        raise QueryTooLarge(f"{len(series)} series is over the limit of {MAX_SERIES}.",
+                            details={"max_series": MAX_SERIES})
+    points = len(series) * len(rng.buckets())
+    if points > MAX_TOTAL_POINTS:
+        raise QueryTooLarge(f"{points} points is over the limit of {MAX_TOTAL_POINTS}; use a "
+                            "larger step or fewer groups.",
+                            details={"max_points": MAX_TOTAL_POINTS})

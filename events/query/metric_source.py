@@ -1,0 +1,137 @@
+"""Metric queries: series picked by name and tags, then aggregated per group and bucket over raw
+points or a rollup.
+
+Series are few next to points, so filters and grouping are applied to the series list in Python
+(``events_metricseries``) and the data query only joins ``(series_id, group)`` pairs: one SQL
+shape for every filter. A group beyond the top ``limit`` (ranked by the aggregation over the whole
+range) is folded into one "other" group, computed exactly like the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from django.db import connection
+from psycopg import sql
+
+from .. import sketch
+from . import sql as parts
+from .spec import PERCENTILES, Filter, Notes, Query
+from .timerange import Range
+
+OTHER = -1
+TABLES = {"raw": "events_metricpoint", "1m": "events_metricrollup1m",
+          "1h": "events_metricrollup1h"}
+
+
+@dataclass
+class Groups:
+    ids: list[int]
+    groups: list[int]  # per series id: index into ``tags`` (or OTHER)
+    tags: list[dict]
+
+
+def _matches(tags: dict, f: Filter) -> bool:
+    value = tags.get(f.key)
+    if f.op == "eq":
+        return value == f.values[0]
+    if f.op == "ne":
+        return value != f.values[0]
+    if f.op == "in":
+        return value in f.values
+    return isinstance(value, str) and value.startswith(f.values[0])
+
+
+def select_series(project_id: int, query: Query, notes: Notes) -> Groups:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, tags FROM events_metricseries WHERE project_id = %s AND name = %s",
+            [project_id, query.source])
+        # Django's connection reads jsonb as text (its JSONField decodes it).
+        rows = [(series_id, orjson.loads(tags) if isinstance(tags, str) else tags)
+                for series_id, tags in cursor.fetchall()]
+    if not rows:
+        notes.add(f"No metric named {query.source!r} in this project.")
+        return Groups([], [], [])
+    known = {key for _, tags in rows for key in tags}
+    for key in sorted({f.key for f in query.filters} | set(query.by)):
+        if key not in known:
+            notes.add(f"No series of {query.source!r} has the tag {key!r}.")
+    index: dict[tuple, int] = {}
+    groups = Groups([], [], [])
+    for series_id, tags in rows:
+        if not all(_matches(tags, f) for f in query.filters):
+            continue
+        group_key = tuple(tags.get(k) for k in query.by)
+        if group_key not in index:
+            index[group_key] = len(groups.tags)
+            groups.tags.append(dict(zip(query.by, group_key, strict=True)))
+        groups.ids.append(series_id)
+        groups.groups.append(index[group_key])
+    return groups
+
+
+def _value_columns(query: Query, table: str) -> sql.Composable:
+    """The aggregate per (grp, b); rollup percentiles are _sketch_percentiles'."""
+    agg = query.aggregation
+    if table == "raw":
+        exprs = {"count": "count(*)", "sum": "sum(t.value)", "rate": "sum(t.value)",
+                 "avg": "avg(t.value)", "min": "min(t.value)", "max": "max(t.value)",
+                 "last": '(array_agg(t.value ORDER BY t."timestamp" DESC))[1]'}
+        if agg in PERCENTILES:
+            return sql.SQL("percentile_disc({q}) WITHIN GROUP (ORDER BY t.value)").format(
+                q=sql.Literal(PERCENTILES[agg]))
+        return sql.SQL(exprs[agg])
+    exprs = {"count": "sum(t.count)", "sum": "sum(t.sum)", "rate": "sum(t.sum)",
+             "avg": "sum(t.sum) / nullif(sum(t.count), 0)", "min": "min(t.min)",
+             "max": "max(t.max)",
+             "last": "(array_agg(t.last ORDER BY t.last_at DESC NULLS LAST))[1]"}
+    return sql.SQL(exprs[agg])
+
+
+def _source(table: str, time_column: str) -> sql.Composed:
+    return sql.SQL("""
+        FROM {table} AS t
+        JOIN unnest(%(ids)s::bigint[], %(grps)s::int[]) AS g(series_id, grp) USING (series_id)
+        WHERE t.{time} >= %(start)s AND t.{time} < %(end)s""").format(
+        table=sql.Identifier(TABLES[table]), time=sql.Identifier(time_column))
+
+
+def fetch(query: Query, groups: Groups, table: str, rng: Range, *, bucketed: bool = True
+          ) -> dict[tuple[int, object], float | None]:
+    """``{(grp, bucket_start or None): value}`` over ``rng`` (one bucket if not ``bucketed``)."""
+    if not groups.ids:
+        return {}
+    time_column = "timestamp" if table == "raw" else "bucket"
+    column = sql.SQL("t.{}").format(sql.Identifier(time_column))
+    b = parts.bucket(column, rng) if bucketed else sql.SQL("NULL::timestamptz")
+    params = {"ids": groups.ids, "grps": groups.groups, "start": rng.start, "end": rng.end}
+    source = _source(table, time_column)
+    agg = query.aggregation
+    if agg in PERCENTILES and table != "raw":
+        return _sketch_percentiles(query, b, source, params)
+    statement = sql.SQL("SELECT g.grp, {b} AS b, {value} {source} GROUP BY 1, 2").format(
+        b=b, value=_value_columns(query, table), source=source)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return {(grp, at): (float(value) if value is not None else None)
+                for grp, at, value in cursor.fetchall()}
+
+
+def _sketch_percentiles(query: Query, b, source, params) -> dict:
+    cells = sql.SQL("""(SELECT x.grp, x.b, u.k, sum(u.c) AS c
+                        FROM (SELECT g.grp, {b} AS b, t.sketch_keys, t.sketch_counts {source}) AS x
+                        CROSS JOIN LATERAL unnest(x.sketch_keys, x.sketch_counts) AS u(k, c)
+                        GROUP BY 1, 2, 3) AS cells""").format(b=b, source=source)
+    statement = sql.SQL("""
+        WITH q AS ({quantile}),
+             bounds AS (SELECT g.grp, {b} AS b, min(t.min) AS lo, max(t.max) AS hi {source}
+                        GROUP BY 1, 2)
+        SELECT q.grp, q.b, q.k, bounds.lo, bounds.hi
+        FROM q JOIN bounds ON bounds.grp = q.grp AND bounds.b IS NOT DISTINCT FROM q.b""").format(
+        quantile=parts.sketch_quantile(cells, PERCENTILES[query.aggregation]), b=b, source=source)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    return {(grp, at): min(max(sketch.value_of(k), lo), hi) for grp, at, k, lo, hi in rows}
