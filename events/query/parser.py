@@ -179,6 +179,7 @@ class _Parser:
             self.expect("}", also=(",",))
             by = tuple(sorted(set(keys)))
             if self.match_word("limit"):
+                self.skip()
                 limit_at = self.pos
                 number = self.match(_INT)
                 if number is None:
