@@ -1,9 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import query_views, views
 
 app_name = "events-api"
 urlpatterns = [
     path("events/batch", views.events_batch, name="events-batch"),
     path("metrics", views.metrics, name="metrics"),
+    path("query", query_views.QueryView.as_view(), name="query"),
+    path("metrics/", query_views.MetricList.as_view(), name="metric-list"),
+    path("metrics/<str:name>/tags", query_views.MetricTags.as_view(), name="metric-tags"),
+    path("metrics/<str:name>/window", query_views.MetricWindow.as_view(), name="metric-window"),
 ]

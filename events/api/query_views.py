@@ -1,0 +1,138 @@
+"""The read API over ``events.query``: queries, the metric catalogue and live windows.
+
+Thin DRF views: find the project the caller may read (404 outside their projects, 403 for a
+token without the read scope), hand the request to the engine, return its answer.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics_site.errors import NotFound, ValidationFailed
+from projects.models import APIToken, Scope
+from projects.selectors import get_project_for
+
+from .. import query as engine
+from ..query import catalog
+
+
+def _project(request, project_id):
+    if project_id in (None, ""):
+        raise ValidationFailed("project: this field is required.",
+                               details={"project": ["This field is required."]})
+    token = request.auth if isinstance(request.auth, APIToken) else None
+    return get_project_for(request.user, project_id, token=token, scope=Scope.READ)
+
+
+PROJECT = OpenApiParameter("project", int, required=True, description="Project id.")
+
+
+class QueryRequest(serializers.Serializer):
+    project = serializers.IntegerField()
+    query = serializers.JSONField(required=False, help_text=(
+        "A query in the text form (`avg:http.latency_ms{env:prod} by {host}`) or the JSON form."))
+    queries = serializers.DictField(child=serializers.JSONField(), required=False,
+                                    help_text="Named queries (text or JSON form).")
+    formula = serializers.CharField(required=False, help_text="Over the names: `a / b * 100`.")
+    start = serializers.JSONField(required=False, help_text="ISO 8601, epoch s/ms or now-24h; "
+                                                            "default now-1h.")
+    end = serializers.JSONField(required=False, help_text="Default now.")
+    step = serializers.JSONField(required=False, help_text="Seconds or 1m, 1h, 1d; default "
+                                                           "about 300 points.")
+    fill = serializers.ChoiceField(choices=engine.FILLS, default="null")
+
+
+class SeriesOut(serializers.Serializer):
+    name = serializers.CharField()
+    tags = serializers.DictField(child=serializers.CharField(allow_null=True))
+    points = serializers.ListField(child=serializers.ListField(),
+                                   help_text="[[epoch_ms, value or null], ...]")
+    other = serializers.BooleanField(required=False)
+
+
+class QueryMeta(serializers.Serializer):
+    table = serializers.CharField(help_text="raw, rollup_1m, rollup_1h or mixed")
+    tables = serializers.ListField(child=serializers.CharField())
+    resolution = serializers.IntegerField(help_text="Step in seconds.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    cached = serializers.BooleanField()
+    took_ms = serializers.FloatField()
+    series = serializers.IntegerField()
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class QueryResponse(serializers.Serializer):
+    data = SeriesOut(many=True)
+    meta = QueryMeta()
+
+
+class QueryView(APIView):
+    @extend_schema(
+        request=QueryRequest, responses=QueryResponse, operation_id="query",
+        examples=[
+            OpenApiExample("One query", request_only=True, value={
+                "project": 1, "query": "p95:http.latency_ms{env:prod} by {host}",
+                "start": "now-24h", "end": "now"}),
+            OpenApiExample("A formula over named queries", request_only=True, value={
+                "project": 1, "queries": {"errors": "sum:errors{}",
+                                          "requests": "count:events{event:request}"},
+                "formula": "errors / requests * 100", "start": "now-7d", "step": "1h"}),
+            OpenApiExample("Answer", response_only=True, value={
+                "data": [{"name": "p95:http.latency_ms{env:prod} by {host}",
+                          "tags": {"host": "web-01"},
+                          "points": [[1763856000000, 182.4], [1763856300000, None]]}],
+                "meta": {"table": "rollup_1m", "tables": ["rollup_1m"], "resolution": 300,
+                         "start": "2026-11-22T12:00:00+00:00",
+                         "end": "2026-11-23T12:05:00+00:00", "cached": False,
+                         "took_ms": 12.7, "series": 1, "notes": []}}),
+        ])
+    def post(self, request):
+        body = request.data if isinstance(request.data, dict) else {}
+        project = _project(request, body.get("project"))
+        return Response(engine.execute(
+            project, query=body.get("query"), queries=body.get("queries"),
+            formula=body.get("formula"), start=body.get("start"), end=body.get("end"),
+            step=body.get("step"), fill=body.get("fill") or "null"))
+
+
+class MetricList(APIView):
+    @extend_schema(parameters=[PROJECT, OpenApiParameter("search", str)],
+                   responses=OpenApiTypes.OBJECT, operation_id="metrics_list")
+    def get(self, request):
+        project = _project(request, request.query_params.get("project"))
+        search = request.query_params.get("search", "")[:200]
+        return Response({"results": catalog.metric_names(project.pk, search)})
+
+
+class MetricTags(APIView):
+    @extend_schema(parameters=[PROJECT], responses=OpenApiTypes.OBJECT,
+                   operation_id="metrics_tags")
+    def get(self, request, name):
+        project = _project(request, request.query_params.get("project"))
+        tags = catalog.metric_tags(project.pk, name)
+        if tags is None:
+            raise NotFound(f"No metric named {name[:200]!r} in this project.",
+                           details={"name": name[:200]})
+        return Response({"name": name, "tags": tags})
+
+
+class MetricWindow(APIView):
+    @extend_schema(
+        parameters=[PROJECT, OpenApiParameter("window", str, description="e.g. 5m (≤ 24h)"),
+                    OpenApiParameter("tags", str, description="e.g. host:web-01,env:!dev")],
+        responses=OpenApiTypes.OBJECT, operation_id="metrics_window",
+        examples=[OpenApiExample("Window", response_only=True, value={
+            "name": "http.latency_ms", "window_s": 300, "at": "2026-11-23T12:00:00+00:00",
+            "count": 1500, "avg": 41.2, "min": 3.0, "max": 910.0, "p95": 120.5,
+            "rate": {"1s": 210.0, "5s": 198.4, "60s": 201.7},
+            "points_per_s": {"1s": 5.0, "5s": 5.0, "60s": 5.0}, "series": 5, "notes": []})])
+    def get(self, request, name):
+        project = _project(request, request.query_params.get("project"))
+        return Response(catalog.window(project.pk, name,
+                                       window=request.query_params.get("window", "5m"),
+                                       tags=request.query_params.get("tags", "")))

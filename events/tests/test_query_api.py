@@ -1,0 +1,107 @@
+"""The read API: POST /api/v1/query, the metric catalogue and live windows — scoped to the
+caller's projects, with the engine's errors in the one error format."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from events import rollups
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def data(store, two_projects):
+    project = two_projects["a"]
+    now = datetime.now(UTC)
+    store.points(project, [
+        {"name": "http.latency_ms", "value": v, "tags": {"host": host, "env": "prod"},
+         "timestamp": (now - timedelta(seconds=s)).isoformat()}
+        for host, v, s in (("web-01", 10, 2), ("web-01", 30, 30), ("web-02", 50, 3),
+                           ("web-02", 70, 400))])
+    store.points(project, [{"name": "cpu.user", "value": 0.5, "tags": {"host": "web-01"}}])
+    rollups.fold()
+    return project
+
+
+def test_query_answers_with_series_and_meta(data, two_projects, token_client):
+    client = token_client(two_projects["a_viewer"])
+    response = client.post("/api/v1/query", {
+        "project": data.pk, "query": "max:http.latency_ms{env:prod} by {host}",
+        "start": "now-1h", "step": "1h"}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert [(s["tags"], max(v for _, v in s["points"] if v is not None))
+            for s in body["data"]] == [({"host": "web-02"}, 70.0), ({"host": "web-01"}, 30.0)]
+    assert set(body["meta"]) >= {"table", "resolution", "cached", "took_ms", "series"}
+    assert body["meta"]["series"] == 2
+
+
+def test_query_errors_use_the_error_format(data, two_projects, token_client):
+    client = token_client(two_projects["a_viewer"])
+    syntax = client.post("/api/v1/query", {"project": data.pk,
+                                           "query": "avg:cpu{host:web-1 env:prod}"},
+                         format="json")
+    assert syntax.status_code == 400
+    assert syntax.json()["code"] == "QUERY_SYNTAX"
+    assert syntax.json()["details"] == {"position": 19, "expected": ["}", ","]}
+    named = client.post("/api/v1/query", {"project": data.pk, "queries": {"a": "avg:cpu{"},
+                                          "formula": "a * 2"}, format="json")
+    assert named.json()["details"]["query"] == "a"
+    missing = client.post("/api/v1/query", {"query": "avg:cpu{}"}, format="json")
+    assert (missing.status_code, list(missing.json()["details"])) == (400, ["project"])
+    bad_range = client.post("/api/v1/query", {"project": data.pk, "query": "avg:cpu{}",
+                                              "start": "yesterday"}, format="json")
+    assert (bad_range.json()["code"], list(bad_range.json()["details"])) == (
+        "INVALID_RANGE", ["start"])
+
+
+def test_other_projects_are_not_found(data, two_projects, token_client):
+    outsider = token_client(two_projects["b_admin"])
+    for response in (
+        outsider.post("/api/v1/query", {"project": data.pk, "query": "avg:cpu.user{}"},
+                      format="json"),
+        outsider.get(f"/api/v1/metrics/?project={data.pk}"),
+        outsider.get(f"/api/v1/metrics/cpu.user/tags?project={data.pk}"),
+        outsider.get(f"/api/v1/metrics/cpu.user/window?project={data.pk}"),
+    ):
+        assert (response.status_code, response.json()["code"]) == (404, "NOT_FOUND")
+    anonymous = token_client(two_projects["a_viewer"])
+    anonymous.credentials()
+    assert anonymous.get(f"/api/v1/metrics/?project={data.pk}").status_code == 401
+
+
+def test_metric_names_and_tags(data, two_projects, token_client):
+    client = token_client(two_projects["a_viewer"])
+    names = client.get(f"/api/v1/metrics/?project={data.pk}").json()["results"]
+    assert names == [{"name": "cpu.user", "series": 1}, {"name": "http.latency_ms", "series": 2}]
+    searched = client.get(f"/api/v1/metrics/?project={data.pk}&search=LATENCY").json()
+    assert [n["name"] for n in searched["results"]] == ["http.latency_ms"]
+    tags = client.get(f"/api/v1/metrics/http.latency_ms/tags?project={data.pk}").json()
+    assert tags["tags"] == {"env": {"values": ["prod"], "more": False},
+                            "host": {"values": ["web-01", "web-02"], "more": False}}
+    unknown = client.get(f"/api/v1/metrics/nope/tags?project={data.pk}")
+    assert unknown.status_code == 404
+
+
+def test_window_stats_and_rates(data, two_projects, token_client):
+    client = token_client(two_projects["a_viewer"])
+    body = client.get(f"/api/v1/metrics/http.latency_ms/window?project={data.pk}"
+                      "&window=5m").json()
+    assert (body["count"], body["min"], body["max"], body["avg"]) == (3, 10.0, 50.0, 30.0)
+    assert body["p95"] == 50.0
+    assert body["rate"]["5s"] == pytest.approx(60 / 5)  # 10 and 50 in the last 5 s
+    assert body["points_per_s"]["60s"] == pytest.approx(3 / 60)
+    one_host = client.get(f"/api/v1/metrics/http.latency_ms/window?project={data.pk}"
+                          "&window=1h&tags=host:web-02").json()
+    assert (one_host["count"], one_host["series"]) == (2, 1)
+    bad = client.get(f"/api/v1/metrics/http.latency_ms/window?project={data.pk}"
+                     "&tags=host:a env:b")
+    assert bad.json()["code"] == "QUERY_SYNTAX"
+    assert bad.json()["details"]["position"] == 7
+
+
+def test_the_schema_documents_the_query_api(client):
+    schema = client.get("/api/schema/?format=json").json()
+    assert {"/api/v1/query", "/api/v1/metrics/", "/api/v1/metrics/{name}/tags",
+            "/api/v1/metrics/{name}/window"} <= set(schema["paths"])
