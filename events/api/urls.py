@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import query_views, views
+from . import analytics_views, query_views, views
 
 app_name = "events-api"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("metrics/", query_views.MetricList.as_view(), name="metric-list"),
     path("metrics/<str:name>/tags", query_views.MetricTags.as_view(), name="metric-tags"),
     path("metrics/<str:name>/window", query_views.MetricWindow.as_view(), name="metric-window"),
+    path("analytics/<str:report>", analytics_views.AnalyticsReport.as_view(),
+         name="analytics-report"),
 ]

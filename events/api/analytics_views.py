@@ -1,0 +1,123 @@
+"""Event analytics for a project and range: ``GET /api/v1/analytics/<report>?project=&start=&end=``.
+
+Reports: overview, timeseries, top-events, top-pages, top-referrers, browsers, devices, sessions,
+users. Definitions are in ``events.query.analytics``.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics_site.errors import NotFound, ValidationFailed
+
+from .. import query as engine
+from ..models import PersonAlias
+from ..query import analytics
+from .query_views import PROJECT, _project
+
+REPORTS = ("overview", "timeseries", *analytics.BREAKDOWNS, "sessions", "users")
+
+
+class UserFilter(django_filters.FilterSet):
+    """Query parameters of the users report."""
+
+    search = django_filters.CharFilter(max_length=200, required=False)
+    min_events = django_filters.NumberFilter(min_value=0, required=False)
+    ordering = django_filters.ChoiceFilter(
+        choices=[(k, k) for k in analytics.USER_ORDERING], required=False)
+    limit = django_filters.NumberFilter(min_value=1, max_value=analytics.MAX_LIMIT,
+                                        required=False)
+    offset = django_filters.NumberFilter(min_value=0, required=False)
+
+
+def _int(request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ValidationFailed(f"{name}: must be an integer from {low} to {high}.",
+                               details={name: [f"An integer from {low} to {high}."]})
+    return value
+
+
+def _timeseries(project, request, span) -> dict:
+    interval = request.query_params.get("interval", "day")
+    if interval not in ("hour", "day"):
+        raise ValidationFailed("interval: hour or day.", details={"interval": ["hour or day"]})
+    pageviews = "|".join(analytics.PAGEVIEWS)
+    answer = engine.execute(project, queries={
+        "events": "count:events{}", "users": "uniq_users:events{}",
+        "sessions": "uniq_sessions:events{}", "pageviews": f"count:events{{event:{pageviews}}}",
+    }, start=span.start.isoformat(), end=span.end.isoformat(),
+        step="1h" if interval == "hour" else "1d", fill="zero")
+    series = {s["name"]: s["points"] for s in answer["data"]}
+    times = [t for t, _ in next(iter(series.values()), [])]
+    empty = [[t, 0] for t in times]
+    return {"interval": interval,
+            "points": [{"t": t, **{name: series.get(name, empty)[i][1]
+                                   for name in ("events", "users", "sessions", "pageviews")}}
+                       for i, t in enumerate(times)],
+            "meta": answer["meta"]}
+
+
+class AnalyticsReport(APIView):
+    @extend_schema(
+        parameters=[PROJECT,
+                    OpenApiParameter("report", str, OpenApiParameter.PATH, enum=REPORTS),
+                    OpenApiParameter("start", str, description="ISO 8601, epoch or now-7d "
+                                                               "(default)"),
+                    OpenApiParameter("end", str, description="default now"),
+                    OpenApiParameter("interval", str, enum=("hour", "day"),
+                                     description="timeseries only"),
+                    OpenApiParameter("limit", int, description="breakdowns and users"),
+                    OpenApiParameter("offset", int, description="users"),
+                    OpenApiParameter("search", str, description="users"),
+                    OpenApiParameter("min_events", int, description="users"),
+                    OpenApiParameter("ordering", str, enum=tuple(analytics.USER_ORDERING),
+                                     description="users")],
+        responses=OpenApiTypes.OBJECT, operation_id="analytics_report",
+        examples=[OpenApiExample("overview", response_only=True, value={
+            "events": {"value": 5120, "previous": 4800, "change": 0.0667},
+            "sessions": {"value": 830, "previous": 790, "change": 0.0506},
+            "users": {"value": 610, "previous": 640, "change": -0.0469},
+            "bounce_rate": {"value": 0.41, "previous": 0.44, "change": -0.068},
+            "avg_session_duration_s": {"value": 142.5, "previous": 130.0, "change": 0.096},
+            "pageviews": {"value": 3900, "previous": 3650, "change": 0.068},
+            "top_event": {"event": "page_view", "count": 3900},
+            "range": {"start": "2026-11-16T12:00:00+00:00", "end": "2026-11-23T12:00:00+00:00",
+                      "previous_start": "2026-11-09T12:00:00+00:00"}})])
+    def get(self, request, report):
+        if report not in REPORTS:
+            raise NotFound(f"No report {report[:50]!r}; one of {', '.join(REPORTS)}.")
+        project = _project(request, request.query_params.get("project"))
+        span = analytics.window(request.query_params.get("start"),
+                                request.query_params.get("end"))
+        if report == "overview":
+            return Response(analytics.overview(project.pk, span))
+        if report == "timeseries":
+            return Response(_timeseries(project, request, span))
+        if report in analytics.BREAKDOWNS:
+            limit = _int(request, "limit", 10, 1, analytics.MAX_LIMIT)
+            return Response({"results": analytics.breakdown(project.pk, report, span, limit)})
+        if report == "sessions":
+            return Response(analytics.sessions(project.pk, span))
+        # The FilterSet declares and validates the parameters; the report applies them in SQL.
+        filters = UserFilter(request.query_params, queryset=PersonAlias.objects.none())
+        if not filters.is_valid():
+            errors = {k: [str(e) for e in v] for k, v in filters.form.errors.items()}
+            field = next(iter(errors))
+            raise ValidationFailed(f"{field}: {errors[field][0]}", details=errors)
+        given = {k: v for k, v in filters.form.cleaned_data.items() if v not in (None, "")}
+        return Response(analytics.users(
+            project.pk, span, search=given.get("search", ""),
+            min_events=int(given.get("min_events", 0)),
+            ordering=given.get("ordering", "last_seen"), limit=int(given.get("limit", 50)),
+            offset=int(given.get("offset", 0))))

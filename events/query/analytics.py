@@ -1,0 +1,237 @@
+"""Product analytics over a project's events for a range: the overview's KPIs against the
+previous period, breakdowns (top events, pages, referrers, browsers, devices), sessions and
+identified users.
+
+Definitions (the same on every page and in the API):
+- a *page view* is an event named ``page_view`` (the tracker's) or ``$pageview`` (PostHog's);
+- *users* are people: distinct ids linked by ``identify`` count once (events_personalias);
+- a *session* is a session id; its duration is its last event's time minus its first's;
+- a *bounce* is a session with page views whose only event is one page view; the bounce rate is
+  bounces over sessions with page views.
+Counts and uniques over time come from the engine (and so from the hourly rollup where it can
+answer); the rest reads raw events, within the statement timeout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from .timerange import InvalidRange, parse_time
+
+PAGEVIEWS = ("page_view", "$pageview")
+BREAKDOWNS = {"top-events": "event", "top-pages": "path", "top-referrers": "referrer_domain",
+              "browsers": "browser", "devices": "device_type"}
+DURATION_BUCKETS = ((0, 10, "0-10s"), (10, 30, "10-30s"), (30, 60, "30-60s"),
+                    (60, 180, "1-3m"), (180, 600, "3-10m"), (600, 1800, "10-30m"),
+                    (1800, None, "30m+"))
+PAGES_BUCKETS = ((1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 4, "4"), (5, 9, "5-9"),
+                 (10, None, "10+"))
+MAX_LIMIT = 1000
+
+PERSON = "coalesce(a.person_id, e.distinct_id)"
+PERSON_JOIN = ("LEFT JOIN events_personalias a "
+               "ON a.project_id = e.project_id AND a.distinct_id = e.distinct_id")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def previous(self) -> Window:
+        return Window(self.start - (self.end - self.start), self.start)
+
+    def params(self, project_id: int) -> dict:
+        return {"project": project_id, "start": self.start, "end": self.end}
+
+
+def window(start=None, end=None, now: datetime | None = None) -> Window:
+    now = now or datetime.now(UTC)
+    start_at = parse_time(start if start not in (None, "") else "now-7d", "start", now)
+    end_at = parse_time(end if end not in (None, "") else "now", "end", now)
+    if end_at <= start_at:
+        raise InvalidRange("end must be after start.", details={"end": ["Must be after start."]})
+    if end_at - start_at > timedelta(days=400):
+        raise InvalidRange("A range is at most 400 days.", details={"start": ["Too far back."]})
+    return Window(start_at, end_at)
+
+
+def _rows(statement: str, params: dict) -> list[tuple]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = %s",
+                       [f"{int(settings.QUERY_TIMEOUT_S * 1000)}ms"])
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+# -- overview -------------------------------------------------------------------------------------
+_OVERVIEW = f"""
+WITH scoped AS (
+    SELECT e.event, e.session_id, e."timestamp", {PERSON} AS person
+    FROM events_event e {PERSON_JOIN}
+    WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s
+), sessions AS (
+    SELECT session_id, count(*) AS events,
+           count(*) FILTER (WHERE event = ANY(%(pageviews)s)) AS pageviews,
+           extract(epoch FROM max("timestamp") - min("timestamp")) AS duration
+    FROM scoped WHERE session_id IS NOT NULL GROUP BY session_id
+)
+SELECT (SELECT count(*) FROM scoped),
+       (SELECT count(*) FROM sessions),
+       (SELECT count(DISTINCT person) FROM scoped),
+       (SELECT count(*) FILTER (WHERE pageviews = 1 AND events = 1)::float8
+               / nullif(count(*) FILTER (WHERE pageviews > 0), 0) FROM sessions),
+       (SELECT avg(duration) FROM sessions),
+       (SELECT count(*) FROM scoped WHERE event = ANY(%(pageviews)s)),
+       (SELECT event FROM scoped GROUP BY event ORDER BY count(*) DESC, event LIMIT 1),
+       (SELECT count(*) FROM scoped GROUP BY event ORDER BY count(*) DESC, event LIMIT 1)
+"""  # noqa: S608 (constants only)
+
+_KPIS = ("events", "sessions", "users", "bounce_rate", "avg_session_duration_s", "pageviews")
+
+
+def _kpis(project_id: int, span: Window) -> dict:
+    row = _rows(_OVERVIEW, {**span.params(project_id), "pageviews": list(PAGEVIEWS)})[0]
+    values = dict(zip(_KPIS, row[:6], strict=True))
+    values["avg_session_duration_s"] = (float(values["avg_session_duration_s"])
+                                        if values["avg_session_duration_s"] is not None else None)
+    values["top_event"] = {"event": row[6], "count": row[7]} if row[6] is not None else None
+    return values
+
+
+def _change(now, before) -> float | None:
+    if now is None or before in (None, 0):
+        return None
+    return (now - before) / before
+
+
+def overview(project_id: int, span: Window) -> dict:
+    current, previous = _kpis(project_id, span), _kpis(project_id, span.previous)
+    body = {key: {"value": current[key], "previous": previous[key],
+                  "change": _change(current[key], previous[key])} for key in _KPIS}
+    body["top_event"] = current["top_event"]
+    body["range"] = {"start": span.start.isoformat(), "end": span.end.isoformat(),
+                     "previous_start": span.previous.start.isoformat()}
+    return body
+
+
+# -- breakdowns -----------------------------------------------------------------------------------
+def breakdown(project_id: int, kind: str, span: Window, limit: int = 10) -> list[dict]:
+    column = BREAKDOWNS[kind]
+    pageviews_only = kind == "top-pages"
+    statement = f"""
+        SELECT e.{column} AS value, count(*) AS events,
+               count(DISTINCT {PERSON}) AS users, count(DISTINCT e.session_id) AS sessions
+        FROM events_event e {PERSON_JOIN}
+        WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s
+          AND e."timestamp" < %(end)s AND e.{column} IS NOT NULL
+          {"AND e.event = ANY(%(pageviews)s)" if pageviews_only else ""}
+        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s"""  # noqa: S608 (column from BREAKDOWNS)
+    rows = _rows(statement, {**span.params(project_id), "limit": min(limit, MAX_LIMIT),
+                             "pageviews": list(PAGEVIEWS)})
+    return [{"value": value, "events": events, "users": users, "sessions": sessions}
+            for value, events, users, sessions in rows]
+
+
+# -- sessions -------------------------------------------------------------------------------------
+def _histogram(values_by_bucket: dict, buckets) -> list[dict]:
+    return [{"bucket": label, "sessions": values_by_bucket.get(label, 0)}
+            for _, _, label in buckets]
+
+
+def _case(column: str, buckets, inclusive_high: bool) -> str:
+    parts = []
+    for low, high, label in buckets:
+        if high is None:
+            parts.append(f"WHEN {column} >= {low} THEN '{label}'")
+        elif inclusive_high:
+            parts.append(f"WHEN {column} BETWEEN {low} AND {high} THEN '{label}'")
+        else:
+            parts.append(f"WHEN {column} >= {low} AND {column} < {high} THEN '{label}'")
+    return "CASE " + " ".join(parts) + " END"
+
+
+def sessions(project_id: int, span: Window) -> dict:
+    statement = f"""
+        WITH s AS (
+            SELECT session_id,
+                   extract(epoch FROM max("timestamp") - min("timestamp")) AS duration,
+                   count(*) FILTER (WHERE event = ANY(%(pageviews)s)) AS pages
+            FROM events_event
+            WHERE project_id = %(project)s AND "timestamp" >= %(start)s
+              AND "timestamp" < %(end)s AND session_id IS NOT NULL
+            GROUP BY session_id)
+        SELECT 'duration', {_case("duration", DURATION_BUCKETS, False)}, count(*) FROM s
+        GROUP BY 2
+        UNION ALL
+        SELECT 'pages', {_case("pages", PAGES_BUCKETS, True)}, count(*) FROM s
+        WHERE pages > 0 GROUP BY 2
+        UNION ALL
+        SELECT 'totals', NULL, count(*) FROM s
+        UNION ALL
+        SELECT 'avg_duration', NULL, round(avg(duration) * 1000) FROM s
+        UNION ALL
+        SELECT 'avg_pages', NULL, round(avg(pages) FILTER (WHERE pages > 0) * 1000) FROM s
+    """  # noqa: S608 (constants only)
+    found: dict[str, dict] = {"duration": {}, "pages": {}}
+    totals: dict[str, float | None] = {}
+    for kind, label, value in _rows(statement, {**span.params(project_id),
+                                                "pageviews": list(PAGEVIEWS)}):
+        if kind in found:
+            found[kind][label] = value
+        else:
+            totals[kind] = value
+    return {
+        "count": totals.get("totals") or 0,
+        "avg_duration_s": totals["avg_duration"] / 1000 if totals.get("avg_duration") is not None
+        else None,
+        "avg_pages": totals["avg_pages"] / 1000 if totals.get("avg_pages") is not None else None,
+        "duration": _histogram(found["duration"], DURATION_BUCKETS),
+        "pages_per_session": _histogram(found["pages"], PAGES_BUCKETS),
+    }
+
+
+# -- identified users -----------------------------------------------------------------------------
+USER_ORDERING = {"last_seen": "last_seen DESC", "-last_seen": "last_seen ASC",
+                 "first_seen": "first_seen DESC", "-first_seen": "first_seen ASC",
+                 "events": "events DESC", "-events": "events ASC"}
+
+
+def users(project_id: int, span: Window, *, search: str = "", min_events: int = 0,
+          ordering: str = "last_seen", limit: int = 50, offset: int = 0) -> dict:
+    """People who identified (sent ``identify`` or have ids linked to them), with their first
+    and last event and event count in the range, across all their linked ids."""
+    order = USER_ORDERING[ordering]
+    statement = f"""
+        WITH identified AS (
+            SELECT person_id AS person FROM events_personalias WHERE project_id = %(project)s
+            UNION
+            SELECT DISTINCT distinct_id FROM events_event
+            WHERE project_id = %(project)s AND event IN ('$identify', 'identify')
+              AND "timestamp" >= %(start)s AND "timestamp" < %(end)s
+        ), people AS (
+            SELECT {PERSON} AS person, min(e."timestamp") AS first_seen,
+                   max(e."timestamp") AS last_seen, count(*) AS events
+            FROM events_event e {PERSON_JOIN}
+            WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s
+              AND e."timestamp" < %(end)s
+            GROUP BY 1
+        )
+        SELECT p.person, p.first_seen, p.last_seen, p.events, count(*) OVER () AS total
+        FROM people p JOIN identified i USING (person)
+        WHERE p.events >= %(min_events)s
+          AND (%(search)s = '' OR strpos(lower(p.person), lower(%(search)s)) > 0)
+        ORDER BY {order}, p.person
+        LIMIT %(limit)s OFFSET %(offset)s"""  # noqa: S608 (ordering from USER_ORDERING)
+    rows = _rows(statement, {**span.params(project_id), "search": search,
+                             "min_events": min_events, "limit": min(limit, MAX_LIMIT),
+                             "offset": offset})
+    return {"count": rows[0][4] if rows else 0,
+            "results": [{"user_id": person, "first_seen": first.isoformat(),
+                         "last_seen": last.isoformat(), "events": events}
+                        for person, first, last, events, _ in rows]}
