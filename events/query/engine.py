@@ -121,7 +121,7 @@ def _series_from(name: str, by: tuple[str, ...], cells: dict, order: list, label
     for group in order:
         values = []
         for i, b in enumerate(buckets):
-            value = cells.get((group, b))
+            value = cells.get((group, int(b.timestamp())))
             if value is not None and rate_seconds is not None:
                 value = value / rate_seconds[i]
             values.append(value)
@@ -139,7 +139,7 @@ def _run_metric(project_id: int, query: Query, p: Plan, notes: Notes, name: str)
     order = list(range(len(groups.tags)))
     if query.by and len(groups.tags) > query.limit:
         totals = metric_source.fetch(query, groups, p.table, p.range, bucketed=False)
-        order = sorted(order, key=lambda g: _rank_key(totals.get((g, None)),
+        order = sorted(order, key=lambda g: _rank_key(totals.get((g, 0)),
                                                       orjson.dumps(groups.tags[g])))
         top = set(order[:query.limit])
         notes.add(f"{len(order) - query.limit} groups past the top {query.limit} of "

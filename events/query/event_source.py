@@ -91,14 +91,14 @@ def _raw_value(query: Query) -> sql.Composable:
 
 def fetch(project_id: int, query: Query, table: str, rng: Range, *, bucketed: bool = True,
           top: list[str] | None = None, rank_limit: int | None = None) -> list[tuple]:
-    """Rows ``(group_key_text, bucket_start, value)``.
+    """Rows ``(group_key_text, bucket_epoch_s, value)``.
 
     Not ``bucketed``: one row per group over the whole range. ``top``: groups outside it come
     back with group None ("other"). ``rank_limit``: the top groups by value, at most that many.
     """
     alias = "e" if table == "raw" else "r"
     time_column = sql.SQL('e."timestamp"') if table == "raw" else sql.SQL("r.hour")
-    b = parts.bucket(time_column, rng) if bucketed else sql.SQL("NULL::timestamptz")
+    b = parts.bucket_key(time_column, rng, bucketed)
     key = _group_key(query, alias)
     if top is not None:
         key = sql.SQL("CASE WHEN {k} = ANY({top}) THEN {k} END").format(

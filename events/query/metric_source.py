@@ -100,12 +100,12 @@ def _source(table: str, time_column: str) -> sql.Composed:
 
 def fetch(query: Query, groups: Groups, table: str, rng: Range, *, bucketed: bool = True
           ) -> dict[tuple[int, object], float | None]:
-    """``{(grp, bucket_start or None): value}`` over ``rng`` (one bucket if not ``bucketed``)."""
+    """``{(grp, bucket_epoch_s): value}`` over ``rng`` (bucket 0 if not ``bucketed``)."""
     if not groups.ids:
         return {}
     time_column = "timestamp" if table == "raw" else "bucket"
     column = sql.SQL("t.{}").format(sql.Identifier(time_column))
-    b = parts.bucket(column, rng) if bucketed else sql.SQL("NULL::timestamptz")
+    b = parts.bucket_key(column, rng, bucketed)
     params = {"ids": groups.ids, "grps": groups.groups, "start": rng.start, "end": rng.end}
     source = _source(table, time_column)
     agg = query.aggregation
@@ -120,17 +120,19 @@ def fetch(query: Query, groups: Groups, table: str, rng: Range, *, bucketed: boo
 
 
 def _sketch_percentiles(query: Query, b, source, params) -> dict:
-    cells = sql.SQL("""(SELECT x.grp, x.b, u.k, sum(u.c) AS c
-                        FROM (SELECT g.grp, {b} AS b, t.sketch_keys, t.sketch_counts {source}) AS x
-                        CROSS JOIN LATERAL unnest(x.sketch_keys, x.sketch_counts) AS u(k, c)
-                        GROUP BY 1, 2, 3) AS cells""").format(b=b, source=source)
+    # One pass over the rollup rows; the sketches merge per (grp, b, key), the bounds per (grp, b).
     statement = sql.SQL("""
-        WITH q AS ({quantile}),
-             bounds AS (SELECT g.grp, {b} AS b, min(t.min) AS lo, max(t.max) AS hi {source}
-                        GROUP BY 1, 2)
+        WITH scanned AS MATERIALIZED (
+            SELECT g.grp, {b} AS b, t.sketch_keys, t.sketch_counts, t.min, t.max {source}
+        ), bounds AS (
+            SELECT grp, b, min(min) AS lo, max(max) AS hi FROM scanned GROUP BY grp, b
+        ), q AS ({quantile})
         SELECT q.grp, q.b, q.k, bounds.lo, bounds.hi
-        FROM q JOIN bounds ON bounds.grp = q.grp AND bounds.b IS NOT DISTINCT FROM q.b""").format(
-        quantile=parts.sketch_quantile(cells, PERCENTILES[query.aggregation]), b=b, source=source)
+        FROM q JOIN bounds ON bounds.grp = q.grp AND bounds.b = q.b""").format(
+        b=b, source=source, quantile=parts.sketch_quantile(sql.SQL("""(
+            SELECT grp, b, u.k, sum(u.c) AS c
+            FROM scanned CROSS JOIN LATERAL unnest(sketch_keys, sketch_counts) AS u(k, c)
+            GROUP BY 1, 2, 3) AS cells"""), PERCENTILES[query.aggregation]))
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()

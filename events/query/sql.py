@@ -20,6 +20,13 @@ def bucket(column: sql.Composable, rng: Range) -> sql.Composed:
         step=sql.Literal(rng.step), col=column, epoch=EPOCH_SQL)
 
 
+def bucket_key(column: sql.Composable, rng: Range, bucketed: bool) -> sql.Composed:
+    """The bucket as epoch seconds (cheap to read back), or 0 for one bucket over the range."""
+    if not bucketed:
+        return sql.SQL("0::bigint")
+    return sql.SQL("extract(epoch FROM {})::bigint").format(bucket(column, rng))
+
+
 def sketch_quantile(cells: sql.Composable, q: float) -> sql.Composed:
     """From ``cells(grp, b, k, c)`` (sketch counts per group, bucket and key), the key holding
     the ``q`` quantile per (grp, b), by percentile_disc's rank (events.sketch.quantile)."""
