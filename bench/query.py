@@ -8,7 +8,7 @@ same 30 days. It is loaded once into its own database and kept: without ``--exte
 embedded PostgreSQL and Redis in ``var/bench-query/`` (reused by later runs; ``--reload`` loads
 again); with ``--external`` the servers of ``DATABASE_URL`` / ``REDIS_URL``, database
 ``analytics_bench``. Loading uses set-based SQL straight into the partitioned tables, and builds
-the 1-minute, 1-hour and hourly event rollups in SQL with the sketch keys of
+the 1-minute, 1-hour, hourly event, hour and session rollups in SQL with the sketch keys of
 ``events.sketch.key_of`` (checked against it on a sample); a spot check then compares a rollup
 answer with the raw answer for the same query.
 
@@ -243,6 +243,34 @@ def _rollup_metrics(cursor, window: dict) -> None:
               GROUP BY 1, 2) AS k USING (series_id, bucket)""", window)
 
 
+def _rollup_sessions(project) -> None:
+    """The hour and session rollups of the loaded events (one statement each)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+        cursor.execute("DELETE FROM events_hourrollup WHERE project_id = %s", [project.pk])
+        cursor.execute("""
+            INSERT INTO events_hourrollup (project_id, hour, count, pageviews, sessions,
+                                           distinct_ids)
+            SELECT project_id, date_trunc('hour', "timestamp", 'UTC'), count(*),
+                   count(*) FILTER (WHERE event IN ('page_view', '$pageview')),
+                   coalesce(array_agg(DISTINCT hashtextextended(session_id, 0))
+                            FILTER (WHERE session_id IS NOT NULL), '{}'),
+                   array_agg(DISTINCT hashtextextended(distinct_id, 0))
+            FROM events_event WHERE project_id = %s GROUP BY 1, 2""", [project.pk])
+        cursor.execute("DELETE FROM events_sessionrollup WHERE project_id = %s", [project.pk])
+        cursor.execute("""
+            INSERT INTO events_sessionrollup (project_id, session_id, started_at, ended_at,
+                                              events, pageviews)
+            SELECT project_id, session_id, min("timestamp"), max("timestamp"), count(*),
+                   count(*) FILTER (WHERE event IN ('page_view', '$pageview'))
+            FROM events_event WHERE project_id = %s AND session_id IS NOT NULL
+            GROUP BY 1, 2""", [project.pk])
+        cursor.execute("ANALYZE events_hourrollup")
+        cursor.execute("ANALYZE events_sessionrollup")
+
+
 def _rollup_events(cursor, window: dict) -> None:
     cursor.execute("""
         INSERT INTO events_eventrollup1h (project_id, hour, event, count, sessions, distinct_ids)
@@ -318,6 +346,10 @@ def main() -> None:
         began = time.perf_counter()
         load(project, args.scale, start)
         _log(f"loaded in {time.perf_counter() - began:.0f} s")
+    if not _count("SELECT count(*) FROM events_sessionrollup"):
+        began = time.perf_counter()
+        _rollup_sessions(project)
+        _log(f"hour and session rollups built in {time.perf_counter() - began:.0f} s")
     points = _count("SELECT count(*) FROM events_metricpoint")
     events = _count("SELECT count(*) FROM events_event")
     _log(f"data: {points:,} metric points in {len(METRICS) * HOSTS} series, {events:,} events, "

@@ -10,11 +10,15 @@ from django.db import models
 
 from projects.models import Project
 
+# Events that count as page views (the tracker's, and PostHog's name for it).
+PAGEVIEW_EVENTS = ("page_view", "$pageview")
+
 # Tables made by raw SQL in migrations (no Django model manages them, so a test database flush
 # does not empty them): the stored data, the deltas of each batch, and the rollups.
 DATA_TABLES = ("events_event", "events_eventseen", "events_metricpoint", "events_metricdelta",
                "events_eventdelta", "events_metricrollup1m", "events_metricrollup1h",
-               "events_eventrollup1h")
+               "events_eventrollup1h", "events_hourrollup", "events_sessiondelta",
+               "events_sessionrollup")
 
 
 class Event(models.Model):

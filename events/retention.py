@@ -2,8 +2,8 @@
 project keeps them any longer, rows of shorter-lived projects deleted inside the days kept.
 
 Raw events and points follow ``raw_retention_days``; 1-minute metric rollups (partitioned by day
-too) ``minute_rollup_retention_days``; hourly metric and event rollups (one table each, small)
-``hour_rollup_retention_days``."""
+too) ``minute_rollup_retention_days``; hourly metric and event rollups and sessions (one table each,
+small) ``hour_rollup_retention_days``."""
 
 from __future__ import annotations
 
@@ -94,6 +94,18 @@ def _expire_rollups(now: datetime, longest_minutes: int) -> int:
             """DELETE FROM events_eventrollup1h r USING projects_project p
                WHERE p.id = r.project_id
                  AND r.hour < %s - make_interval(days => p.hour_rollup_retention_days)""",
+            [now])
+        deleted += cursor.rowcount
+        cursor.execute(
+            """DELETE FROM events_hourrollup r USING projects_project p
+               WHERE p.id = r.project_id
+                 AND r.hour < %s - make_interval(days => p.hour_rollup_retention_days)""",
+            [now])
+        deleted += cursor.rowcount
+        cursor.execute(
+            """DELETE FROM events_sessionrollup r USING projects_project p
+               WHERE p.id = r.project_id
+                 AND r.ended_at < %s - make_interval(days => p.hour_rollup_retention_days)""",
             [now])
         deleted += cursor.rowcount
     return deleted

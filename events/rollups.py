@@ -1,4 +1,5 @@
-"""Rollups: metric series per 1 minute and per 1 hour, events per hour and event name.
+"""Rollups: metric series per 1 minute and per 1 hour; events per hour and event name, per hour
+(all events), and per session.
 
 The write path stores, beside each batch and in the same transaction, the batch's partial
 aggregates (``events_metricdelta``, ``events_eventdelta``). ``fold()`` moves them into the rollup
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from . import partitions
+from .models import PAGEVIEW_EVENTS
 
 LOCK_ID = 0x726F6C6C  # "roll": pg_try_advisory_xact_lock key of the folder
 SLICE = 20_000  # deltas per transaction
@@ -117,8 +119,53 @@ WITH taken AS (
         sessions = events_hash_union(r.sessions, EXCLUDED.sessions),
         distinct_ids = events_hash_union(r.distinct_ids, EXCLUDED.distinct_ids)
     RETURNING 1
+), hour_totals AS (
+    SELECT project_id, hour, sum(count)::bigint AS count,
+           coalesce(sum(count) FILTER (WHERE event = ANY(%(pageviews)s)), 0)::bigint AS pageviews
+    FROM taken GROUP BY project_id, hour
+), hour_sessions AS (
+    SELECT project_id, hour, array_agg(DISTINCT h ORDER BY h) AS hashes
+    FROM taken, unnest(taken.sessions) AS u(h) GROUP BY project_id, hour
+), hour_distinct_ids AS (
+    SELECT project_id, hour, array_agg(DISTINCT h ORDER BY h) AS hashes
+    FROM taken, unnest(taken.distinct_ids) AS u(h) GROUP BY project_id, hour
+), whole_hours AS (
+    INSERT INTO events_hourrollup AS r
+        (project_id, hour, count, pageviews, sessions, distinct_ids)
+    SELECT t.project_id, t.hour, t.count, t.pageviews, coalesce(s.hashes, '{}'),
+           coalesce(d.hashes, '{}')
+    FROM hour_totals t
+    LEFT JOIN hour_sessions s USING (project_id, hour)
+    LEFT JOIN hour_distinct_ids d USING (project_id, hour)
+    ON CONFLICT (project_id, hour) DO UPDATE SET
+        count = r.count + EXCLUDED.count,
+        pageviews = r.pageviews + EXCLUDED.pageviews,
+        sessions = events_hash_union(r.sessions, EXCLUDED.sessions),
+        distinct_ids = events_hash_union(r.distinct_ids, EXCLUDED.distinct_ids)
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM hours)
+"""
+
+FOLD_SESSIONS = """
+WITH taken AS (
+    DELETE FROM events_sessiondelta
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM events_sessiondelta LIMIT %(slice)s))
+    RETURNING *
+), merged AS (
+    INSERT INTO events_sessionrollup AS r
+        (project_id, session_id, started_at, ended_at, events, pageviews)
+    SELECT project_id, session_id, min(started_at), max(ended_at), sum(events)::bigint,
+           sum(pageviews)::bigint
+    FROM taken GROUP BY project_id, session_id
+    ON CONFLICT (project_id, session_id) DO UPDATE SET
+        started_at = LEAST(r.started_at, EXCLUDED.started_at),
+        ended_at = GREATEST(r.ended_at, EXCLUDED.ended_at),
+        events = r.events + EXCLUDED.events,
+        pageviews = r.pageviews + EXCLUDED.pageviews
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM merged)
 """
 
 
@@ -129,6 +176,8 @@ class FoldReport:
     hour_buckets: int = 0
     event_deltas: int = 0
     event_buckets: int = 0
+    session_deltas: int = 0
+    sessions: int = 0
     skipped: bool = False
 
 
@@ -157,14 +206,18 @@ def fold(*, max_seconds: float = 10.0) -> FoldReport:
                 return report
             cursor.execute(FOLD_METRICS, {"slice": SLICE})
             metric_deltas, minutes, hours = cursor.fetchone()
-            cursor.execute(FOLD_EVENTS, {"slice": SLICE})
+            cursor.execute(FOLD_EVENTS, {"slice": SLICE, "pageviews": list(PAGEVIEW_EVENTS)})
             event_deltas, event_buckets = cursor.fetchone()
+            cursor.execute(FOLD_SESSIONS, {"slice": SLICE})
+            session_deltas, sessions = cursor.fetchone()
         report.metric_deltas += metric_deltas
         report.minute_buckets += minutes
         report.hour_buckets += hours
         report.event_deltas += event_deltas
         report.event_buckets += event_buckets
-        drained = metric_deltas < SLICE and event_deltas < SLICE
+        report.session_deltas += session_deltas
+        report.sessions += sessions
+        drained = max(metric_deltas, event_deltas, session_deltas) < SLICE
         if drained or time.monotonic() > deadline:
             return report
 

@@ -23,6 +23,7 @@ from psycopg_pool import PoolTimeout
 from analytics_site.errors import ServiceUnavailable
 
 from . import db, enrich, partitions, sketch
+from .models import PAGEVIEW_EVENTS
 from .validation import EventItem, Parsed, PointItem, Rejected, parse_events, parse_points
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,12 @@ WITH input AS (
                     FILTER (WHERE session_id IS NOT NULL), '{}'),
            array_agg(DISTINCT hashtextextended(distinct_id, 0))
     FROM stored GROUP BY 2, 3
+), sessions AS (
+    INSERT INTO events_sessiondelta (project_id, session_id, started_at, ended_at, events,
+                                     pageviews)
+    SELECT %(project)s, session_id, min("timestamp"), max("timestamp"), count(*),
+           count(*) FILTER (WHERE event = ANY(%(pageviews)s))
+    FROM stored WHERE session_id IS NOT NULL GROUP BY session_id
 )
 SELECT count(*) FROM stored
 """
@@ -192,6 +199,7 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
                 "project": key.project_id,
                 "now": received_at,
                 "rows": orjson.dumps(rows).decode(),
+                "pageviews": list(PAGEVIEW_EVENTS),
                 "browser": agent.browser,
                 "os": agent.os,
                 "device_type": agent.device_type,

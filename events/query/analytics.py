@@ -5,11 +5,13 @@ identified users.
 Definitions (the same on every page and in the API):
 - a *page view* is an event named ``page_view`` (the tracker's) or ``$pageview`` (PostHog's);
 - *users* are people: distinct ids linked by ``identify`` count once (events_personalias);
-- a *session* is a session id; its duration is its last event's time minus its first's;
+- a *session* is a session id; its duration is its last event's time minus its first's; it
+  belongs to the period it started in;
 - a *bounce* is a session with page views whose only event is one page view; the bounce rate is
   bounces over sessions with page views.
-Counts and uniques over time come from the engine (and so from the hourly rollup where it can
-answer); the rest reads raw events, within the statement timeout.
+The overview reads the hourly and session rollups (raw events only for the partial hours at the
+ends), timeseries goes through the engine; breakdowns and users read raw events, within the
+statement timeout.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
+from ..models import PAGEVIEW_EVENTS
 from .timerange import InvalidRange, parse_time
 
-PAGEVIEWS = ("page_view", "$pageview")
+PAGEVIEWS = PAGEVIEW_EVENTS
 BREAKDOWNS = {"top-events": "event", "top-pages": "path", "top-referrers": "referrer_domain",
               "browsers": "browser", "devices": "device_type"}
 DURATION_BUCKETS = ((0, 10, "0-10s"), (10, 30, "10-30s"), (30, 60, "30-60s"),
@@ -70,33 +73,64 @@ def _rows(statement: str, params: dict) -> list[tuple]:
 
 
 # -- overview -------------------------------------------------------------------------------------
-_OVERVIEW = f"""
-WITH scoped AS (
-    SELECT e.event, e.session_id, e."timestamp", {PERSON} AS person
-    FROM events_event e {PERSON_JOIN}
-    WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s
+# Whole hours come from the hourly rollups, the partial hours at either end from raw events, so
+# a month reads ~720 rollup rows plus at most two hours of events. Sessions come from the session
+# rollup: a session belongs to the period it started in.
+_OVERVIEW = """
+WITH edges AS (
+    SELECT e.event, e.distinct_id FROM events_event e
+    WHERE e.project_id = %(project)s
+      AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(a)s)
+           OR (e."timestamp" >= %(b)s AND e."timestamp" < %(end)s))
+), hours AS (
+    SELECT count, pageviews, distinct_ids FROM events_hourrollup
+    WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
+), aliases AS (
+    SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph
+    FROM events_personalias WHERE project_id = %(project)s
+), by_name AS (
+    SELECT event, sum(n)::bigint AS n FROM (
+        SELECT event, count AS n FROM events_eventrollup1h
+        WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
+        UNION ALL
+        SELECT event, 1 FROM edges) AS u
+    GROUP BY event
 ), sessions AS (
-    SELECT session_id, count(*) AS events,
-           count(*) FILTER (WHERE event = ANY(%(pageviews)s)) AS pageviews,
-           extract(epoch FROM max("timestamp") - min("timestamp")) AS duration
-    FROM scoped WHERE session_id IS NOT NULL GROUP BY session_id
+    SELECT events, pageviews, extract(epoch FROM ended_at - started_at) AS duration
+    FROM events_sessionrollup
+    WHERE project_id = %(project)s AND started_at >= %(start)s AND started_at < %(end)s
 )
-SELECT (SELECT count(*) FROM scoped),
+SELECT (SELECT coalesce(sum(count), 0) FROM hours) + (SELECT count(*) FROM edges),
        (SELECT count(*) FROM sessions),
-       (SELECT count(DISTINCT person) FROM scoped),
+       (SELECT count(DISTINCT coalesce(a.ph, x.h))
+        FROM (SELECT unnest(distinct_ids) AS h FROM hours
+              UNION ALL
+              SELECT hashtextextended(distinct_id, 0) FROM edges) AS x
+        LEFT JOIN aliases a ON a.dh = x.h),
        (SELECT count(*) FILTER (WHERE pageviews = 1 AND events = 1)::float8
                / nullif(count(*) FILTER (WHERE pageviews > 0), 0) FROM sessions),
        (SELECT avg(duration) FROM sessions),
-       (SELECT count(*) FROM scoped WHERE event = ANY(%(pageviews)s)),
-       (SELECT event FROM scoped GROUP BY event ORDER BY count(*) DESC, event LIMIT 1),
-       (SELECT count(*) FROM scoped GROUP BY event ORDER BY count(*) DESC, event LIMIT 1)
-"""  # noqa: S608 (constants only)
+       (SELECT coalesce(sum(pageviews), 0) FROM hours)
+           + (SELECT count(*) FROM edges WHERE event = ANY(%(pageviews)s)),
+       (SELECT event FROM by_name ORDER BY n DESC, event LIMIT 1),
+       (SELECT n FROM by_name ORDER BY n DESC, event LIMIT 1)
+"""
 
 _KPIS = ("events", "sessions", "users", "bounce_rate", "avg_session_duration_s", "pageviews")
 
 
+def _whole_hours(span: Window) -> tuple[datetime, datetime]:
+    first = span.start.replace(minute=0, second=0, microsecond=0)
+    if first < span.start:
+        first += timedelta(hours=1)
+    last = span.end.replace(minute=0, second=0, microsecond=0)
+    return (first, last) if first < last else (span.end, span.end)
+
+
 def _kpis(project_id: int, span: Window) -> dict:
-    row = _rows(_OVERVIEW, {**span.params(project_id), "pageviews": list(PAGEVIEWS)})[0]
+    a, b = _whole_hours(span)
+    row = _rows(_OVERVIEW, {**span.params(project_id), "a": a, "b": b,
+                            "pageviews": list(PAGEVIEWS)})[0]
     values = dict(zip(_KPIS, row[:6], strict=True))
     values["avg_session_duration_s"] = (float(values["avg_session_duration_s"])
                                         if values["avg_session_duration_s"] is not None else None)
@@ -157,15 +191,13 @@ def _case(column: str, buckets, inclusive_high: bool) -> str:
 
 
 def sessions(project_id: int, span: Window) -> dict:
+    """Sessions that started in the range (from the session rollup)."""
     statement = f"""
         WITH s AS (
-            SELECT session_id,
-                   extract(epoch FROM max("timestamp") - min("timestamp")) AS duration,
-                   count(*) FILTER (WHERE event = ANY(%(pageviews)s)) AS pages
-            FROM events_event
-            WHERE project_id = %(project)s AND "timestamp" >= %(start)s
-              AND "timestamp" < %(end)s AND session_id IS NOT NULL
-            GROUP BY session_id)
+            SELECT extract(epoch FROM ended_at - started_at) AS duration, pageviews AS pages
+            FROM events_sessionrollup
+            WHERE project_id = %(project)s AND started_at >= %(start)s
+              AND started_at < %(end)s)
         SELECT 'duration', {_case("duration", DURATION_BUCKETS, False)}, count(*) FROM s
         GROUP BY 2
         UNION ALL

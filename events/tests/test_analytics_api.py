@@ -106,3 +106,36 @@ def test_timeseries_and_errors(shop, two_projects, token_client):
     assert client.get(f"/api/v1/analytics/nope?project={shop.pk}").status_code == 404
     outsider = token_client(two_projects["b_admin"])
     assert outsider.get(f"/api/v1/analytics/overview?project={shop.pk}").status_code == 404
+
+
+def test_overview_over_whole_hours_and_partial_ends_matches_the_events(store, two_projects,
+                                                                        token_client):
+    project = two_projects["a"]
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+
+    def event(name, minutes, distinct, session):
+        return {"event": name, "distinct_id": distinct, "session_id": session,
+                "timestamp": (hour + timedelta(minutes=minutes)).isoformat()}
+
+    store.events(project, [
+        event("page_view", -10, "v1", "a"),     # partial hour before the first whole one
+        event("click", -5, "v1", "a"),
+        event("page_view", 30, "v2", "b"),      # whole hours
+        event("page_view", 95, "v3", "c"),
+        event("signup", 100, "v3", "c"),
+        event("page_view", 150, "v4", "d"),     # partial hour at the end
+        event("page_view", 200, "v5", "e"),     # after the range
+    ])
+    store.events(project, [{"event": "$identify", "distinct_id": "v3", "session_id": "c",
+                            "timestamp": (hour + timedelta(minutes=101)).isoformat(),
+                            "properties": {"$anon_distinct_id": "v1"}}])
+    rollups.fold()
+    start, end = hour - timedelta(minutes=20), hour + timedelta(minutes=160)
+    body = token_client(two_projects["a_viewer"]).get(
+        f"/api/v1/analytics/overview?project={project.pk}&start={start.isoformat()}"
+        f"&end={end.isoformat()}".replace("+", "%2B")).json()
+    values = {k: body[k]["value"] for k in ("events", "pageviews", "sessions", "users")}
+    assert values == {"events": 7, "pageviews": 4, "sessions": 4, "users": 3}  # v1 is v3
+    assert body["top_event"] == {"event": "page_view", "count": 4}
+    assert body["bounce_rate"]["value"] == pytest.approx(2 / 4)  # b and d
+    assert body["avg_session_duration_s"]["value"] == pytest.approx((300 + 0 + 360 + 0) / 4)
