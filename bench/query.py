@@ -8,9 +8,9 @@ same 30 days. It is loaded once into its own database and kept: without ``--exte
 embedded PostgreSQL and Redis in ``var/bench-query/`` (reused by later runs; ``--reload`` loads
 again); with ``--external`` the servers of ``DATABASE_URL`` / ``REDIS_URL``, database
 ``analytics_bench``. Loading uses set-based SQL straight into the partitioned tables, and builds
-the 1-minute, 1-hour, hourly event, hour and session rollups in SQL with the sketch keys of
-``events.sketch.key_of`` (checked against it on a sample); a spot check then compares a rollup
-answer with the raw answer for the same query.
+the 1-minute, 1-hour, name-level, hourly event, hour and session rollups in SQL with the sketch
+keys of ``events.sketch.key_of`` (checked against it on a sample); a spot check then compares a
+rollup answer with the raw answer for the same query.
 
 Timed, each ``--runs`` times through ``events.query`` in this process (the engine's cache off for
 "cold", on for "cached"; PostgreSQL's own buffers are warm either way):
@@ -243,6 +243,37 @@ def _rollup_metrics(cursor, window: dict) -> None:
               GROUP BY 1, 2) AS k USING (series_id, bucket)""", window)
 
 
+def _rollup_names(project) -> None:
+    """The name-level hourly rollup, merged from the loaded series-level hourly rollups."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+        cursor.execute("DELETE FROM events_metricnamerollup1h WHERE project_id = %s",
+                       [project.pk])
+        cursor.execute("""
+            INSERT INTO events_metricnamerollup1h (project_id, name, bucket, count, sum, min,
+                max, sketch_keys, sketch_counts, last_at, last)
+            SELECT a.project_id, a.name, a.bucket, a.count, a.sum, a.min, a.max, k.keys,
+                   k.counts, a.last_at, a.last
+            FROM (SELECT s.project_id, s.name, r.bucket, sum(r.count)::bigint AS count,
+                         sum(r.sum) AS sum, min(r.min) AS min, max(r.max) AS max,
+                         max(r.last_at) AS last_at,
+                         (array_agg(r.last ORDER BY r.last_at DESC))[1] AS last
+                  FROM events_metricrollup1h r JOIN events_metricseries s ON s.id = r.series_id
+                  WHERE s.project_id = %(project)s GROUP BY 1, 2, 3) AS a
+            JOIN (SELECT project_id, name, bucket, array_agg(k ORDER BY k) AS keys,
+                         array_agg(c ORDER BY k) AS counts
+                  FROM (SELECT s.project_id, s.name, r.bucket, u.k, sum(u.c)::bigint AS c
+                        FROM events_metricrollup1h r
+                        JOIN events_metricseries s ON s.id = r.series_id
+                        CROSS JOIN LATERAL unnest(r.sketch_keys, r.sketch_counts) AS u(k, c)
+                        WHERE s.project_id = %(project)s GROUP BY 1, 2, 3, 4) AS kc
+                  GROUP BY 1, 2, 3) AS k USING (project_id, name, bucket)""",
+                       {"project": project.pk})
+        cursor.execute("ANALYZE events_metricnamerollup1h")
+
+
 def _rollup_sessions(project) -> None:
     """The hour and session rollups of the loaded events (one statement each)."""
     from django.db import connection
@@ -346,6 +377,10 @@ def main() -> None:
         began = time.perf_counter()
         load(project, args.scale, start)
         _log(f"loaded in {time.perf_counter() - began:.0f} s")
+    if not _count("SELECT count(*) FROM events_metricnamerollup1h"):
+        began = time.perf_counter()
+        _rollup_names(project)
+        _log(f"name-level rollup built in {time.perf_counter() - began:.0f} s")
     if not _count("SELECT count(*) FROM events_sessionrollup"):
         began = time.perf_counter()
         _rollup_sessions(project)

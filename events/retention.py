@@ -91,6 +91,12 @@ def _expire_rollups(now: datetime, longest_minutes: int) -> int:
             [now])
         deleted += cursor.rowcount
         cursor.execute(
+            """DELETE FROM events_metricnamerollup1h r USING projects_project p
+               WHERE p.id = r.project_id
+                 AND r.bucket < %s - make_interval(days => p.hour_rollup_retention_days)""",
+            [now])
+        deleted += cursor.rowcount
+        cursor.execute(
             """DELETE FROM events_eventrollup1h r USING projects_project p
                WHERE p.id = r.project_id
                  AND r.hour < %s - make_interval(days => p.hour_rollup_retention_days)""",

@@ -88,6 +88,38 @@ WITH taken AS (
             SELECT keys, counts FROM events_sketch_merge(
                 r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
     RETURNING 1
+), named AS (
+    SELECT s.project_id, s.name, date_trunc('hour', t.minute, 'UTC') AS hour, t.count, t.sum,
+           t.min, t.max, t.last_at, t.last, t.sketch_keys, t.sketch_counts
+    FROM taken t JOIN events_metricseries s ON s.id = t.series_id
+), names AS (
+    INSERT INTO events_metricnamerollup1h AS r
+        (project_id, name, bucket, count, sum, min, max, sketch_keys, sketch_counts, last_at,
+         last)
+    SELECT a.project_id, a.name, a.hour, a.count, a.sum, a.min, a.max, s.keys, s.counts,
+           a.last_at, a.last
+    FROM (SELECT project_id, name, hour, sum(count)::bigint AS count, sum(sum) AS sum,
+                 min(min) AS min, max(max) AS max, max(last_at) AS last_at,
+                 (array_agg(last ORDER BY last_at DESC NULLS LAST))[1] AS last
+          FROM named GROUP BY project_id, name, hour) AS a
+    JOIN (SELECT project_id, name, hour, array_agg(k ORDER BY k) AS keys,
+                 array_agg(c ORDER BY k) AS counts
+          FROM (SELECT n.project_id, n.name, n.hour, u.k, sum(u.c)::bigint AS c
+                FROM named n, unnest(n.sketch_keys, n.sketch_counts) AS u(k, c)
+                GROUP BY 1, 2, 3, 4) AS h
+          GROUP BY project_id, name, hour) AS s USING (project_id, name, hour)
+    ON CONFLICT (project_id, name, bucket) DO UPDATE SET
+        count = r.count + EXCLUDED.count,
+        sum = r.sum + EXCLUDED.sum,
+        min = LEAST(r.min, EXCLUDED.min),
+        max = GREATEST(r.max, EXCLUDED.max),
+        last = CASE WHEN r.last_at IS NULL OR EXCLUDED.last_at >= r.last_at
+                    THEN EXCLUDED.last ELSE r.last END,
+        last_at = GREATEST(r.last_at, EXCLUDED.last_at),
+        (sketch_keys, sketch_counts) = (
+            SELECT keys, counts FROM events_sketch_merge(
+                r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM minutes), (SELECT count(*) FROM hours)
 """

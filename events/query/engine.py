@@ -138,7 +138,8 @@ def _run_metric(project_id: int, query: Query, p: Plan, notes: Notes, name: str)
         return []
     order = list(range(len(groups.tags)))
     if query.by and len(groups.tags) > query.limit:
-        totals = metric_source.fetch(query, groups, p.table, p.range, bucketed=False)
+        totals = metric_source.fetch(project_id, query, groups, p.table, p.range,
+                                     bucketed=False)
         order = sorted(order, key=lambda g: _rank_key(totals.get((g, 0)),
                                                       orjson.dumps(groups.tags[g])))
         top = set(order[:query.limit])
@@ -146,7 +147,7 @@ def _run_metric(project_id: int, query: Query, p: Plan, notes: Notes, name: str)
                   f"{name} are folded into \"other\".")
         groups.groups = [g if g in top else metric_source.OTHER for g in groups.groups]
         order = [*order[:query.limit], metric_source.OTHER]
-    cells = metric_source.fetch(query, groups, p.table, p.range)
+    cells = metric_source.fetch(project_id, query, groups, p.table, p.range)
     if query.by and metric_source.OTHER not in order:
         totals = _totals(cells)
         order = sorted(order, key=lambda g: _rank_key(totals.get(g), orjson.dumps(

@@ -90,7 +90,12 @@ def _value_columns(query: Query, table: str) -> sql.Composable:
     return sql.SQL(exprs[agg])
 
 
-def _source(table: str, time_column: str) -> sql.Composed:
+def _source(table: str, time_column: str, whole_metric: bool) -> sql.Composed:
+    if whole_metric:  # every series of the name in one group: the name-level rollup
+        return sql.SQL("""
+            FROM events_metricnamerollup1h AS t CROSS JOIN (SELECT 0 AS grp) AS g
+            WHERE t.project_id = %(project)s AND t.name = %(name)s
+              AND t.bucket >= %(start)s AND t.bucket < %(end)s""")
     return sql.SQL("""
         FROM {table} AS t
         JOIN unnest(%(ids)s::bigint[], %(grps)s::int[]) AS g(series_id, grp) USING (series_id)
@@ -98,16 +103,21 @@ def _source(table: str, time_column: str) -> sql.Composed:
         table=sql.Identifier(TABLES[table]), time=sql.Identifier(time_column))
 
 
-def fetch(query: Query, groups: Groups, table: str, rng: Range, *, bucketed: bool = True
-          ) -> dict[tuple[int, object], float | None]:
-    """``{(grp, bucket_epoch_s): value}`` over ``rng`` (bucket 0 if not ``bucketed``)."""
+def fetch(project_id: int, query: Query, groups: Groups, table: str, rng: Range, *,
+          bucketed: bool = True) -> dict[tuple[int, object], float | None]:
+    """``{(grp, bucket_epoch_s): value}`` over ``rng`` (bucket 0 if not ``bucketed``).
+
+    An hourly query over all of a metric's series in one group reads the name-level rollup
+    (one row per hour instead of one per series and hour)."""
     if not groups.ids:
         return {}
     time_column = "timestamp" if table == "raw" else "bucket"
     column = sql.SQL("t.{}").format(sql.Identifier(time_column))
     b = parts.bucket_key(column, rng, bucketed)
-    params = {"ids": groups.ids, "grps": groups.groups, "start": rng.start, "end": rng.end}
-    source = _source(table, time_column)
+    params = {"ids": groups.ids, "grps": groups.groups, "start": rng.start, "end": rng.end,
+              "project": project_id, "name": query.source}
+    whole_metric = table == "1h" and not query.filters and set(groups.groups) == {0}
+    source = _source(table, time_column, whole_metric)
     agg = query.aggregation
     if agg in PERCENTILES and table != "raw":
         return _sketch_percentiles(query, b, source, params)

@@ -62,9 +62,10 @@ def test_the_step_picks_the_table_and_every_table_agrees(cpu):
 
 @pytest.mark.parametrize("aggregation", ["count", "sum", "min", "max", "last", "p50", "p95",
                                          "p99"])
-def test_rollups_equal_raw_for_each_aggregation(cpu, aggregation):
+@pytest.mark.parametrize("filters", ["env:prod", ""])  # "": the name-level hourly rollup
+def test_rollups_equal_raw_for_each_aggregation(cpu, aggregation, filters):
     project, start, _ = cpu
-    answers = {table: execute(project, query=f"{aggregation}:cpu{{env:prod}}",
+    answers = {table: execute(project, query=f"{aggregation}:cpu{{{filters}}}",
                               start=start.isoformat(), end=(start + timedelta(hours=3)).isoformat(),
                               step=3600, use_cache=False, table=table)
                for table in ("raw", "1m", "1h")}

@@ -41,12 +41,14 @@ def _answer(project, query, step, table):
             if v is not None}
 
 
-def _expected(frame: pd.DataFrame, aggregation: str, step: int) -> dict:
+def _expected(frame: pd.DataFrame, aggregation: str, step: int, by_host: bool = True) -> dict:
     frame = frame.assign(b=frame["at"].dt.floor(f"{step}s"))
+    if not by_host:
+        frame = frame.assign(host="")
     out = {}
     for (host, bucket), group in frame.sort_values("at").groupby(["host", "b"]):
         values = group["value"]
-        key = (host, int(bucket.timestamp() * 1000))
+        key = (host or None, int(bucket.timestamp() * 1000))
         if aggregation in PERCENTILES:
             out[key] = float(np.percentile(values, PERCENTILES[aggregation] * 100,
                                            method="inverted_cdf"))
@@ -69,11 +71,14 @@ def test_metric_rollups_and_raw_rows_answer_like_pandas(store, make_project, poi
                             "timestamp": r["at"].isoformat()} for r in rows])
     rollups.fold()
     frame = pd.DataFrame(rows)
+    cases = [(3600, ("raw", "1m", "1h"), True), (60, ("raw", "1m"), True),
+             (3600, ("raw", "1h"), False)]  # ungrouped hourly: the name-level rollup
     for aggregation in ("count", "sum", "avg", "min", "max", "last", "rate", *PERCENTILES):
-        for step, tables in ((3600, ("raw", "1m", "1h")), (60, ("raw", "1m"))):
-            expected = _expected(frame, aggregation, step)
+        for step, tables, by_host in cases:
+            expected = _expected(frame, aggregation, step, by_host)
             for table in tables:
-                got = _answer(project, f"{aggregation}:m{{}} by {{host}}", step, table)
+                query = f"{aggregation}:m{{}}" + (" by {host}" if by_host else "")
+                got = _answer(project, query, step, table)
                 assert set(got) == set(expected), (aggregation, step, table)
                 for key, value in expected.items():
                     if aggregation in PERCENTILES and table != "raw":
