@@ -19,6 +19,8 @@ exact min and max kept beside the sketch.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import sys
 from collections.abc import Iterable, Sequence
@@ -77,6 +79,21 @@ def quantile(counts: dict[int, int], q: float, *, low: float | None = None,
         if running >= rank:
             estimate = value_of(key)
             break
+    if low is not None:
+        estimate = max(estimate, low)
+    if high is not None:
+        estimate = min(estimate, high)
+    return estimate
+
+
+def quantile_sorted(keys: Sequence[int], counts: Sequence[int], q: float, *,
+                    low: float | None = None, high: float | None = None) -> float | None:
+    """``quantile`` of one sketch given as sorted parallel arrays (as stored), without a dict."""
+    running = list(itertools.accumulate(counts))
+    if not running or running[-1] == 0:
+        return None
+    rank = max(1, math.ceil(q * running[-1]))
+    estimate = value_of(keys[bisect.bisect_left(running, rank)])
     if low is not None:
         estimate = max(estimate, low)
     if high is not None:

@@ -25,7 +25,7 @@ from django.db import OperationalError, connection, transaction
 from analytics_site.errors import ApiError
 
 from . import event_source, metric_source
-from .spec import BinOp, Expr, Notes, Number, Query, queries_of
+from .spec import PERCENTILES, BinOp, Expr, Notes, Number, Query, queries_of
 from .timerange import Range
 
 FILLS = ("null", "zero", "previous")
@@ -137,7 +137,10 @@ def _run_metric(project_id: int, query: Query, p: Plan, notes: Notes, name: str)
     if not groups.ids:
         return []
     order = list(range(len(groups.tags)))
-    if query.by and len(groups.tags) > query.limit:
+    folding = query.by and len(groups.tags) > query.limit
+    if folding and query.aggregation not in PERCENTILES:
+        return _fold_metric_groups(project_id, query, p, groups, notes, name)
+    if folding:
         totals = metric_source.fetch(project_id, query, groups, p.table, p.range,
                                      bucketed=False)
         order = sorted(order, key=lambda g: _rank_key(totals.get((g, 0)),
@@ -164,6 +167,34 @@ def _totals(cells: dict) -> dict:
     for (group, _), value in cells.items():
         totals[group] = totals.get(group, 0.0) + (value or 0.0)
     return totals
+
+
+def _fold_metric_groups(project_id: int, query: Query, p: Plan, groups, notes: Notes,
+                        name: str) -> list[Series]:
+    """Top groups and "other" from one pass of partial aggregates (all but percentiles)."""
+    partials = metric_source.fetch_partials(project_id, groups, p.table, p.range)
+    per_group: dict[int, list] = {}
+    for (group, _), partial in partials.items():
+        per_group.setdefault(group, []).append(partial)
+    totals = {g: metric_source.value_of_partial(query.aggregation,
+                                                metric_source.merge_partials(items))
+              for g, items in per_group.items()}
+    order = sorted(range(len(groups.tags)), key=lambda g: _rank_key(
+        totals.get(g), orjson.dumps(groups.tags[g])))
+    top = set(order[:query.limit])
+    notes.add(f"{len(order) - query.limit} groups past the top {query.limit} of "
+              f"{name} are folded into \"other\".")
+    gathered: dict[tuple, list] = {}
+    for (group, at), partial in partials.items():
+        key = (group if group in top else metric_source.OTHER, at)
+        gathered.setdefault(key, []).append(partial)
+    cells = {key: metric_source.value_of_partial(query.aggregation,
+                                                 metric_source.merge_partials(items))
+             for key, items in gathered.items()}
+    buckets = p.range.buckets()
+    rate = _bucket_seconds(p.range, buckets) if query.aggregation == "rate" else None
+    return _series_from(name, query.by, cells, [*order[:query.limit], metric_source.OTHER],
+                        dict(enumerate(groups.tags)), buckets, rate, metric_source.OTHER)
 
 
 def _rank_key(value, tiebreak: bytes):

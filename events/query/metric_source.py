@@ -9,6 +9,7 @@ range) is folded into one "other" group, computed exactly like the rest.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import orjson
@@ -120,6 +121,8 @@ def fetch(project_id: int, query: Query, groups: Groups, table: str, rng: Range,
     source = _source(table, time_column, whole_metric)
     agg = query.aggregation
     if agg in PERCENTILES and table != "raw":
+        if whole_metric:
+            return _few_sketches(query, b, source, params)
         return _sketch_percentiles(query, b, source, params)
     statement = sql.SQL("SELECT g.grp, {b} AS b, {value} {source} GROUP BY 1, 2").format(
         b=b, value=_value_columns(query, table), source=source)
@@ -147,3 +150,71 @@ def _sketch_percentiles(query: Query, b, source, params) -> dict:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
     return {(grp, at): min(max(sketch.value_of(k), lo), hi) for grp, at, k, lo, hi in rows}
+
+
+def _few_sketches(query: Query, b, source, params) -> dict:
+    """Percentiles from a few rollup rows (the name-level rollup: one row per hour): read the
+    sketches and rank them here, which beats unnesting them in SQL."""
+    statement = sql.SQL("SELECT {b} AS b, t.sketch_keys, t.sketch_counts, t.min, t.max "
+                        "{source}").format(b=b, source=source)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    by_bucket: dict[int, list] = {}
+    for at, keys, counts, low, high in rows:
+        by_bucket.setdefault(at, []).append((keys, counts, low, high))
+    q = PERCENTILES[query.aggregation]
+    out = {}
+    for at, parts_of in by_bucket.items():
+        low = min(p[2] for p in parts_of)
+        high = max(p[3] for p in parts_of)
+        if len(parts_of) == 1:
+            keys, counts = parts_of[0][0], parts_of[0][1]
+        else:
+            merged: dict[int, int] = {}
+            for keys_i, counts_i, _, _ in parts_of:
+                sketch.merge(merged, keys_i, counts_i)
+            keys = sorted(merged)
+            counts = [merged[k] for k in keys]
+        out[(0, at)] = sketch.quantile_sorted(keys, counts, q, low=low, high=high)
+    return out
+
+
+# -- partial aggregates: many groups in one pass ---------------------------------------------------
+# (count, sum, min, max, last_at, last) per group and bucket merge into any aggregation but the
+# percentiles, so ranking groups and folding the rest into "other" need no second query.
+_PARTIALS = {
+    "raw": 'count(*), sum(t.value), min(t.value), max(t.value), max(t."timestamp"), '
+           '(array_agg(t.value ORDER BY t."timestamp" DESC))[1]',
+    "rollup": "sum(t.count)::bigint, sum(t.sum), min(t.min), max(t.max), max(t.last_at), "
+              "(array_agg(t.last ORDER BY t.last_at DESC NULLS LAST))[1]",
+}
+
+
+def fetch_partials(project_id: int, groups: Groups, table: str, rng: Range) -> dict:
+    """``{(grp, bucket_epoch_s): (count, sum, min, max, last_at, last)}``."""
+    time_column = "timestamp" if table == "raw" else "bucket"
+    column = sql.SQL("t.{}").format(sql.Identifier(time_column))
+    statement = sql.SQL("SELECT g.grp, {b} AS b, {partials} {source} GROUP BY 1, 2").format(
+        b=parts.bucket_key(column, rng, True),
+        partials=sql.SQL(_PARTIALS["raw" if table == "raw" else "rollup"]),
+        source=_source(table, time_column, False))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, {"ids": groups.ids, "grps": groups.groups, "start": rng.start,
+                                   "end": rng.end})
+        return {(grp, at): rest for grp, at, *rest in cursor.fetchall()}
+
+
+def merge_partials(items: list) -> tuple:
+    count = sum(p[0] for p in items)
+    total = sum(p[1] for p in items)
+    latest = max(items, key=lambda p: p[4].timestamp() if p[4] is not None else -math.inf)
+    return (count, total, min(p[2] for p in items), max(p[3] for p in items), latest[4],
+            latest[5])
+
+
+def value_of_partial(aggregation: str, partial: tuple) -> float | None:
+    count, total, low, high, _, last = partial
+    value = {"count": count, "sum": total, "rate": total, "min": low, "max": high,
+             "last": last, "avg": total / count if count else None}[aggregation]
+    return float(value) if value is not None else None

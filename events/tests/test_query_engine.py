@@ -90,15 +90,21 @@ def test_filters_not_in_and_prefix(cpu):
     assert _values(execute(project, query="sum:cpu{env:stag*}", **window)) == [expected["c"]]
 
 
-def test_top_groups_and_the_rest_folded_into_other(cpu):
+@pytest.mark.parametrize("aggregation", ["sum", "count", "avg", "min", "max", "last", "p90"])
+def test_top_groups_and_the_rest_folded_into_other(cpu, aggregation):
     project, start, frame = cpu
-    body = execute(project, query="sum:cpu{} by {host} limit 1", start=start.isoformat(),
-                   end=(start + timedelta(hours=3)).isoformat(), step=3600, use_cache=False)
+    body = execute(project, query=f"{aggregation}:cpu{{}} by {{host}} limit 1",
+                   start=start.isoformat(), end=(start + timedelta(hours=3)).isoformat(),
+                   step=3600, use_cache=False)
+    pooled = {"sum": "sum", "count": "count", "avg": "mean", "min": "min", "max": "max",
+              "last": "last", "p90": lambda v: v.quantile(0.9, interpolation="higher")}
+    ranked = frame.sort_values("at").groupby("host")["value"].agg(pooled[aggregation])
+    top = ranked.sort_values(ascending=False, kind="stable").index[0]
     assert [(s["tags"], s.get("other", False)) for s in body["data"]] == [
-        ({"host": "c"}, False), ({"host": "other"}, True)]
-    hourly = frame.assign(b=frame["at"].dt.floor("h"))
-    rest = hourly[hourly["host"] != "c"].groupby("b")["value"].sum()
-    assert _values(body, host="other") == list(rest)
+        ({"host": top}, False), ({"host": "other"}, True)]
+    hourly = frame.sort_values("at").assign(b=frame["at"].dt.floor("h"))
+    rest = hourly[hourly["host"] != top].groupby("b")["value"].agg(pooled[aggregation])
+    assert _values(body, host="other") == pytest.approx(list(rest), rel=0.01)
     assert any("folded" in note for note in body["meta"]["notes"])
 
 

@@ -54,3 +54,14 @@ def test_keys_order_like_values_and_extremes_are_indexable():
 
 def test_an_empty_sketch_has_no_quantile():
     assert sketch.quantile({}, 0.5) is None
+
+
+def test_sorted_arrays_rank_like_the_dict():
+    rng = random.Random(11)
+    counts: dict[int, int] = {}
+    sketch.add(counts, [rng.expovariate(0.1) for _ in range(999)])
+    keys = sorted(counts)
+    for q in (0, 0.3, 0.5, 0.95, 0.99, 1):
+        assert sketch.quantile_sorted(keys, [counts[k] for k in keys], q) == \
+            sketch.quantile(counts, q)
+    assert sketch.quantile_sorted([], [], 0.5) is None
