@@ -171,29 +171,13 @@ def _totals(cells: dict) -> dict:
 
 def _fold_metric_groups(project_id: int, query: Query, p: Plan, groups, notes: Notes,
                         name: str) -> list[Series]:
-    """Top groups and "other" from one pass of partial aggregates (all but percentiles)."""
-    partials = metric_source.fetch_partials(project_id, groups, p.table, p.range)
-    per_group: dict[int, list] = {}
-    for (group, _), partial in partials.items():
-        per_group.setdefault(group, []).append(partial)
-    totals = {g: metric_source.value_of_partial(query.aggregation,
-                                                metric_source.merge_partials(items))
-              for g, items in per_group.items()}
-    order = sorted(range(len(groups.tags)), key=lambda g: _rank_key(
-        totals.get(g), orjson.dumps(groups.tags[g])))
-    top = set(order[:query.limit])
-    notes.add(f"{len(order) - query.limit} groups past the top {query.limit} of "
+    """Top groups and "other" in one statement (every aggregation but the percentiles)."""
+    cells, top = metric_source.fetch_top(project_id, query, groups, p.table, p.range)
+    notes.add(f"{len(groups.tags) - query.limit} groups past the top {query.limit} of "
               f"{name} are folded into \"other\".")
-    gathered: dict[tuple, list] = {}
-    for (group, at), partial in partials.items():
-        key = (group if group in top else metric_source.OTHER, at)
-        gathered.setdefault(key, []).append(partial)
-    cells = {key: metric_source.value_of_partial(query.aggregation,
-                                                 metric_source.merge_partials(items))
-             for key, items in gathered.items()}
     buckets = p.range.buckets()
     rate = _bucket_seconds(p.range, buckets) if query.aggregation == "rate" else None
-    return _series_from(name, query.by, cells, [*order[:query.limit], metric_source.OTHER],
+    return _series_from(name, query.by, cells, [*top, metric_source.OTHER],
                         dict(enumerate(groups.tags)), buckets, rate, metric_source.OTHER)
 
 

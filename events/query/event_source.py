@@ -98,7 +98,7 @@ def fetch(project_id: int, query: Query, table: str, rng: Range, *, bucketed: bo
     """
     alias = "e" if table == "raw" else "r"
     time_column = sql.SQL('e."timestamp"') if table == "raw" else sql.SQL("r.hour")
-    b = parts.bucket_key(time_column, rng, bucketed)
+    b = parts.bucket_key(time_column, rng, bucketed, 3600 if table == "1h" else None)
     key = _group_key(query, alias)
     if top is not None:
         key = sql.SQL("CASE WHEN {k} = ANY({top}) THEN {k} END").format(

@@ -9,7 +9,6 @@ range) is folded into one "other" group, computed exactly like the rest.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import orjson
@@ -22,6 +21,7 @@ from .spec import PERCENTILES, Filter, Notes, Query
 from .timerange import Range
 
 OTHER = -1
+RESOLUTIONS = {"1m": 60, "1h": 3600}
 TABLES = {"raw": "events_metricpoint", "1m": "events_metricrollup1m",
           "1h": "events_metricrollup1h"}
 
@@ -114,7 +114,7 @@ def fetch(project_id: int, query: Query, groups: Groups, table: str, rng: Range,
         return {}
     time_column = "timestamp" if table == "raw" else "bucket"
     column = sql.SQL("t.{}").format(sql.Identifier(time_column))
-    b = parts.bucket_key(column, rng, bucketed)
+    b = parts.bucket_key(column, rng, bucketed, RESOLUTIONS.get(table))
     params = {"ids": groups.ids, "grps": groups.groups, "start": rng.start, "end": rng.end,
               "project": project_id, "name": query.source}
     whole_metric = table == "1h" and not query.filters and set(groups.groups) == {0}
@@ -180,41 +180,50 @@ def _few_sketches(query: Query, b, source, params) -> dict:
     return out
 
 
-# -- partial aggregates: many groups in one pass ---------------------------------------------------
+# -- top groups and "other" in one statement -------------------------------------------------------
 # (count, sum, min, max, last_at, last) per group and bucket merge into any aggregation but the
-# percentiles, so ranking groups and folding the rest into "other" need no second query.
+# percentiles: PostgreSQL ranks the groups over the range and folds all but the top into "other"
+# in the same statement, and only the top's buckets come back.
 _PARTIALS = {
-    "raw": 'count(*), sum(t.value), min(t.value), max(t.value), max(t."timestamp"), '
-           '(array_agg(t.value ORDER BY t."timestamp" DESC))[1]',
-    "rollup": "sum(t.count)::bigint, sum(t.sum), min(t.min), max(t.max), max(t.last_at), "
-              "(array_agg(t.last ORDER BY t.last_at DESC NULLS LAST))[1]",
+    "raw": ("count(*) AS n, sum(t.value) AS s, min(t.value) AS lo, max(t.value) AS hi",
+            'max(t."timestamp") AS at, (array_agg(t.value ORDER BY t."timestamp" DESC))[1] AS v'),
+    "rollup": ("sum(t.count)::bigint AS n, sum(t.sum) AS s, min(t.min) AS lo, max(t.max) AS hi",
+               "max(t.last_at) AS at, "
+               "(array_agg(t.last ORDER BY t.last_at DESC NULLS LAST))[1] AS v"),
 }
+_MERGED = {"count": "sum(n)", "sum": "sum(s)", "rate": "sum(s)",
+           "avg": "sum(s) / nullif(sum(n), 0)", "min": "min(lo)", "max": "max(hi)",
+           "last": "(array_agg(v ORDER BY at DESC NULLS LAST))[1]"}
 
 
-def fetch_partials(project_id: int, groups: Groups, table: str, rng: Range) -> dict:
-    """``{(grp, bucket_epoch_s): (count, sum, min, max, last_at, last)}``."""
+def fetch_top(project_id: int, query: Query, groups: Groups, table: str, rng: Range
+              ) -> tuple[dict, list[int]]:
+    """``({(grp or OTHER, bucket_epoch_s): value}, [top groups, best first])``."""
     time_column = "timestamp" if table == "raw" else "bucket"
     column = sql.SQL("t.{}").format(sql.Identifier(time_column))
-    statement = sql.SQL("SELECT g.grp, {b} AS b, {partials} {source} GROUP BY 1, 2").format(
-        b=parts.bucket_key(column, rng, True),
-        partials=sql.SQL(_PARTIALS["raw" if table == "raw" else "rollup"]),
-        source=_source(table, time_column, False))
+    plain, latest = _PARTIALS["raw" if table == "raw" else "rollup"]
+    if query.aggregation != "last":  # ordering each group's values costs more than the rest
+        latest = "NULL::timestamptz AS at, NULL::float8 AS v"
+    merged = sql.SQL(_MERGED[query.aggregation])
+    statement = sql.SQL("""
+        WITH cells AS (
+            SELECT g.grp, {b} AS b, {plain}, {latest} {source} GROUP BY 1, 2
+        ), ranked AS (
+            SELECT grp, row_number() OVER (ORDER BY {merged} DESC NULLS LAST, grp) AS r
+            FROM cells GROUP BY grp
+        )
+        SELECT CASE WHEN r.r <= %(limit)s THEN c.grp ELSE {other} END AS grp,
+               min(r.r) AS r, c.b, {merged}
+        FROM cells c JOIN ranked r USING (grp)
+        GROUP BY 1, c.b""").format(
+        b=parts.bucket_key(column, rng, True, RESOLUTIONS.get(table)), plain=sql.SQL(plain),
+        latest=sql.SQL(latest),
+        source=_source(table, time_column, False), merged=merged, other=sql.Literal(OTHER))
     with connection.cursor() as cursor:
         cursor.execute(statement, {"ids": groups.ids, "grps": groups.groups, "start": rng.start,
-                                   "end": rng.end})
-        return {(grp, at): rest for grp, at, *rest in cursor.fetchall()}
-
-
-def merge_partials(items: list) -> tuple:
-    count = sum(p[0] for p in items)
-    total = sum(p[1] for p in items)
-    latest = max(items, key=lambda p: p[4].timestamp() if p[4] is not None else -math.inf)
-    return (count, total, min(p[2] for p in items), max(p[3] for p in items), latest[4],
-            latest[5])
-
-
-def value_of_partial(aggregation: str, partial: tuple) -> float | None:
-    count, total, low, high, _, last = partial
-    value = {"count": count, "sum": total, "rate": total, "min": low, "max": high,
-             "last": last, "avg": total / count if count else None}[aggregation]
-    return float(value) if value is not None else None
+                                   "end": rng.end, "limit": query.limit})
+        rows = cursor.fetchall()
+    ranks = {grp: rank for grp, rank, _, _ in rows if grp != OTHER}
+    cells = {(grp, at): (float(value) if value is not None else None)
+             for grp, _, at, value in rows}
+    return cells, sorted(ranks, key=ranks.get)

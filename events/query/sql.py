@@ -20,10 +20,14 @@ def bucket(column: sql.Composable, rng: Range) -> sql.Composed:
         step=sql.Literal(rng.step), col=column, epoch=EPOCH_SQL)
 
 
-def bucket_key(column: sql.Composable, rng: Range, bucketed: bool) -> sql.Composed:
-    """The bucket as epoch seconds (cheap to read back), or 0 for one bucket over the range."""
+def bucket_key(column: sql.Composable, rng: Range, bucketed: bool,
+               resolution: int | None = None) -> sql.Composed:
+    """The bucket as epoch seconds (cheap to read back), or 0 for one bucket over the range.
+    Rows of a rollup whose ``resolution`` is the step already are their bucket."""
     if not bucketed:
         return sql.SQL("0::bigint")
+    if resolution is not None and rng.step == resolution and not rng.by_local_days:
+        return sql.SQL("extract(epoch FROM {})::bigint").format(column)
     return sql.SQL("extract(epoch FROM {})::bigint").format(bucket(column, rng))
 
 
