@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from ..models import PAGEVIEW_EVENTS
+from ..models import PAGEVIEW_EVENTS, PersonAlias
 from .timerange import InvalidRange, parse_time
 
 PAGEVIEWS = PAGEVIEW_EVENTS
@@ -76,44 +76,49 @@ def _rows(statement: str, params: dict) -> list[tuple]:
 # Whole hours come from the hourly rollups, the partial hours at either end from raw events, so
 # a month reads ~720 rollup rows plus at most two hours of events. Sessions come from the session
 # rollup: a session belongs to the period it started in.
-_OVERVIEW = """
-WITH edges AS (
+_EDGES = """
     SELECT e.event, e.distinct_id FROM events_event e
     WHERE e.project_id = %(project)s
       AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(a)s)
-           OR (e."timestamp" >= %(b)s AND e."timestamp" < %(end)s))
-), hours AS (
-    SELECT count, pageviews, distinct_ids FROM events_hourrollup
-    WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
-), aliases AS (
-    SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph
-    FROM events_personalias WHERE project_id = %(project)s
-), by_name AS (
+           OR (e."timestamp" >= %(b)s AND e."timestamp" < %(end)s))"""
+
+_COUNTS = f"""
+WITH edges AS ({_EDGES}), by_name AS (
     SELECT event, sum(n)::bigint AS n FROM (
         SELECT event, count AS n FROM events_eventrollup1h
         WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
         UNION ALL
         SELECT event, 1 FROM edges) AS u
     GROUP BY event
-), sessions AS (
-    SELECT events, pageviews, extract(epoch FROM ended_at - started_at) AS duration
-    FROM events_sessionrollup
-    WHERE project_id = %(project)s AND started_at >= %(start)s AND started_at < %(end)s
 )
-SELECT (SELECT coalesce(sum(count), 0) FROM hours) + (SELECT count(*) FROM edges),
-       (SELECT count(*) FROM sessions),
-       (SELECT count(DISTINCT coalesce(a.ph, x.h))
-        FROM (SELECT unnest(distinct_ids) AS h FROM hours
-              UNION ALL
-              SELECT hashtextextended(distinct_id, 0) FROM edges) AS x
-        LEFT JOIN aliases a ON a.dh = x.h),
-       (SELECT count(*) FILTER (WHERE pageviews = 1 AND events = 1)::float8
-               / nullif(count(*) FILTER (WHERE pageviews > 0), 0) FROM sessions),
-       (SELECT avg(duration) FROM sessions),
-       (SELECT coalesce(sum(pageviews), 0) FROM hours)
-           + (SELECT count(*) FROM edges WHERE event = ANY(%(pageviews)s)),
+SELECT (SELECT coalesce(sum(n), 0) FROM by_name),
+       (SELECT coalesce(sum(n), 0) FROM by_name WHERE event = ANY(%(pageviews)s)),
        (SELECT event FROM by_name ORDER BY n DESC, event LIMIT 1),
        (SELECT n FROM by_name ORDER BY n DESC, event LIMIT 1)
+"""  # noqa: S608 (constants only)
+
+# People: the distinct-id hashes of the whole hours and of the raw edges, resolved through
+# identify links (only joined when the project has any: the join doubles the cost).
+_USERS = f"""
+SELECT count(DISTINCT {{person}})
+FROM (SELECT unnest(distinct_ids) AS h FROM events_hourrollup
+      WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
+      UNION ALL
+      SELECT hashtextextended(distinct_id, 0) FROM ({_EDGES}) AS edges) AS x
+{{join}}
+"""  # noqa: S608 (constants only)
+_ALIAS_JOIN = """LEFT JOIN (
+    SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph
+    FROM events_personalias WHERE project_id = %(project)s) AS a ON a.dh = x.h"""
+
+# Sessions that started in the range, in one pass over the session rollup.
+_SESSIONS = """
+SELECT count(*),
+       count(*) FILTER (WHERE pageviews = 1 AND events = 1)::float8
+           / nullif(count(*) FILTER (WHERE pageviews > 0), 0),
+       avg(extract(epoch FROM ended_at - started_at))
+FROM events_sessionrollup
+WHERE project_id = %(project)s AND started_at >= %(start)s AND started_at < %(end)s
 """
 
 _KPIS = ("events", "sessions", "users", "bounce_rate", "avg_session_duration_s", "pageviews")
@@ -127,15 +132,19 @@ def _whole_hours(span: Window) -> tuple[datetime, datetime]:
     return (first, last) if first < last else (span.end, span.end)
 
 
-def _kpis(project_id: int, span: Window) -> dict:
+def _kpis(project_id: int, span: Window, linked: bool) -> dict:
     a, b = _whole_hours(span)
-    row = _rows(_OVERVIEW, {**span.params(project_id), "a": a, "b": b,
-                            "pageviews": list(PAGEVIEWS)})[0]
-    values = dict(zip(_KPIS, row[:6], strict=True))
-    values["avg_session_duration_s"] = (float(values["avg_session_duration_s"])
-                                        if values["avg_session_duration_s"] is not None else None)
-    values["top_event"] = {"event": row[6], "count": row[7]} if row[6] is not None else None
-    return values
+    params = {**span.params(project_id), "a": a, "b": b, "pageviews": list(PAGEVIEWS)}
+    events, pageviews, top, top_count = _rows(_COUNTS, params)[0]
+    users_sql = _USERS.format(person="coalesce(a.ph, x.h)" if linked else "x.h",
+                              join=_ALIAS_JOIN if linked else "")
+    users = _rows(users_sql, params)[0][0]
+    sessions, bounce_rate, duration = _rows(_SESSIONS, params)[0]
+    return {"events": events, "sessions": sessions, "users": users,
+            "bounce_rate": bounce_rate,
+            "avg_session_duration_s": float(duration) if duration is not None else None,
+            "pageviews": pageviews,
+            "top_event": {"event": top, "count": top_count} if top is not None else None}
 
 
 def _change(now, before) -> float | None:
@@ -145,7 +154,9 @@ def _change(now, before) -> float | None:
 
 
 def overview(project_id: int, span: Window) -> dict:
-    current, previous = _kpis(project_id, span), _kpis(project_id, span.previous)
+    linked = PersonAlias.objects.filter(project_id=project_id).exists()
+    current = _kpis(project_id, span, linked)
+    previous = _kpis(project_id, span.previous, linked)
     body = {key: {"value": current[key], "previous": previous[key],
                   "change": _change(current[key], previous[key])} for key in _KPIS}
     body["top_event"] = current["top_event"]
