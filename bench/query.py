@@ -298,8 +298,18 @@ def _rollup_sessions(project) -> None:
                    count(*) FILTER (WHERE event IN ('page_view', '$pageview'))
             FROM events_event WHERE project_id = %s AND session_id IS NOT NULL
             GROUP BY 1, 2""", [project.pk])
+        cursor.execute("DELETE FROM events_sessionhour WHERE project_id = %s", [project.pk])
+        cursor.execute("""
+            INSERT INTO events_sessionhour (project_id, hour, sessions, with_pageviews, bounces,
+                                            duration_sum)
+            SELECT project_id, date_trunc('hour', started_at, 'UTC'), count(*),
+                   count(*) FILTER (WHERE pageviews > 0),
+                   count(*) FILTER (WHERE pageviews = 1 AND events = 1),
+                   coalesce(sum(extract(epoch FROM ended_at - started_at)), 0)
+            FROM events_sessionrollup WHERE project_id = %s GROUP BY 1, 2""", [project.pk])
         cursor.execute("ANALYZE events_hourrollup")
         cursor.execute("ANALYZE events_sessionrollup")
+        cursor.execute("ANALYZE events_sessionhour")
 
 
 def _rollup_events(cursor, window: dict) -> None:

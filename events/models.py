@@ -18,7 +18,7 @@ PAGEVIEW_EVENTS = ("page_view", "$pageview")
 DATA_TABLES = ("events_event", "events_eventseen", "events_metricpoint", "events_metricdelta",
                "events_eventdelta", "events_metricrollup1m", "events_metricrollup1h",
                "events_eventrollup1h", "events_hourrollup", "events_sessiondelta",
-               "events_sessionrollup", "events_metricnamerollup1h")
+               "events_sessionrollup", "events_metricnamerollup1h", "events_sessionhour")
 
 
 class Event(models.Model):

@@ -109,6 +109,12 @@ def _expire_rollups(now: datetime, longest_minutes: int) -> int:
             [now])
         deleted += cursor.rowcount
         cursor.execute(
+            """DELETE FROM events_sessionhour r USING projects_project p
+               WHERE p.id = r.project_id
+                 AND r.hour < %s - make_interval(days => p.hour_rollup_retention_days)""",
+            [now])
+        deleted += cursor.rowcount
+        cursor.execute(
             """DELETE FROM events_sessionrollup r USING projects_project p
                WHERE p.id = r.project_id
                  AND r.ended_at < %s - make_interval(days => p.hour_rollup_retention_days)""",

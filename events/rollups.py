@@ -184,17 +184,43 @@ WITH taken AS (
     DELETE FROM events_sessiondelta
     WHERE ctid = ANY(ARRAY(SELECT ctid FROM events_sessiondelta LIMIT %(slice)s))
     RETURNING *
+), incoming AS (
+    SELECT project_id, session_id, min(started_at) AS started_at, max(ended_at) AS ended_at,
+           sum(events)::bigint AS events, sum(pageviews)::bigint AS pageviews
+    FROM taken GROUP BY project_id, session_id
+), before AS (  -- the statement's snapshot: the sessions as they were before this fold
+    SELECT r.* FROM events_sessionrollup r JOIN incoming i USING (project_id, session_id)
 ), merged AS (
     INSERT INTO events_sessionrollup AS r
         (project_id, session_id, started_at, ended_at, events, pageviews)
-    SELECT project_id, session_id, min(started_at), max(ended_at), sum(events)::bigint,
-           sum(pageviews)::bigint
-    FROM taken GROUP BY project_id, session_id
+    SELECT * FROM incoming
     ON CONFLICT (project_id, session_id) DO UPDATE SET
         started_at = LEAST(r.started_at, EXCLUDED.started_at),
         ended_at = GREATEST(r.ended_at, EXCLUDED.ended_at),
         events = r.events + EXCLUDED.events,
         pageviews = r.pageviews + EXCLUDED.pageviews
+    RETURNING r.*
+), contributions AS (
+    SELECT project_id, date_trunc('hour', started_at, 'UTC') AS hour, 1 AS sessions,
+           (pageviews > 0)::int AS with_pageviews,
+           (pageviews = 1 AND events = 1)::int AS bounces,
+           extract(epoch FROM ended_at - started_at)::float8 AS duration
+    FROM merged
+    UNION ALL
+    SELECT project_id, date_trunc('hour', started_at, 'UTC'), -1, -(pageviews > 0)::int,
+           -(pageviews = 1 AND events = 1)::int,
+           -extract(epoch FROM ended_at - started_at)::float8
+    FROM before
+), hours AS (
+    INSERT INTO events_sessionhour AS h
+        (project_id, hour, sessions, with_pageviews, bounces, duration_sum)
+    SELECT project_id, hour, sum(sessions), sum(with_pageviews), sum(bounces), sum(duration)
+    FROM contributions GROUP BY project_id, hour
+    ON CONFLICT (project_id, hour) DO UPDATE SET
+        sessions = h.sessions + EXCLUDED.sessions,
+        with_pageviews = h.with_pageviews + EXCLUDED.with_pageviews,
+        bounces = h.bounces + EXCLUDED.bounces,
+        duration_sum = h.duration_sum + EXCLUDED.duration_sum
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM merged)

@@ -111,14 +111,20 @@ _ALIAS_JOIN = """LEFT JOIN (
     SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph
     FROM events_personalias WHERE project_id = %(project)s) AS a ON a.dh = x.h"""
 
-# Sessions that started in the range, in one pass over the session rollup.
+# Sessions that started in the range: whole hours from the per-hour statistics, the partial
+# hours at either end from the session rollup.
 _SESSIONS = """
-SELECT count(*),
-       count(*) FILTER (WHERE pageviews = 1 AND events = 1)::float8
-           / nullif(count(*) FILTER (WHERE pageviews > 0), 0),
-       avg(extract(epoch FROM ended_at - started_at))
-FROM events_sessionrollup
-WHERE project_id = %(project)s AND started_at >= %(start)s AND started_at < %(end)s
+SELECT sum(sessions)::bigint, sum(with_pageviews)::bigint, sum(bounces)::bigint,
+       sum(duration_sum)::float8 FROM (
+    SELECT sessions, with_pageviews, bounces, duration_sum FROM events_sessionhour
+    WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
+    UNION ALL
+    SELECT 1, (pageviews > 0)::int, (pageviews = 1 AND events = 1)::int,
+           extract(epoch FROM ended_at - started_at)::float8
+    FROM events_sessionrollup
+    WHERE project_id = %(project)s
+      AND ((started_at >= %(start)s AND started_at < %(a)s)
+           OR (started_at >= %(b)s AND started_at < %(end)s))) AS s
 """
 
 _KPIS = ("events", "sessions", "users", "bounce_rate", "avg_session_duration_s", "pageviews")
@@ -139,10 +145,10 @@ def _kpis(project_id: int, span: Window, linked: bool) -> dict:
     users_sql = _USERS.format(person="coalesce(a.ph, x.h)" if linked else "x.h",
                               join=_ALIAS_JOIN if linked else "")
     users = _rows(users_sql, params)[0][0]
-    sessions, bounce_rate, duration = _rows(_SESSIONS, params)[0]
+    sessions, with_pageviews, bounces, durations = (v or 0 for v in _rows(_SESSIONS, params)[0])
     return {"events": events, "sessions": sessions, "users": users,
-            "bounce_rate": bounce_rate,
-            "avg_session_duration_s": float(duration) if duration is not None else None,
+            "bounce_rate": bounces / with_pageviews if with_pageviews else None,
+            "avg_session_duration_s": durations / sessions if sessions else None,
             "pageviews": pageviews,
             "top_event": {"event": top, "count": top_count} if top is not None else None}
 

@@ -255,3 +255,33 @@ def test_the_latest_value_survives_folds_in_any_order(ingest, ingest_key):
             cursor.execute(f"SELECT last, last_at FROM {table} WHERE series_id = %s"  # noqa: S608
                            " AND bucket = %s", [series.pk, bucket])
             assert cursor.fetchone() == (3.0, minute + timedelta(seconds=50))
+
+
+def test_session_hours_stay_exact_as_sessions_grow_and_move(ingest, ingest_key):
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+
+    def send(minutes, name="page_view", session="s1"):
+        _events(ingest, ingest_key, [{"event": name, "distinct_id": "d", "session_id": session,
+                                      "timestamp": _iso(hour + timedelta(minutes=minutes))}])
+        rollups.fold()
+
+    def hours():
+        with connection.cursor() as cursor:
+            cursor.execute("""SELECT hour, sessions, with_pageviews, bounces, duration_sum
+                              FROM events_sessionhour WHERE project_id = %s AND sessions <> 0
+                              ORDER BY hour""", [ingest_key.project_id])
+            return cursor.fetchall()
+
+    send(10)
+    assert hours() == [(hour, 1, 1, 1, 0.0)]  # one page view: a bounce so far
+    send(20, "click")
+    assert hours() == [(hour, 1, 1, 0, 600.0)]
+    send(-10)  # arrives late and starts the session in the hour before
+    assert hours() == [(hour - timedelta(hours=1), 1, 1, 0, 1800.0)]
+    send(30, session="s2")
+    assert hours() == [(hour - timedelta(hours=1), 1, 1, 0, 1800.0), (hour, 1, 1, 1, 0.0)]
+    with connection.cursor() as cursor:  # and the per-hour totals equal the sessions
+        cursor.execute("""SELECT sum(sessions), sum(bounces), sum(duration_sum)
+                          FROM events_sessionhour WHERE project_id = %s""",
+                       [ingest_key.project_id])
+        assert cursor.fetchone() == (2, 1, 1800.0)
