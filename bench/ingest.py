@@ -19,8 +19,10 @@ B. ``POST /api/v1/metrics``, 1000 points per request (5 metric names x 50 hosts)
 
 An item is *acknowledged* when its request got 202 with ``accepted`` equal to the batch size.
 After each phase the database is read directly (psycopg): rows stored, acknowledged items missing
-(``lost``) and items stored more than once (``duplicated``). CPU seconds of the client, web
-(daphne), PostgreSQL, Redis and the rest are sampled per phase to show what the bottleneck is.
+(``lost``) and items stored more than once (``duplicated``); then how long the worker takes to
+fold the phase's pending rollup deltas, and whether the rollups count every stored item. CPU
+seconds of the client, web (daphne), PostgreSQL, Redis and the rest are sampled per phase to
+show what the bottleneck is.
 
 ``--external`` uses ``DATABASE_URL`` / ``REDIS_URL`` from the environment instead of the embedded
 servers (and writes a "Bench" project into that database). Loopback only; bounded in time (start
@@ -450,6 +452,38 @@ def check_points(database_url: str, project_id: int, t0: datetime, acked: list[i
 
 
 # -- report ---------------------------------------------------------------------------------------
+ROLLUP_WAIT_S = 120
+
+
+def rollup_lag(database_url: str) -> tuple[float, int]:
+    """Seconds from now until the worker has folded every pending delta into the rollups, and
+    how many deltas were pending when the phase ended."""
+    began = time.perf_counter()
+    first = None
+    with psycopg.connect(psycopg_url(database_url), autocommit=True) as conn:
+        while True:
+            pending = conn.execute(
+                "SELECT (SELECT count(*) FROM events_metricdelta)"
+                " + (SELECT count(*) FROM events_eventdelta)"
+                " + (SELECT count(*) FROM events_sessiondelta)").fetchone()[0]
+            first = pending if first is None else first
+            if pending == 0 or time.perf_counter() - began > ROLLUP_WAIT_S:
+                return time.perf_counter() - began, first
+            time.sleep(0.25)
+
+
+def rollup_totals(database_url: str, project_id: int) -> tuple[int, int]:
+    """Events counted by the hourly rollup and points counted by the 1-minute rollup."""
+    with psycopg.connect(psycopg_url(database_url)) as conn:
+        events = conn.execute("SELECT coalesce(sum(count), 0) FROM events_hourrollup"
+                              " WHERE project_id = %s", [project_id]).fetchone()[0]
+        points = conn.execute(
+            "SELECT coalesce(sum(r.count), 0) FROM events_metricrollup1m r"
+            " JOIN events_metricseries s ON s.id = r.series_id WHERE s.project_id = %s",
+            [project_id]).fetchone()[0]
+    return int(events), int(points)
+
+
 def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile; 0 for no values."""
     if not values:
@@ -520,8 +554,11 @@ def main() -> None:
             meter.start()
             events = run_phase(base, args.processes)
             events_cpu = meter.stop()
+            events_lag, events_pending = rollup_lag(database_url)
             events_check = check_events(database_url, project["project_id"], events.acked)
             ev = report("events (batches of 100)", "events", events, events_check, events_cpu)
+            print(f"  rollups: {events_pending:,} deltas pending at the end, all folded "
+                  f"{events_lag:.1f} s later")
 
             points_job = Job(**{**base.__dict__, "kind": "points",
                                 "t0": datetime.now(UTC).replace(microsecond=0)})
@@ -533,6 +570,12 @@ def main() -> None:
                                         points.acked + warmed)
             pt = report("points (batches of 1000)", "points", points, points_check, points_cpu,
                         before=len(warmed))
+            points_lag, points_pending = rollup_lag(database_url)
+            rolled_events, rolled_points = rollup_totals(database_url, project["project_id"])
+            print(f"  rollups: {points_pending:,} deltas pending at the end, all folded "
+                  f"{points_lag:.1f} s later")
+            print(f"rollups count {rolled_events:,} events (stored {events_check['stored']:,}) "
+                  f"and {rolled_points:,} points (stored {points_check['stored']:,})")
         finally:
             stop_s = stack.stop()
             if stop_s is not None:
