@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from projects import services
 from projects.models import Membership, Role, Scope
 
-pytest_plugins = ["tests.browser.fixtures"]
+pytest_plugins = ["tests.browser.fixtures", "tests.server_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -228,6 +228,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves it too; it may be empty
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "analytics_site.staticfinders.PlotlyFinder",  # vendor/plotly.min.js from the plotly wheel
+]
 # Served by WhiteNoise straight from the apps and packages, so `make run` needs no collectstatic;
 # the Docker image runs collectstatic and WhiteNoise serves STATIC_ROOT as well.
 WHITENOISE_USE_FINDERS = True

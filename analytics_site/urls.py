@@ -24,6 +24,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("projects.urls")),
+    path("projects/", include("dashboards.urls")),
     path("demo/", event_views.demo, name="demo"),
     path("demo/<path:subpage>", event_views.demo, name="demo-subpage"),
     path("admin/", admin.site.urls),

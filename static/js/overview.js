@@ -1,0 +1,214 @@
+// Project overview: KPI cards, events over time, top lists (the analytics API) and the live event
+// feed (the project's WebSocket). Everything user-supplied is written with textContent.
+
+const root = document.getElementById("overview");
+const project = root.dataset.project;
+const range = root.dataset.range;
+const START = { "24h": "now-24h", "7d": "now-7d", "30d": "now-30d" }[range];
+const INTERVAL = range === "24h" ? "hour" : "day";
+const FEED_MAX = 100;
+
+async function api(report, params = {}) {
+  const query = new URLSearchParams({ project, start: START, ...params });
+  const response = await fetch(`/api/v1/analytics/${report}?${query}`, {
+    headers: { Accept: "application/json" }, credentials: "same-origin",
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+  return body;
+}
+
+function showError(error) {
+  const box = document.getElementById("overview-error");
+  box.textContent = `Could not load the overview: ${error.message}`;
+  box.hidden = false;
+}
+
+const number = new Intl.NumberFormat();
+
+function formatKpi(key, value) {
+  if (value === null || value === undefined) return "–";
+  if (key === "bounce_rate") return `${(value * 100).toFixed(1)} %`;
+  if (key === "avg_session_duration_s") {
+    const minutes = Math.floor(value / 60);
+    return minutes ? `${minutes} min ${Math.round(value % 60)} s` : `${Math.round(value)} s`;
+  }
+  return number.format(value);
+}
+
+function renderKpis(overview) {
+  for (const card of document.querySelectorAll("[data-kpi]")) {
+    const kpi = overview[card.dataset.kpi];
+    card.querySelector(".kpi-value").textContent = formatKpi(card.dataset.kpi, kpi.value);
+    const change = card.querySelector(".kpi-change");
+    if (kpi.change === null) {
+      change.textContent = "no previous data";
+      change.className = "kpi-change muted";
+      continue;
+    }
+    const better = card.hasAttribute("data-lower-is-better") ? kpi.change < 0 : kpi.change > 0;
+    change.textContent = `${kpi.change >= 0 ? "▲" : "▼"} ${Math.abs(kpi.change * 100).toFixed(1)} % vs previous`;
+    change.className = `kpi-change ${kpi.change === 0 ? "muted" : better ? "up" : "down"}`;
+  }
+}
+
+const PLOT_CONFIG = { displayModeBar: false, responsive: true };
+
+function renderSparklines(points) {
+  const x = points.map((p) => new Date(p.t));
+  for (const card of document.querySelectorAll("[data-kpi]")) {
+    const target = card.querySelector(".spark");
+    if (!target) continue;
+    const y = points.map((p) => p[card.dataset.kpi]);
+    window.Plotly.react(target, [{ x, y, type: "scatter", mode: "lines", fill: "tozeroy",
+      line: { color: "#4c6ef5", width: 1.5 }, hoverinfo: "skip" }], {
+      margin: { l: 0, r: 0, t: 0, b: 0 }, height: 36, xaxis: { visible: false },
+      yaxis: { visible: false }, showlegend: false, paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+    }, { ...PLOT_CONFIG, staticPlot: true });
+  }
+}
+
+function renderChart(points) {
+  const x = points.map((p) => new Date(p.t));
+  const trace = (name, key, color) => ({ x, y: points.map((p) => p[key]), name, type: "scatter",
+    mode: "lines", line: { color, width: 2 } });
+  window.Plotly.react("chart-events", [
+    trace("Events", "events", "#4c6ef5"), trace("Users", "users", "#12b886"),
+    trace("Sessions", "sessions", "#f59f00"),
+  ], {
+    margin: { l: 48, r: 16, t: 8, b: 36 }, height: 300, hovermode: "x unified",
+    legend: { orientation: "h", y: -0.2 }, yaxis: { rangemode: "tozero" },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+  }, PLOT_CONFIG);
+}
+
+function renderList(table, rows) {
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  if (!rows.length) {
+    const row = body.insertRow();
+    const cell = row.insertCell();
+    cell.colSpan = 3;
+    cell.className = "muted";
+    cell.textContent = "No data in this range";
+    return;
+  }
+  for (const item of rows) {
+    const row = body.insertRow();
+    row.insertCell().textContent = item.value;
+    row.insertCell().textContent = number.format(item.events);
+    row.insertCell().textContent = number.format(item.users);
+  }
+}
+
+async function load() {
+  try {
+    const [overview, series] = await Promise.all([api("overview"),
+      api("timeseries", { interval: INTERVAL })]);
+    renderKpis(overview);
+    const plotly = await plotlyReady();
+    if (plotly) {
+      renderSparklines(series.points);
+      renderChart(series.points);
+    }
+    await Promise.all([...document.querySelectorAll("table[data-report]")].map(async (table) =>
+      renderList(table, (await api(table.dataset.report, { limit: 8 })).results)));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function plotlyReady() {
+  // plotly.min.js is a deferred classic script; module scripts run after it, but be safe.
+  return new Promise((resolve) => {
+    if (window.Plotly) return resolve(true);
+    window.addEventListener("load", () => resolve(Boolean(window.Plotly)), { once: true });
+  });
+}
+
+// -- live feed ------------------------------------------------------------------------------------
+const feed = document.getElementById("feed");
+const empty = document.getElementById("feed-empty");
+const filter = document.getElementById("feed-filter");
+const pauseButton = document.getElementById("feed-pause");
+const state = document.getElementById("live-state");
+let paused = false;
+let socket = null;
+let retries = 0;
+
+function setState(name, label) {
+  state.dataset.state = name;
+  state.querySelector(".label").textContent = label;
+}
+
+function matches(item) {
+  const wanted = filter.value.trim().toLowerCase();
+  return !wanted || item.dataset.event.toLowerCase().includes(wanted);
+}
+
+function addEvent(event) {
+  const item = document.createElement("li");
+  item.dataset.event = event.event;
+  const time = document.createElement("time");
+  time.dateTime = event.timestamp;
+  time.textContent = new Date(event.timestamp).toLocaleTimeString();
+  const name = document.createElement("strong");
+  name.className = "feed-event";
+  name.textContent = event.event;
+  const who = document.createElement("span");
+  who.className = "muted";
+  who.textContent = event.person_id + (event.path ? ` · ${event.path}` : "");
+  const props = document.createElement("code");
+  props.className = "feed-props";
+  props.textContent = JSON.stringify(event.properties);
+  item.append(time, name, who, props);
+  item.hidden = !matches(item);
+  feed.prepend(item);
+  while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
+  empty.hidden = true;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${project}/`);
+  socket.addEventListener("open", () => {
+    retries = 0;
+    setState(paused ? "paused" : "connected", paused ? "Paused" : "Live");
+  });
+  socket.addEventListener("message", (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type !== "events" || paused) return;
+    for (const event of data.events) addEvent(event);
+  });
+  socket.addEventListener("close", (closed) => {
+    if (closed.code === 4401 || closed.code === 4404) {
+      setState("failed", "Not allowed");
+      return;
+    }
+    retries += 1;
+    if (retries > 8) {
+      setState("failed", "Disconnected");
+      return;
+    }
+    const delay = Math.min(30000, 500 * 2 ** retries);
+    setState("reconnecting", `Reconnecting in ${Math.round(delay / 1000)} s…`);
+    setTimeout(connect, delay);
+  });
+}
+
+pauseButton.addEventListener("click", () => {
+  paused = !paused;
+  pauseButton.textContent = paused ? "Resume" : "Pause";
+  pauseButton.setAttribute("aria-pressed", String(paused));
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    setState(paused ? "paused" : "connected", paused ? "Paused" : "Live");
+  }
+});
+
+filter.addEventListener("input", () => {
+  for (const item of feed.children) item.hidden = !matches(item);
+});
+
+load();
+connect();
