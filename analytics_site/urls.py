@@ -15,6 +15,7 @@ admin.site.site_title = "Analytics admin"
 api_v1 = [
     path("", include("projects.api.urls")),
     path("", include("events.api.urls")),
+    path("", include("dashboards.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,43 @@
+from rest_framework import serializers
+
+from ..models import Dashboard, Panel, PanelType
+
+
+class PanelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Panel
+        fields = ["id", "title", "type", "query", "options", "x", "y", "w", "h", "updated_at"]
+        read_only_fields = fields
+
+
+class DashboardSerializer(serializers.ModelSerializer):
+    panels = PanelSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Dashboard
+        fields = ["id", "project", "name", "description", "panels", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class DashboardWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class PanelWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=100)
+    type = serializers.ChoiceField(choices=PanelType.choices, default=PanelType.LINE)
+    query = serializers.CharField(max_length=2000)
+    options = serializers.JSONField(required=False)
+    x = serializers.IntegerField(required=False, min_value=0)
+    y = serializers.IntegerField(required=False, min_value=0)
+    w = serializers.IntegerField(required=False, min_value=1, max_value=12)
+    h = serializers.IntegerField(required=False, min_value=1, max_value=24)
+
+
+class LayoutItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    x = serializers.IntegerField()
+    y = serializers.IntegerField()
+    w = serializers.IntegerField()
+    h = serializers.IntegerField()

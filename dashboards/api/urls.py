@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dashboards-api"
+urlpatterns = [
+    path("projects/<int:project_id>/dashboards/", views.DashboardList.as_view(),
+         name="dashboard-list"),
+    path("dashboards/<int:pk>/", views.DashboardDetail.as_view(), name="dashboard-detail"),
+    path("dashboards/<int:pk>/duplicate/", views.DashboardDuplicate.as_view(),
+         name="dashboard-duplicate"),
+    path("dashboards/<int:pk>/layout/", views.DashboardLayout.as_view(),
+         name="dashboard-layout"),
+    path("dashboards/<int:pk>/panels/", views.PanelList.as_view(), name="panel-list"),
+    path("panels/<int:pk>/", views.PanelDetail.as_view(), name="panel-detail"),
+]

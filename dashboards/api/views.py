@@ -1,0 +1,109 @@
+"""REST endpoints for dashboards and panels. Thin: scoped lookups from dashboards.selectors
+(404 outside the caller's projects), writes through dashboards.services; viewers read, editors
+and admins change."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from projects.models import APIToken, Role, Scope
+from projects.selectors import get_project_for
+
+from .. import selectors, services
+from . import serializers as s
+
+
+def _token(request):
+    return request.auth if isinstance(request.auth, APIToken) else None
+
+
+def _dashboard(request, pk, *, write=False):
+    return selectors.get_dashboard_for(
+        request.user, pk, min_role=Role.EDITOR if write else Role.VIEWER, token=_token(request),
+        scope=Scope.WRITE if write else Scope.READ)
+
+
+class DashboardList(APIView):
+    @extend_schema(responses=s.DashboardSerializer(many=True), operation_id="dashboards_list")
+    def get(self, request, project_id):
+        project = get_project_for(request.user, project_id, token=_token(request))
+        return Response(s.DashboardSerializer(selectors.dashboards_of(project), many=True).data)
+
+    @extend_schema(request=s.DashboardWriteSerializer, responses={201: s.DashboardSerializer},
+                   operation_id="dashboards_create")
+    def post(self, request, project_id):
+        project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
+                                  token=_token(request), scope=Scope.WRITE)
+        data = request.data if isinstance(request.data, dict) else {}
+        dashboard = services.create_dashboard(project=project, name=data.get("name"),
+                                              user=request.user,
+                                              description=data.get("description", ""))
+        return Response(s.DashboardSerializer(dashboard).data, status=status.HTTP_201_CREATED)
+
+
+class DashboardDetail(APIView):
+    @extend_schema(responses=s.DashboardSerializer, operation_id="dashboards_retrieve")
+    def get(self, request, pk):
+        return Response(s.DashboardSerializer(_dashboard(request, pk)).data)
+
+    @extend_schema(request=s.DashboardWriteSerializer, responses=s.DashboardSerializer,
+                   operation_id="dashboards_update")
+    def patch(self, request, pk):
+        dashboard = services.update_dashboard(dashboard=_dashboard(request, pk, write=True),
+                                              **(request.data if isinstance(request.data, dict)
+                                                 else {}))
+        return Response(s.DashboardSerializer(dashboard).data)
+
+    @extend_schema(responses={204: None}, operation_id="dashboards_delete")
+    def delete(self, request, pk):
+        services.delete_dashboard(dashboard=_dashboard(request, pk, write=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DashboardDuplicate(APIView):
+    @extend_schema(request=None, responses={201: s.DashboardSerializer},
+                   operation_id="dashboards_duplicate")
+    def post(self, request, pk):
+        copy = services.duplicate_dashboard(dashboard=_dashboard(request, pk, write=True),
+                                            user=request.user)
+        return Response(s.DashboardSerializer(copy).data, status=status.HTTP_201_CREATED)
+
+
+class DashboardLayout(APIView):
+    @extend_schema(request=s.LayoutItemSerializer(many=True),
+                   responses=s.PanelSerializer(many=True), operation_id="dashboards_layout")
+    def put(self, request, pk):
+        panels = services.save_layout(dashboard=_dashboard(request, pk, write=True),
+                                      items=request.data)
+        return Response(s.PanelSerializer(panels, many=True).data)
+
+
+class PanelList(APIView):
+    @extend_schema(request=s.PanelWriteSerializer, responses={201: s.PanelSerializer},
+                   operation_id="panels_create")
+    def post(self, request, pk):
+        dashboard = _dashboard(request, pk, write=True)
+        data = request.data if isinstance(request.data, dict) else {}
+        fields = {k: data[k] for k in ("title", "query", "type", "options", "x", "y", "w", "h")
+                  if k in data}
+        panel = services.create_panel(dashboard=dashboard, **fields)
+        return Response(s.PanelSerializer(panel).data, status=status.HTTP_201_CREATED)
+
+
+class PanelDetail(APIView):
+    @extend_schema(request=s.PanelWriteSerializer(partial=True), responses=s.PanelSerializer,
+                   operation_id="panels_update")
+    def patch(self, request, pk):
+        panel = selectors.get_panel_for(request.user, pk, min_role=Role.EDITOR,
+                                        token=_token(request), scope=Scope.WRITE)
+        panel = services.update_panel(panel=panel, **(request.data if isinstance(
+            request.data, dict) else {}))
+        return Response(s.PanelSerializer(panel).data)
+
+    @extend_schema(responses={204: None}, operation_id="panels_delete")
+    def delete(self, request, pk):
+        panel = selectors.get_panel_for(request.user, pk, min_role=Role.EDITOR,
+                                        token=_token(request), scope=Scope.WRITE)
+        services.delete_panel(panel=panel)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,36 @@
+"""Reads of dashboards, scoped to the projects the caller may see (404 outside them)."""
+
+from __future__ import annotations
+
+from analytics_site.errors import NotFound
+from projects.models import Role, Scope
+from projects.selectors import projects_for, require
+
+from .models import Dashboard, Panel
+
+
+def dashboards_of(project) -> list[Dashboard]:
+    return list(Dashboard.objects.filter(project=project).prefetch_related("panels"))
+
+
+def get_dashboard_for(user, dashboard_id, *, min_role: str = Role.VIEWER, token=None,
+                      scope: str = Scope.READ) -> Dashboard:
+    try:
+        dashboard = (Dashboard.objects.select_related("project")
+                     .get(pk=int(dashboard_id), project__in=projects_for(user)))
+    except (Dashboard.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Dashboard not found.",
+                       details={"dashboard_id": str(dashboard_id)}) from None
+    require(user, dashboard.project, min_role=min_role, token=token, scope=scope)
+    return dashboard
+
+
+def get_panel_for(user, panel_id, *, min_role: str = Role.VIEWER, token=None,
+                  scope: str = Scope.READ) -> Panel:
+    try:
+        panel = (Panel.objects.select_related("dashboard__project")
+                 .get(pk=int(panel_id), dashboard__project__in=projects_for(user)))
+    except (Panel.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Panel not found.", details={"panel_id": str(panel_id)}) from None
+    require(user, panel.dashboard.project, min_role=min_role, token=token, scope=scope)
+    return panel

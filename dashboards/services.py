@@ -1,0 +1,217 @@
+"""Writes of dashboards and panels: the only place that changes them. Panel queries are checked
+by the query engine's parser, so a panel never stores a query that cannot run."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+from django.utils import timezone
+
+from analytics_site.errors import ValidationFailed
+from events import query as engine
+
+from .models import GRID_COLUMNS, MAX_PANEL_HEIGHT, Dashboard, Panel, PanelType
+
+CALCULATIONS = ("last", "avg", "min", "max", "sum")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+MAX_PANELS = 50
+
+
+def _name(value, field: str = "name", limit: int = 100) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"{field}: this field may not be blank.",
+                               details={field: ["This field may not be blank."]})
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationFailed(f"{field}: at most {limit} characters.",
+                               details={field: [f"At most {limit} characters."]})
+    return value
+
+
+def _number(value, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationFailed(f"options.{field}: must be a number.",
+                               details={f"options.{field}": ["Must be a number."]})
+    return float(value)
+
+
+def clean_options(options) -> dict:
+    """unit, color, legend, thresholds [{value, color}], min, max, calculation."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValidationFailed("options: must be an object.", details={"options": ["Object."]})
+    allowed = {"unit", "color", "legend", "thresholds", "min", "max", "calculation"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValidationFailed(f"options: unknown keys {', '.join(unknown)}.",
+                               details={f"options.{k}": ["Unknown option."] for k in unknown})
+    clean: dict = {}
+    if "unit" in options:
+        clean["unit"] = _name(options["unit"], "options.unit", 20)
+    if "color" in options:
+        if not isinstance(options["color"], str) or not _COLOR.match(options["color"]):
+            raise ValidationFailed("options.color: a colour like #4c6ef5.",
+                                   details={"options.color": ["A colour like #4c6ef5."]})
+        clean["color"] = options["color"]
+    if "legend" in options:
+        if not isinstance(options["legend"], bool):
+            raise ValidationFailed("options.legend: true or false.",
+                                   details={"options.legend": ["true or false."]})
+        clean["legend"] = options["legend"]
+    for bound in ("min", "max"):
+        if options.get(bound) is not None:
+            clean[bound] = _number(options[bound], bound)
+    if "calculation" in options:
+        if options["calculation"] not in CALCULATIONS:
+            raise ValidationFailed(f"options.calculation: one of {', '.join(CALCULATIONS)}.",
+                                   details={"options.calculation": list(CALCULATIONS)})
+        clean["calculation"] = options["calculation"]
+    if "thresholds" in options:
+        steps = options["thresholds"]
+        if not isinstance(steps, list) or len(steps) > 10:
+            raise ValidationFailed("options.thresholds: a list of up to 10 {value, color}.",
+                                   details={"options.thresholds": ["Up to 10 {value, color}."]})
+        clean["thresholds"] = []
+        for i, step in enumerate(steps):
+            if (not isinstance(step, dict) or not isinstance(step.get("color"), str)
+                    or not _COLOR.match(step["color"])):
+                raise ValidationFailed(f"options.thresholds[{i}]: needs value and a #rrggbb color.",
+                                       details={f"options.thresholds[{i}]": ["{value, color}"]})
+            clean["thresholds"].append({"value": _number(step.get("value"), f"thresholds[{i}]"),
+                                        "color": step["color"]})
+        clean["thresholds"].sort(key=lambda s: s["value"])
+    return clean
+
+
+def check_query(text) -> str:
+    if not isinstance(text, str):
+        raise ValidationFailed("query: a query is required.", details={"query": ["Required."]})
+    engine.parse(text)  # QUERY_SYNTAX / QUERY_INVALID with the position, as the API gives them
+    return text.strip()
+
+
+def _check_box(x, y, w, h, where: str) -> tuple[int, int, int, int]:
+    values = (x, y, w, h)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ValidationFailed(f"{where}: x, y, w and h are integers.",
+                               details={where: ["x, y, w and h are integers."]})
+    if x < 0 or y < 0 or not 1 <= w <= GRID_COLUMNS or x + w > GRID_COLUMNS \
+            or not 1 <= h <= MAX_PANEL_HEIGHT or y > 1000:
+        raise ValidationFailed(
+            f"{where}: the panel must fit the {GRID_COLUMNS}-column grid "
+            f"(0 ≤ x, x + w ≤ {GRID_COLUMNS}, 1 ≤ h ≤ {MAX_PANEL_HEIGHT}).",
+            details={where: [f"Outside the {GRID_COLUMNS}-column grid."]})
+    return values
+
+
+# -- dashboards -----------------------------------------------------------------------------------
+def create_dashboard(*, project, name, user, description: str = "") -> Dashboard:
+    return Dashboard.objects.create(project=project, name=_name(name), created_by=user,
+                                    description=(description or "")[:500])
+
+
+def update_dashboard(*, dashboard: Dashboard, **fields) -> Dashboard:
+    unknown = set(fields) - {"name", "description"}
+    if unknown:
+        raise ValidationFailed("Unknown fields.", details={f: ["Unknown field."] for f in unknown})
+    if "name" in fields:
+        dashboard.name = _name(fields["name"])
+    if "description" in fields:
+        dashboard.description = str(fields["description"] or "")[:500]
+    dashboard.save()
+    return dashboard
+
+
+@transaction.atomic
+def duplicate_dashboard(*, dashboard: Dashboard, user) -> Dashboard:
+    copy = Dashboard.objects.create(project=dashboard.project, created_by=user,
+                                    name=f"Copy of {dashboard.name}"[:100],
+                                    description=dashboard.description)
+    Panel.objects.bulk_create([
+        Panel(dashboard=copy, title=p.title, type=p.type, query=p.query, options=p.options,
+              x=p.x, y=p.y, w=p.w, h=p.h) for p in dashboard.panels.all()])
+    return copy
+
+
+def delete_dashboard(*, dashboard: Dashboard) -> None:
+    dashboard.delete()
+
+
+# -- panels ---------------------------------------------------------------------------------------
+def _type(value) -> str:
+    if value not in PanelType.values:
+        raise ValidationFailed(f"type: one of {', '.join(PanelType.values)}.",
+                               details={"type": [f"One of {', '.join(PanelType.values)}."]})
+    return value
+
+
+@transaction.atomic
+def create_panel(*, dashboard: Dashboard, title, query, type=PanelType.LINE, options=None,
+                 x=None, y=None, w=6, h=4) -> Panel:
+    panels = list(Dashboard.objects.select_for_update().get(pk=dashboard.pk).panels.all())
+    if len(panels) >= MAX_PANELS:
+        raise ValidationFailed(f"A dashboard holds at most {MAX_PANELS} panels.",
+                               details={"panels": [f"At most {MAX_PANELS}."]})
+    if y is None:  # below everything
+        y = max((p.y + p.h for p in panels), default=0)
+    x = 0 if x is None else x
+    x, y, w, h = _check_box(x, y, w, h, "position")
+    return Panel.objects.create(dashboard=dashboard, title=_name(title, "title"),
+                                type=_type(type), query=check_query(query),
+                                options=clean_options(options), x=x, y=y, w=w, h=h)
+
+
+def update_panel(*, panel: Panel, **fields) -> Panel:
+    unknown = set(fields) - {"title", "type", "query", "options"}
+    if unknown:
+        raise ValidationFailed("Unknown fields.", details={f: ["Unknown field."] for f in unknown})
+    if "title" in fields:
+        panel.title = _name(fields["title"], "title")
+    if "type" in fields:
+        panel.type = _type(fields["type"])
+    if "query" in fields:
+        panel.query = check_query(fields["query"])
+    if "options" in fields:
+        panel.options = clean_options(fields["options"])
+    panel.save()
+    return panel
+
+
+def delete_panel(*, panel: Panel) -> None:
+    panel.delete()
+
+
+@transaction.atomic
+def save_layout(*, dashboard: Dashboard, items) -> list[Panel]:
+    """Every panel of the dashboard, each once, inside the grid, none overlapping."""
+    panels = {p.pk: p for p in Dashboard.objects.select_for_update().get(pk=dashboard.pk)
+              .panels.all()}
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValidationFailed("layout: a list of {id, x, y, w, h}.",
+                               details={"layout": ["A list of {id, x, y, w, h}."]})
+    ids = [i.get("id") for i in items]
+    if sorted(ids, key=str) != sorted(panels, key=str):
+        raise ValidationFailed("layout: must list each panel of the dashboard once.",
+                               details={"layout": ["Each panel once."],
+                                        "panels": sorted(panels)})
+    boxes = {}
+    for i, item in enumerate(items):
+        boxes[item["id"]] = _check_box(item.get("x"), item.get("y"), item.get("w"),
+                                       item.get("h"), f"layout[{i}]")
+    cells: dict[tuple[int, int], int] = {}
+    for panel_id, (x, y, w, h) in boxes.items():
+        for cx in range(x, x + w):
+            for cy in range(y, y + h):
+                other = cells.setdefault((cx, cy), panel_id)
+                if other != panel_id:
+                    raise ValidationFailed(
+                        f"layout: panels {other} and {panel_id} overlap.",
+                        details={"layout": ["Panels overlap."], "panels": [other, panel_id]})
+    for panel_id, (x, y, w, h) in boxes.items():
+        panel = panels[panel_id]
+        panel.x, panel.y, panel.w, panel.h = x, y, w, h
+    Panel.objects.bulk_update(panels.values(), ["x", "y", "w", "h"])
+    Dashboard.objects.filter(pk=dashboard.pk).update(updated_at=timezone.now())
+    return sorted(panels.values(), key=lambda p: (p.y, p.x, p.pk))

@@ -1,0 +1,93 @@
+"""Dashboards and panels over the REST API: CRUD, roles, scoping, query and layout validation."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def board(two_projects, token_client):
+    client = token_client(two_projects["a_editor"])
+    a = two_projects["a"]
+    dashboard = client.post(f"/api/v1/projects/{a.pk}/dashboards/", {"name": "Web"},
+                            format="json").json()
+    ids = []
+    for title, query in (("Latency", "p95:http.latency_ms{} by {host}"),
+                         ("Signups", "count:events{event:signup}")):
+        response = client.post(f"/api/v1/dashboards/{dashboard['id']}/panels/",
+                               {"title": title, "query": query, "w": 6, "h": 4}, format="json")
+        assert response.status_code == 201, response.json()
+        ids.append(response.json()["id"])
+    return {"client": client, "id": dashboard["id"], "panels": ids}
+
+
+def test_create_read_rename_duplicate_delete(board, two_projects, token_client):
+    client = board["client"]
+    body = client.get(f"/api/v1/dashboards/{board['id']}/").json()
+    assert body["name"] == "Web"
+    # New panels go below the others.
+    assert [(p["title"], p["x"], p["y"]) for p in body["panels"]] == [
+        ("Latency", 0, 0), ("Signups", 0, 4)]
+    renamed = client.patch(f"/api/v1/dashboards/{board['id']}/", {"name": "Web shop"},
+                           format="json")
+    assert renamed.json()["name"] == "Web shop"
+    copy = client.post(f"/api/v1/dashboards/{board['id']}/duplicate/").json()
+    assert copy["name"] == "Copy of Web shop"
+    assert [p["query"] for p in copy["panels"]] == [p["query"] for p in body["panels"]]
+    listed = client.get(f"/api/v1/projects/{two_projects['a'].pk}/dashboards/").json()
+    assert [d["name"] for d in listed] == ["Copy of Web shop", "Web shop"]
+    assert client.delete(f"/api/v1/dashboards/{copy['id']}/").status_code == 204
+    assert client.get(f"/api/v1/dashboards/{copy['id']}/").status_code == 404
+
+
+def test_viewers_read_outsiders_see_nothing(board, two_projects, token_client):
+    viewer = token_client(two_projects["a_viewer"])
+    assert viewer.get(f"/api/v1/dashboards/{board['id']}/").status_code == 200
+    denied = viewer.patch(f"/api/v1/dashboards/{board['id']}/", {"name": "x"}, format="json")
+    assert (denied.status_code, denied.json()["code"]) == (403, "FORBIDDEN")
+    outsider = token_client(two_projects["b_admin"])
+    for response in (
+        outsider.get(f"/api/v1/dashboards/{board['id']}/"),
+        outsider.post(f"/api/v1/dashboards/{board['id']}/duplicate/"),
+        outsider.patch(f"/api/v1/panels/{board['panels'][0]}/", {"title": "x"}, format="json"),
+        outsider.get(f"/api/v1/projects/{two_projects['a'].pk}/dashboards/"),
+    ):
+        assert response.status_code == 404
+
+
+def test_panel_queries_and_options_are_checked(board):
+    client = board["client"]
+    bad = client.post(f"/api/v1/dashboards/{board['id']}/panels/",
+                      {"title": "Bad", "query": "avg:cpu{host:a env:b}"}, format="json")
+    assert (bad.status_code, bad.json()["code"]) == (400, "QUERY_SYNTAX")
+    assert bad.json()["details"] == {"position": 15, "expected": ["}", ","]}
+    panel = board["panels"][0]
+    ok = client.patch(f"/api/v1/panels/{panel}/", {"type": "stat", "options": {
+        "unit": "ms", "thresholds": [{"value": 500, "color": "#e03131"},
+                                     {"value": 200, "color": "#f59f00"}]}}, format="json")
+    assert ok.json()["options"]["thresholds"][0] == {"value": 200.0, "color": "#f59f00"}
+    wrong = client.patch(f"/api/v1/panels/{panel}/", {"options": {"colour": "red"}},
+                         format="json")
+    assert list(wrong.json()["details"]) == ["options.colour"]
+    wrong_type = client.patch(f"/api/v1/panels/{panel}/", {"type": "pie"}, format="json")
+    assert list(wrong_type.json()["details"]) == ["type"]
+
+
+def test_layout_saves_whole_and_refuses_overlaps_and_the_grid_edge(board):
+    client, (a, b) = board["client"], board["panels"]
+    url = f"/api/v1/dashboards/{board['id']}/layout/"
+    saved = client.put(url, [{"id": a, "x": 6, "y": 0, "w": 6, "h": 4},
+                             {"id": b, "x": 0, "y": 0, "w": 6, "h": 6}], format="json")
+    assert saved.status_code == 200, saved.json()
+    assert [(p["id"], p["x"], p["h"]) for p in saved.json()] == [(b, 0, 6), (a, 6, 4)]
+    overlap = client.put(url, [{"id": a, "x": 3, "y": 0, "w": 6, "h": 4},
+                               {"id": b, "x": 0, "y": 0, "w": 6, "h": 6}], format="json")
+    assert overlap.status_code == 400
+    assert sorted(overlap.json()["details"]["panels"]) == sorted([a, b])
+    outside = client.put(url, [{"id": a, "x": 8, "y": 0, "w": 6, "h": 4},
+                               {"id": b, "x": 0, "y": 0, "w": 6, "h": 6}], format="json")
+    assert list(outside.json()["details"]) == ["layout[0]"]
+    missing = client.put(url, [{"id": a, "x": 0, "y": 0, "w": 6, "h": 4}], format="json")
+    assert missing.status_code == 400
+    after = client.get(f"/api/v1/dashboards/{board['id']}/").json()["panels"]
+    assert [(p["id"], p["x"], p["y"]) for p in after] == [(b, 0, 0), (a, 6, 0)]  # unchanged
