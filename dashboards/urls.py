@@ -5,4 +5,10 @@ from . import views
 app_name = "dashboards"
 urlpatterns = [
     path("<int:project_id>/overview/", views.overview, name="overview"),
+    path("<int:project_id>/dashboards/", views.dashboard_list, name="list"),
+    path("<int:project_id>/dashboards/new/", views.dashboard_create, name="create"),
+    path("<int:project_id>/dashboards/<int:dashboard_id>/", views.dashboard_detail,
+         name="detail"),
+    path("<int:project_id>/dashboards/<int:dashboard_id>/<str:action>/",
+         views.dashboard_action, name="action"),
 ]

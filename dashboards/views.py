@@ -1,26 +1,102 @@
-"""HTML pages of the dashboards app. Thin: the page is a shell; its script reads the analytics
-API (events.query underneath) and the project's WebSocket."""
+"""HTML pages of the dashboards app. Thin: pages are shells whose scripts read the query and
+analytics APIs (events.query underneath) and the project's WebSocket; forms write through
+dashboards.services."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from analytics_site.errors import ApiError
-from projects.selectors import get_project_for
+from projects.models import Role
+from projects.selectors import get_project_for, role_of
+
+from . import selectors, services
+from .api.serializers import PanelSerializer
 
 RANGES = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
+DASHBOARD_RANGES = {"15m": "15 minutes", "1h": "1 hour", "6h": "6 hours", "24h": "24 hours",
+                    "7d": "7 days", "30d": "30 days"}
+REFRESH = {"off": "Off", "5s": "5 s", "10s": "10 s", "30s": "30 s", "1m": "1 min"}
+
+
+def _or_404(call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from None
+        raise
 
 
 @login_required
 def overview(request, project_id):
-    try:
-        project = get_project_for(request.user, project_id)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise Http404("Project not found") from None
-        raise
+    project = _or_404(get_project_for, request.user, project_id)
     chosen = request.GET.get("range", "7d")
     if chosen not in RANGES:
         chosen = "7d"
     return render(request, "dashboards/overview.html",
                   {"project": project, "ranges": RANGES, "range": chosen})
+
+
+@login_required
+def dashboard_list(request, project_id):
+    project = _or_404(get_project_for, request.user, project_id)
+    can_edit = Role.rank(role_of(request.user, project)) >= Role.rank(Role.EDITOR)
+    return render(request, "dashboards/list.html", {
+        "project": project, "dashboards": selectors.dashboards_of(project),
+        "can_edit": can_edit})
+
+
+@login_required
+@require_POST
+def dashboard_create(request, project_id):
+    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    try:
+        dashboard = services.create_dashboard(project=project, name=request.POST.get("name"),
+                                              user=request.user)
+    except ApiError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboards:list", project.pk)
+    return redirect("dashboards:detail", project.pk, dashboard.pk)
+
+
+@login_required
+@require_POST
+def dashboard_action(request, project_id, dashboard_id, action):
+    dashboard = _or_404(selectors.get_dashboard_for, request.user, dashboard_id,
+                        min_role=Role.EDITOR)
+    if dashboard.project_id != int(project_id):
+        raise Http404("Dashboard not found")
+    if action == "duplicate":
+        copy = services.duplicate_dashboard(dashboard=dashboard, user=request.user)
+        messages.success(request, f"Duplicated as “{copy.name}”.")
+    elif action == "delete":
+        services.delete_dashboard(dashboard=dashboard)
+        messages.success(request, f"Deleted “{dashboard.name}”.")
+    elif action == "rename":
+        try:
+            services.update_dashboard(dashboard=dashboard, name=request.POST.get("name"))
+        except ApiError as exc:
+            messages.error(request, exc.message)
+    else:
+        raise Http404("No such action")
+    return redirect("dashboards:list", project_id)
+
+
+@login_required
+def dashboard_detail(request, project_id, dashboard_id):
+    dashboard = _or_404(selectors.get_dashboard_for, request.user, dashboard_id)
+    if dashboard.project_id != int(project_id):
+        raise Http404("Dashboard not found")
+    project = dashboard.project
+    chosen = request.GET.get("range", "6h")
+    refresh = request.GET.get("refresh", "off")
+    can_edit = Role.rank(role_of(request.user, project)) >= Role.rank(Role.EDITOR)
+    return render(request, "dashboards/detail.html", {
+        "project": project, "dashboard": dashboard,
+        "panels": PanelSerializer(dashboard.panels.all(), many=True).data,
+        "ranges": DASHBOARD_RANGES, "range": chosen if chosen in DASHBOARD_RANGES else "6h",
+        "refreshes": REFRESH, "refresh": refresh if refresh in REFRESH else "off",
+        "can_edit": can_edit})

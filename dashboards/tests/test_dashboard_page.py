@@ -1,0 +1,141 @@
+"""A dashboard in headless Chromium against the real server: every panel drawn from the query
+engine, a panel dragged and still there after a reload, a failed save rolled back with a
+message, and the list page's create / duplicate / delete."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from dashboards import services
+from dashboards.models import Dashboard, Panel
+from events import rollups
+from projects.models import Role
+
+pytestmark = pytest.mark.slow
+
+
+def _login(page, server, username):
+    page.goto(f"{server}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"pw-{username}")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/projects/")
+
+
+@pytest.fixture
+def board(store, ingest, make_user, make_project):
+    owner = make_user("maria")
+    project = make_project("Storefront", owner=owner, members={make_user("vik"): Role.VIEWER})
+    now = datetime.now(UTC)
+    store.points(project, [
+        {"name": "http.latency_ms", "value": 20 + (i % 7) * 5, "tags": {"host": f"web-{i % 3}"},
+         "timestamp": (now - timedelta(minutes=i)).isoformat()} for i in range(120)])
+    store.events(project, [{"event": "signup", "distinct_id": f"u{i}",
+                            "timestamp": (now - timedelta(minutes=3 * i)).isoformat()}
+                           for i in range(10)])
+    rollups.fold()
+    dashboard = services.create_dashboard(project=project, name="API health", user=owner)
+    for title, kind, query, options, box in (
+        ("Latency by host", "line", "avg:http.latency_ms{} by {host}", {}, (0, 0, 6, 4)),
+        ("p95 latency", "stat", "p95:http.latency_ms{}",
+         {"unit": "ms", "thresholds": [{"value": 40, "color": "#e03131"}]}, (6, 0, 3, 4)),
+        ("Latency gauge", "gauge", "avg:http.latency_ms{}", {"max": 100}, (9, 0, 3, 4)),
+        ("Sign-ups", "bar", "count:events{event:signup}", {}, (0, 4, 4, 4)),
+        ("Hosts", "table", "max:http.latency_ms{} by {host}", {"calculation": "max"},
+         (4, 4, 4, 4)),
+        ("Heat", "heatmap", "avg:http.latency_ms{} by {host}", {}, (8, 4, 4, 4)),
+    ):
+        services.create_panel(dashboard=dashboard, title=title, type=kind, query=query,
+                              options=options, x=box[0], y=box[1], w=box[2], h=box[3])
+    return project, dashboard
+
+
+def test_every_panel_is_drawn(page, ingest_server, board, screenshot):
+    project, dashboard = board
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/?range=6h")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    for kind in ("line", "stat", "gauge", "bar", "heatmap"):
+        expect(page.locator(f"[data-type={kind}] .main-svg").first).to_be_attached()
+    assert page.locator("[data-type=stat] .stat").inner_text().endswith(" ms")
+    assert page.locator("[data-type=table] tbody tr").count() == 3
+    assert page.locator(".panel-status.error").count() == 0
+    screenshot(page, "dashboard", full_page=True)
+    assert page.console_errors == []
+
+
+def _drag(page, handle, dx, dy):
+    page.locator(handle).scroll_into_view_if_needed()
+    box = page.locator(handle).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx / 2, y + dy / 2, steps=5)
+    page.mouse.move(x + dx, y + dy, steps=5)
+    page.mouse.up()
+
+
+def test_a_dragged_panel_stays_where_it_was_dropped(page, ingest_server, board):
+    project, dashboard = board
+    bar = Panel.objects.get(dashboard=dashboard, title="Sign-ups")
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    column = page.locator("#dashboard").bounding_box()["width"] / 12
+    _drag(page, f"[data-panel='{bar.pk}'] .panel-drag", 0, 4 * 76)  # four rows down
+    expect(page.locator("#dashboard")).to_have_attribute("data-saves", "1")
+    bar.refresh_from_db()
+    assert (bar.x, bar.y) == (0, 8)
+    page.reload()
+    style = page.locator(f"[data-panel='{bar.pk}']").get_attribute("style")
+    assert "grid-row: 9 / span 4" in style
+    _drag(page, f"[data-panel='{bar.pk}'] .panel-resize", column * 2, 0)  # two columns wider
+    expect(page.locator("#dashboard")).to_have_attribute("data-saves", "1")
+    bar.refresh_from_db()
+    assert (bar.x, bar.y, bar.w) == (0, 8, 6)
+    assert page.console_errors == []
+
+
+def test_a_failed_save_is_rolled_back_with_a_message(page, ingest_server, board):
+    project, dashboard = board
+    bar = Panel.objects.get(dashboard=dashboard, title="Sign-ups")
+    page.route("**/layout/", lambda route: route.fulfill(
+        status=500, content_type="application/json",
+        body='{"error": "Internal error.", "code": "INTERNAL_ERROR", "details": {}}'))
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    _drag(page, f"[data-panel='{bar.pk}'] .panel-drag", 0, 4 * 76)
+    expect(page.locator("#layout-error")).to_contain_text("Could not save the layout")
+    row = page.locator(f"[data-panel='{bar.pk}']").evaluate(
+        "el => getComputedStyle(el).gridRowStart")
+    assert row == "5"  # back where it was
+    bar.refresh_from_db()
+    assert (bar.x, bar.y) == (0, 4)
+
+
+def test_viewers_cannot_drag_and_the_list_page_manages_dashboards(page, ingest_server, board):
+    project, dashboard = board
+    _login(page, ingest_server, "vik")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    assert page.locator(".panel-drag").count() == 0
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/")
+    assert page.locator("form[action$='/dashboards/new/']").count() == 0
+
+    page.context.clear_cookies()
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/")
+    page.fill("input[name=name]", "Checkout funnel")
+    page.click("text=Create dashboard")
+    page.wait_for_url("**/dashboards/*/")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/")
+    page.locator("tr", has_text="API health").locator("text=Duplicate").click()
+    expect(page.locator(".message")).to_contain_text("Copy of API health")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("tr", has_text="Checkout funnel").locator("text=Delete").click()
+    expect(page.locator(".message")).to_contain_text("Deleted")
+    assert sorted(Dashboard.objects.filter(project=project).values_list("name", flat=True)) == [
+        "API health", "Copy of API health"]
+    assert Panel.objects.filter(dashboard__name="Copy of API health").count() == 6

@@ -1,0 +1,281 @@
+// A dashboard: each panel runs its query through POST /api/v1/query and is drawn with Plotly
+// (line, area, bar, gauge, heatmap), as a big number (stat) or as a table. Refreshes patch the
+// charts in place. Editors move panels by their handle and resize them by the corner; the layout
+// saves itself 500 ms after the last change and is rolled back, with a message, if saving fails.
+
+const grid = document.getElementById("dashboard");
+const project = Number(grid.dataset.project);
+const dashboardId = grid.dataset.dashboard;
+const canEdit = grid.hasAttribute("data-can-edit");
+const panels = new Map(JSON.parse(document.getElementById("panels-data").textContent)
+  .map((p) => [String(p.id), p]));
+const START = `now-${grid.dataset.range}`;
+const REFRESH_MS = { off: 0, "5s": 5000, "10s": 10000, "30s": 30000, "1m": 60000 }[
+  grid.dataset.refresh];
+const COLUMNS = 12;
+const ROW_PX = 64;
+const PALETTE = ["#4c6ef5", "#12b886", "#f59f00", "#e64980", "#7950f2", "#15aabf", "#82c91e",
+  "#fd7e14", "#868e96", "#fa5252"];
+
+function csrf() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function call(method, url, body) {
+  const response = await fetch(url, {
+    method, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json",
+      "X-CSRFToken": csrf() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = response.status === 204 ? null : await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error((data && data.error) || `HTTP ${response.status}`);
+    error.body = data;
+    throw error;
+  }
+  return data;
+}
+
+// -- drawing --------------------------------------------------------------------------------------
+const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+
+function label(series) {
+  const tags = Object.entries(series.tags || {}).map(([k, v]) => `${k}:${v}`).join(", ");
+  return tags || series.name;
+}
+
+function calculate(points, how = "last") {
+  const values = points.map((p) => p[1]).filter((v) => v !== null);
+  if (!values.length) return null;
+  switch (how) {
+    case "avg": return values.reduce((a, b) => a + b, 0) / values.length;
+    case "sum": return values.reduce((a, b) => a + b, 0);
+    case "min": return Math.min(...values);
+    case "max": return Math.max(...values);
+    default: return values[values.length - 1];
+  }
+}
+
+function thresholdColor(value, options, fallback) {
+  let color = fallback;
+  for (const step of options.thresholds || []) if (value !== null && value >= step.value) color = step.color;
+  return color;
+}
+
+function withUnit(value, options) {
+  if (value === null || value === undefined) return "–";
+  return `${number.format(value)}${options.unit ? ` ${options.unit}` : ""}`;
+}
+
+const LAYOUT = { margin: { l: 44, r: 12, t: 6, b: 30 }, paper_bgcolor: "rgba(0,0,0,0)",
+  plot_bgcolor: "rgba(0,0,0,0)", hovermode: "x unified", font: { size: 11 } };
+const CONFIG = { displayModeBar: false, responsive: true };
+
+function plotInto(body, traces, layout) {
+  let target = body.querySelector(".plot");
+  if (!target) {
+    body.replaceChildren();
+    target = document.createElement("div");
+    target.className = "plot";
+    body.append(target);
+  }
+  window.Plotly.react(target, traces, { ...LAYOUT, ...layout }, CONFIG);
+}
+
+function draw(panel, body, answer) {
+  const options = panel.options || {};
+  const data = answer.data;
+  if (!data.length) {
+    const notes = answer.meta.notes.join(" ") || "No data in this range.";
+    body.replaceChildren(Object.assign(document.createElement("p"),
+      { className: "panel-status muted", textContent: notes }));
+    return;
+  }
+  const times = (s) => s.points.map((p) => new Date(p[0]));
+  const values = (s) => s.points.map((p) => p[1]);
+  const color = (i) => (i === 0 && options.color) || PALETTE[i % PALETTE.length];
+  const yaxis = { rangemode: "tozero", range: options.min !== undefined && options.max !== undefined
+    ? [options.min, options.max] : undefined };
+  const legend = { showlegend: options.legend !== false && data.length > 1,
+    legend: { orientation: "h", y: -0.25 } };
+  if (panel.type === "line" || panel.type === "area" || panel.type === "bar") {
+    plotInto(body, data.map((s, i) => ({
+      x: times(s), y: values(s), name: label(s), marker: { color: color(i) },
+      line: { color: color(i), width: 2 },
+      ...(panel.type === "bar" ? { type: "bar" } : { type: "scatter", mode: "lines",
+        fill: panel.type === "area" ? "tonexty" : undefined, stackgroup: panel.type === "area" ? "a" : undefined }),
+    })), { yaxis, ...legend, barmode: "stack" });
+  } else if (panel.type === "heatmap") {
+    plotInto(body, [{ type: "heatmap", x: times(data[0]), y: data.map(label),
+      z: data.map(values), colorscale: "Blues" }], { margin: { l: 90, r: 12, t: 6, b: 30 } });
+  } else if (panel.type === "gauge") {
+    const value = calculate(data[0].points, options.calculation);
+    const max = options.max ?? Math.max(100, (value ?? 0) * 1.2);
+    plotInto(body, [{ type: "indicator", mode: "gauge+number", value: value ?? 0,
+      number: { suffix: options.unit ? ` ${options.unit}` : "" },
+      gauge: { axis: { range: [options.min ?? 0, max] },
+        bar: { color: thresholdColor(value, options, options.color || PALETTE[0]) },
+        steps: (options.thresholds || []).map((s, i, all) => ({ range: [s.value,
+          all[i + 1] ? all[i + 1].value : max], color: `${s.color}33` })) } }],
+      { margin: { l: 24, r: 24, t: 12, b: 6 } });
+  } else if (panel.type === "stat") {
+    const value = calculate(data[0].points, options.calculation);
+    let big = body.querySelector(".stat");
+    if (!big) {
+      body.replaceChildren();
+      big = Object.assign(document.createElement("p"), { className: "stat" });
+      const spark = Object.assign(document.createElement("div"), { className: "plot spark" });
+      body.append(big, spark);
+    }
+    big.textContent = withUnit(value, options);
+    big.style.color = thresholdColor(value, options, "inherit");
+    window.Plotly.react(body.querySelector(".spark"), [{ x: times(data[0]), y: values(data[0]),
+      type: "scatter", mode: "lines", fill: "tozeroy", line: { color: options.color || PALETTE[0] },
+      hoverinfo: "skip" }], { ...LAYOUT, margin: { l: 0, r: 0, t: 0, b: 0 },
+      xaxis: { visible: false }, yaxis: { visible: false }, showlegend: false },
+    { ...CONFIG, staticPlot: true });
+  } else if (panel.type === "table") {
+    const table = document.createElement("table");
+    table.className = "list";
+    const head = table.createTHead().insertRow();
+    for (const title of ["Series", options.calculation || "last"]) {
+      head.append(Object.assign(document.createElement("th"), { textContent: title }));
+    }
+    const rows = table.createTBody();
+    for (const s of data) {
+      const row = rows.insertRow();
+      row.insertCell().textContent = label(s);
+      row.insertCell().textContent = withUnit(calculate(s.points, options.calculation), options);
+    }
+    body.replaceChildren(table);
+  }
+}
+
+async function refresh(id) {
+  const panel = panels.get(id);
+  const body = grid.querySelector(`[data-panel="${id}"] .panel-body`);
+  try {
+    const answer = await call("POST", "/api/v1/query",
+      { project, query: panel.query, start: START, end: "now" });
+    draw(panel, body, answer);
+  } catch (error) {
+    body.replaceChildren(Object.assign(document.createElement("p"),
+      { className: "panel-status error", textContent: error.message }));
+  }
+}
+
+function refreshAll() {
+  return Promise.all([...panels.keys()].map(refresh));
+}
+
+// -- layout ---------------------------------------------------------------------------------------
+let saved = snapshot();
+let saveTimer = 0;
+
+function snapshot() {
+  return [...panels.values()].map(({ id, x, y, w, h }) => ({ id, x, y, w, h }));
+}
+
+function place(panel) {
+  const el = grid.querySelector(`[data-panel="${panel.id}"]`);
+  el.style.gridColumn = `${panel.x + 1} / span ${panel.w}`;
+  el.style.gridRow = `${panel.y + 1} / span ${panel.h}`;
+}
+
+function overlaps(moving) {
+  for (const other of panels.values()) {
+    if (other.id === moving.id) continue;
+    if (moving.x < other.x + other.w && other.x < moving.x + moving.w
+        && moving.y < other.y + other.h && other.y < moving.y + moving.h) return true;
+  }
+  return false;
+}
+
+function showLayoutError(message) {
+  const box = document.getElementById("layout-error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function scheduleSave() {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(async () => {
+    const layout = snapshot();
+    try {
+      await call("PUT", `/api/v1/dashboards/${dashboardId}/layout/`, layout);
+      saved = layout;
+      showLayoutError("");
+    } catch (error) {
+      for (const item of saved) Object.assign(panels.get(String(item.id)), item);
+      for (const panel of panels.values()) place(panel);
+      showLayoutError(`Could not save the layout (${error.message}); it was put back.`);
+    }
+    grid.dataset.saves = String(Number(grid.dataset.saves || 0) + 1);
+  }, 500);
+}
+
+function cellAt(event) {
+  const box = grid.getBoundingClientRect();
+  const column = (box.width + 12) / COLUMNS;
+  return { col: Math.floor((event.clientX - box.left) / column),
+    row: Math.floor((event.clientY - box.top) / (ROW_PX + 12)) };
+}
+
+function startDrag(event, id, mode) {
+  event.preventDefault();
+  const panel = panels.get(id);
+  const origin = { ...panel };
+  const start = cellAt(event);
+  const el = grid.querySelector(`[data-panel="${id}"]`);
+  el.classList.add("dragging");
+  const move = (moved) => {
+    const at = cellAt(moved);
+    const next = { ...panel };
+    if (mode === "move") {
+      next.x = Math.min(COLUMNS - panel.w, Math.max(0, origin.x + at.col - start.col));
+      next.y = Math.max(0, origin.y + at.row - start.row);
+    } else {
+      next.w = Math.min(COLUMNS - panel.x, Math.max(1, origin.w + at.col - start.col));
+      next.h = Math.min(24, Math.max(1, origin.h + at.row - start.row));
+    }
+    if (!overlaps(next)) {
+      Object.assign(panel, next);
+      place(panel);
+    }
+  };
+  const stop = () => {
+    el.classList.remove("dragging");
+    window.removeEventListener("pointermove", move);
+    window.removeEventListener("pointerup", stop);
+    if (["x", "y", "w", "h"].some((k) => panel[k] !== origin[k])) {
+      scheduleSave();
+      if (mode === "resize" && window.Plotly) {
+        const plot = el.querySelector(".plot");
+        if (plot) window.Plotly.Plots.resize(plot);
+      }
+    }
+  };
+  window.addEventListener("pointermove", move);
+  window.addEventListener("pointerup", stop);
+}
+
+if (canEdit) {
+  grid.addEventListener("pointerdown", (event) => {
+    const section = event.target.closest("[data-panel]");
+    if (!section) return;
+    if (event.target.closest(".panel-drag")) startDrag(event, section.dataset.panel, "move");
+    else if (event.target.closest(".panel-resize")) startDrag(event, section.dataset.panel, "resize");
+  });
+}
+
+function whenPlotly() {
+  return new Promise((resolve) => {
+    if (window.Plotly) resolve();
+    else window.addEventListener("load", resolve, { once: true });
+  });
+}
+
+whenPlotly().then(refreshAll).then(() => { grid.dataset.drawn = "true"; });
+if (REFRESH_MS) setInterval(refreshAll, REFRESH_MS);
