@@ -15,6 +15,9 @@ class Dashboard(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dashboards")
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=500, blank=True, default="")
+    variables = models.JSONField(default=list, blank=True, help_text=(
+        'Variables panels use as $name: [{"name": "host", "metric": "cpu", "tag": "host"}] '
+        "(values: the tag's values on that metric)."))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

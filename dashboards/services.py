@@ -10,11 +10,13 @@ from django.utils import timezone
 
 from analytics_site.errors import ValidationFailed
 from events import query as engine
+from events.query.spec import METRIC_NAME, TAG_KEY
 
 from .models import GRID_COLUMNS, MAX_PANEL_HEIGHT, Dashboard, Panel, PanelType
 
 CALCULATIONS = ("last", "avg", "min", "max", "sum")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
 MAX_PANELS = 50
 
 
@@ -112,14 +114,42 @@ def create_dashboard(*, project, name, user, description: str = "") -> Dashboard
                                     description=(description or "")[:500])
 
 
+def clean_variables(variables) -> list[dict]:
+    """[{"name": "host", "metric": "http.latency_ms", "tag": "host"}, ...], names unique."""
+    if not isinstance(variables, list) or len(variables) > 10:
+        raise ValidationFailed("variables: a list of up to 10 {name, metric, tag}.",
+                               details={"variables": ["Up to 10 {name, metric, tag}."]})
+    clean, seen = [], set()
+    for i, item in enumerate(variables):
+        where = f"variables[{i}]"
+        if not isinstance(item, dict) or set(item) - {"name", "metric", "tag"}:
+            raise ValidationFailed(f"{where}: an object with name, metric and tag.",
+                                   details={where: ["{name, metric, tag}"]})
+        name, metric, tag = item.get("name"), item.get("metric"), item.get("tag")
+        if not isinstance(name, str) or not _VARIABLE.match(name) or name in seen:
+            raise ValidationFailed(f"{where}.name: letters, digits and _, unique.",
+                                   details={f"{where}.name": ["Letters, digits and _, unique."]})
+        if not isinstance(metric, str) or not METRIC_NAME.match(metric):
+            raise ValidationFailed(f"{where}.metric: a metric name.",
+                                   details={f"{where}.metric": ["A metric name."]})
+        if not isinstance(tag, str) or not TAG_KEY.match(tag):
+            raise ValidationFailed(f"{where}.tag: a tag key.",
+                                   details={f"{where}.tag": ["A tag key."]})
+        seen.add(name)
+        clean.append({"name": name, "metric": metric, "tag": tag})
+    return clean
+
+
 def update_dashboard(*, dashboard: Dashboard, **fields) -> Dashboard:
-    unknown = set(fields) - {"name", "description"}
+    unknown = set(fields) - {"name", "description", "variables"}
     if unknown:
         raise ValidationFailed("Unknown fields.", details={f: ["Unknown field."] for f in unknown})
     if "name" in fields:
         dashboard.name = _name(fields["name"])
     if "description" in fields:
         dashboard.description = str(fields["description"] or "")[:500]
+    if "variables" in fields:
+        dashboard.variables = clean_variables(fields["variables"])
     dashboard.save()
     return dashboard
 
@@ -128,7 +158,8 @@ def update_dashboard(*, dashboard: Dashboard, **fields) -> Dashboard:
 def duplicate_dashboard(*, dashboard: Dashboard, user) -> Dashboard:
     copy = Dashboard.objects.create(project=dashboard.project, created_by=user,
                                     name=f"Copy of {dashboard.name}"[:100],
-                                    description=dashboard.description)
+                                    description=dashboard.description,
+                                    variables=dashboard.variables)
     Panel.objects.bulk_create([
         Panel(dashboard=copy, title=p.title, type=p.type, query=p.query, options=p.options,
               x=p.x, y=p.y, w=p.w, h=p.h) for p in dashboard.panels.all()])

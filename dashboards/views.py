@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from analytics_site.errors import ApiError
+from events.query import catalog
 from projects.models import Role
 from projects.selectors import get_project_for, role_of
 
@@ -94,7 +95,14 @@ def dashboard_detail(request, project_id, dashboard_id):
     chosen = request.GET.get("range", "6h")
     refresh = request.GET.get("refresh", "off")
     can_edit = Role.rank(role_of(request.user, project)) >= Role.rank(Role.EDITOR)
+    variables = []
+    for variable in dashboard.variables:
+        tags = catalog.metric_tags(project.pk, variable["metric"]) or {}
+        values = tags.get(variable["tag"], {}).get("values", [])
+        picked = [v for v in request.GET.getlist(f"var-{variable['name']}") if v in values]
+        variables.append({**variable, "values": values, "chosen": picked})
     return render(request, "dashboards/detail.html", {
+        "variables": variables,
         "project": project, "dashboard": dashboard,
         "panels": PanelSerializer(dashboard.panels.all(), many=True).data,
         "ranges": DASHBOARD_RANGES, "range": chosen if chosen in DASHBOARD_RANGES else "6h",

@@ -15,13 +15,16 @@ class DashboardSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dashboard
-        fields = ["id", "project", "name", "description", "panels", "created_at", "updated_at"]
+        fields = ["id", "project", "name", "description", "variables", "panels", "created_at",
+                  "updated_at"]
         read_only_fields = fields
 
 
 class DashboardWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    variables = serializers.JSONField(required=False, help_text=(
+        '[{"name": "host", "metric": "http.latency_ms", "tag": "host"}]'))
 
 
 class PanelWriteSerializer(serializers.Serializer):

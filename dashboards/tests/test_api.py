@@ -91,3 +91,17 @@ def test_layout_saves_whole_and_refuses_overlaps_and_the_grid_edge(board):
     assert missing.status_code == 400
     after = client.get(f"/api/v1/dashboards/{board['id']}/").json()["panels"]
     assert [(p["id"], p["x"], p["y"]) for p in after] == [(b, 0, 0), (a, 6, 0)]  # unchanged
+
+
+def test_variables_are_validated_and_kept_on_duplicate(board):
+    client = board["client"]
+    url = f"/api/v1/dashboards/{board['id']}/"
+    ok = client.patch(url, {"variables": [{"name": "host", "metric": "cpu", "tag": "host"}]},
+                      format="json")
+    assert ok.json()["variables"] == [{"name": "host", "metric": "cpu", "tag": "host"}]
+    twice = client.patch(url, {"variables": [{"name": "h", "metric": "cpu", "tag": "host"},
+                                             {"name": "h", "metric": "cpu", "tag": "env"}]},
+                         format="json")
+    assert list(twice.json()["details"]) == ["variables[1].name"]
+    copy = client.post(f"/api/v1/dashboards/{board['id']}/duplicate/").json()
+    assert copy["variables"] == [{"name": "host", "metric": "cpu", "tag": "host"}]

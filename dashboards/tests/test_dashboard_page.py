@@ -139,3 +139,28 @@ def test_viewers_cannot_drag_and_the_list_page_manages_dashboards(page, ingest_s
     assert sorted(Dashboard.objects.filter(project=project).values_list("name", flat=True)) == [
         "API health", "Copy of API health"]
     assert Panel.objects.filter(dashboard__name="Copy of API health").count() == 6
+
+
+def test_a_variable_changes_every_panel_and_lives_in_the_url(page, ingest_server, board):
+    project, dashboard = board
+    services.update_dashboard(dashboard=dashboard, variables=[
+        {"name": "host", "metric": "http.latency_ms", "tag": "host"}])
+    Panel.objects.filter(dashboard=dashboard, title="Hosts").update(
+        query="max:http.latency_ms{host:$host} by {host}")
+    Panel.objects.filter(dashboard=dashboard, title="Latency by host").update(
+        query="avg:http.latency_ms{host:$host} by {host}")
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    assert page.locator("[data-type=table] tbody tr").count() == 3
+    expect(page.locator("details.variable summary")).to_have_text("$host: All")
+    page.click("details.variable summary")
+    page.check("input[name=var-host][value=web-1]")
+    page.wait_for_url("**var-host=web-1**")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    assert page.locator("[data-type=table] tbody td:first-child").all_inner_texts() == [
+        "host:web-1"]
+    traces = page.locator("[data-type=line] .legendtext").all_inner_texts()
+    assert traces in ([], ["host:web-1"])  # one series: no legend, or a legend of one
+    expect(page.locator("details.variable summary")).to_have_text("$host: web-1")
+    assert page.console_errors == []

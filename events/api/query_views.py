@@ -44,6 +44,8 @@ class QueryRequest(serializers.Serializer):
     step = serializers.JSONField(required=False, help_text="Seconds or 1m, 1h, 1d; default "
                                                            "about 300 points.")
     fill = serializers.ChoiceField(choices=engine.FILLS, default="null")
+    variables = serializers.DictField(required=False, help_text=(
+        'Values for $name in filters: {"host": ["web-01", "web-02"]}; null or [] for all.'))
 
 
 class SeriesOut(serializers.Serializer):
@@ -97,7 +99,8 @@ class QueryView(APIView):
         return Response(engine.execute(
             project, query=body.get("query"), queries=body.get("queries"),
             formula=body.get("formula"), start=body.get("start"), end=body.get("end"),
-            step=body.get("step"), fill=body.get("fill") or "null"))
+            step=body.get("step"), fill=body.get("fill") or "null",
+            variables=body.get("variables")))
 
 
 class MetricList(APIView):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from analytics_site.errors import ApiError
 
+from . import variables as variables_module
 from .engine import FILLS, QueryTimeout, QueryTooLarge, Retention, run
 from .parser import MAX_QUERIES, QueryInvalid, QuerySyntax, parse_json, parse_text
 from .spec import Expr
@@ -38,7 +39,13 @@ def parse(query) -> Expr:
     return parse_text(query) if isinstance(query, str) else parse_json(query)
 
 
-def _outputs(query, queries, formula) -> list[tuple[str | None, Expr]]:
+def _outputs(query, queries, formula, chosen=None) -> list[tuple[str | None, Expr]]:
+    outputs = _parse_outputs(query, queries, formula)
+    return [(name, variables_module.apply(expr, chosen)) for name, expr in outputs] if chosen \
+        else outputs
+
+
+def _parse_outputs(query, queries, formula) -> list[tuple[str | None, Expr]]:
     if query is not None:
         if queries is not None:
             raise QueryInvalid("Send either query or queries, not both.",
@@ -74,13 +81,14 @@ def _outputs(query, queries, formula) -> list[tuple[str | None, Expr]]:
 
 def execute(project, *, query=None, queries: dict | None = None, formula: str | None = None,
             start=None, end=None, step=None, fill: str = "null", now: datetime | None = None,
-            use_cache: bool = True, table: str | None = None) -> dict:
+            use_cache: bool = True, table: str | None = None, variables=None) -> dict:
     """Run a query (text or JSON form) or named ``queries`` (with an optional ``formula`` over
-    their names) for ``project`` over ``start``..``end`` (default the last hour)."""
+    their names) for ``project`` over ``start``..``end`` (default the last hour); ``variables``
+    fill ``$name`` filter values (dashboard variables)."""
     if fill not in FILLS:
         raise QueryInvalid(f"fill must be one of {', '.join(FILLS)}.",
                            details={"fill": [f"One of {', '.join(FILLS)}."]})
-    outputs = _outputs(query, queries, formula)
+    outputs = _outputs(query, queries, formula, variables_module.clean(variables))
     # "now" moves to the next 10 s boundary: relative ranges asked within the same 10 s are the
     # same range, so they share one cache entry (whose TTL is 10 s when it touches now).
     now = now or datetime.now(UTC)

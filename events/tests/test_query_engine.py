@@ -253,3 +253,21 @@ def test_limits_are_clear_errors(cpu, settings):
         execute(project, query="p99:cpu{} by {host}", start=start.isoformat(), step=30,
                 use_cache=False, table="raw")
     assert (slow.value.status, slow.value.code) == (504, "QUERY_TIMEOUT")
+
+
+def test_dashboard_variables_fill_filter_values(cpu):
+    from analytics_site.errors import ApiError
+
+    project, start, _ = cpu
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
+              "step": 3600, "use_cache": False}
+    query = "sum:cpu{host:$host, env:$env} by {host}"
+    two = execute(project, query=query, variables={"host": ["a", "b"], "env": None}, **window)
+    assert sorted(s["tags"]["host"] for s in two["data"]) == ["a", "b"]
+    one = execute(project, query=query, variables={"host": "c", "env": ["staging"]}, **window)
+    assert [s["tags"]["host"] for s in one["data"]] == ["c"]
+    every = execute(project, query=query, variables={"host": [], "env": ["*"]}, **window)
+    assert len(every["data"]) == 3
+    with pytest.raises(ApiError) as negated:
+        execute(project, query="sum:cpu{host:!$host}", variables={"host": ["a"]}, **window)
+    assert negated.value.code == "QUERY_INVALID"

@@ -13,6 +13,12 @@ const START = `now-${grid.dataset.range}`;
 const REFRESH_MS = { off: 0, "5s": 5000, "10s": 10000, "30s": 30000, "1m": 60000 }[
   grid.dataset.refresh];
 const COLUMNS = 12;
+const params = new URLSearchParams(location.search);
+const VARIABLES = Object.fromEntries([...document.querySelectorAll("[data-variable]")].map(
+  (select) => {
+    const chosen = params.getAll(`var-${select.dataset.variable}`);
+    return [select.dataset.variable, chosen.length ? chosen : null];
+  }));
 const ROW_PX = 64;
 const PALETTE = ["#4c6ef5", "#12b886", "#f59f00", "#e64980", "#7950f2", "#15aabf", "#82c91e",
   "#fd7e14", "#868e96", "#fa5252"];
@@ -158,7 +164,7 @@ async function refresh(id) {
   const body = grid.querySelector(`[data-panel="${id}"] .panel-body`);
   try {
     const answer = await call("POST", "/api/v1/query",
-      { project, query: panel.query, start: START, end: "now" });
+      { project, query: panel.query, start: START, end: "now", variables: VARIABLES });
     draw(panel, body, answer);
   } catch (error) {
     body.replaceChildren(Object.assign(document.createElement("p"),
