@@ -8,7 +8,7 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from analytics_site.errors import ValidationFailed
+from analytics_site.errors import ApiError, ValidationFailed
 from events import query as engine
 from events.query.spec import METRIC_NAME, TAG_KEY
 
@@ -246,3 +246,46 @@ def save_layout(*, dashboard: Dashboard, items) -> list[Panel]:
     Panel.objects.bulk_update(panels.values(), ["x", "y", "w", "h"])
     Dashboard.objects.filter(pk=dashboard.pk).update(updated_at=timezone.now())
     return sorted(panels.values(), key=lambda p: (p.y, p.x, p.pk))
+
+
+# -- export / import ------------------------------------------------------------------------------
+EXPORT_VERSION = 1
+
+
+def export_dashboard(dashboard: Dashboard) -> dict:
+    return {"version": EXPORT_VERSION, "name": dashboard.name,
+            "description": dashboard.description, "variables": dashboard.variables,
+            "panels": [{"title": p.title, "type": p.type, "query": p.query, "options": p.options,
+                        "x": p.x, "y": p.y, "w": p.w, "h": p.h}
+                       for p in dashboard.panels.all()]}
+
+
+@transaction.atomic
+def import_dashboard(*, project, data, user) -> Dashboard:
+    """A dashboard from ``export_dashboard``'s JSON, checked like one built by hand."""
+    if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
+        raise ValidationFailed(f"Not a dashboard export (version {EXPORT_VERSION}).",
+                               details={"version": [f"Must be {EXPORT_VERSION}."]})
+    panels = data.get("panels", [])
+    if not isinstance(panels, list) or len(panels) > MAX_PANELS:
+        raise ValidationFailed(f"panels: a list of at most {MAX_PANELS}.",
+                               details={"panels": [f"At most {MAX_PANELS}."]})
+    dashboard = create_dashboard(project=project, name=data.get("name"), user=user,
+                                 description=str(data.get("description") or ""))
+    if data.get("variables"):
+        dashboard.variables = clean_variables(data["variables"])
+        dashboard.save(update_fields=["variables"])
+    created = []
+    for i, item in enumerate(panels):
+        if not isinstance(item, dict):
+            raise ValidationFailed(f"panels[{i}]: an object.", details={f"panels[{i}]": ["?"]})
+        fields = {k: item[k] for k in ("title", "type", "query", "options", "x", "y", "w", "h")
+                  if k in item}
+        try:
+            created.append(create_panel(dashboard=dashboard, **fields))
+        except ApiError as exc:  # a bad query or option: say which panel
+            exc.details = {**exc.details, "panel": i}
+            raise
+    save_layout(dashboard=dashboard, items=[
+        {"id": p.pk, "x": p.x, "y": p.y, "w": p.w, "h": p.h} for p in created])
+    return dashboard

@@ -7,6 +7,7 @@ urlpatterns = [
     path("<int:project_id>/overview/", views.overview, name="overview"),
     path("<int:project_id>/dashboards/", views.dashboard_list, name="list"),
     path("<int:project_id>/dashboards/new/", views.dashboard_create, name="create"),
+    path("<int:project_id>/dashboards/import/", views.dashboard_import, name="import"),
     path("<int:project_id>/dashboards/<int:dashboard_id>/", views.dashboard_detail,
          name="detail"),
     path("<int:project_id>/dashboards/<int:dashboard_id>/<str:action>/",

@@ -2,6 +2,8 @@
 analytics APIs (events.query underneath) and the project's WebSocket; forms write through
 dashboards.services."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -65,6 +67,23 @@ def dashboard_create(request, project_id):
 
 @login_required
 @require_POST
+def dashboard_import(request, project_id):
+    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    upload = request.FILES.get("file")
+    try:
+        data = json.loads(upload.read() if upload else request.POST.get("json", ""))
+        dashboard = services.import_dashboard(project=project, data=data, user=request.user)
+    except (ValueError, UnicodeDecodeError):
+        messages.error(request, "That file is not JSON.")
+    except ApiError as exc:
+        messages.error(request, f"Not imported: {exc.message}")
+    else:
+        messages.success(request, f"Imported “{dashboard.name}”.")
+    return redirect("dashboards:list", project.pk)
+
+
+@login_required
+@require_POST
 def dashboard_action(request, project_id, dashboard_id, action):
     dashboard = _or_404(selectors.get_dashboard_for, request.user, dashboard_id,
                         min_role=Role.EDITOR)
@@ -107,4 +126,5 @@ def dashboard_detail(request, project_id, dashboard_id):
         "panels": PanelSerializer(dashboard.panels.all(), many=True).data,
         "ranges": DASHBOARD_RANGES, "range": chosen if chosen in DASHBOARD_RANGES else "6h",
         "refreshes": REFRESH, "refresh": refresh if refresh in REFRESH else "off",
+        "zoomed": bool(request.GET.get("from") and request.GET.get("to")),
         "can_edit": can_edit})

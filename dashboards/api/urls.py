@@ -6,7 +6,11 @@ app_name = "dashboards-api"
 urlpatterns = [
     path("projects/<int:project_id>/dashboards/", views.DashboardList.as_view(),
          name="dashboard-list"),
+    path("projects/<int:project_id>/dashboards/import/", views.DashboardImport.as_view(),
+         name="dashboard-import"),
     path("dashboards/<int:pk>/", views.DashboardDetail.as_view(), name="dashboard-detail"),
+    path("dashboards/<int:pk>/export/", views.DashboardExport.as_view(),
+         name="dashboard-export"),
     path("dashboards/<int:pk>/duplicate/", views.DashboardDuplicate.as_view(),
          name="dashboard-duplicate"),
     path("dashboards/<int:pk>/layout/", views.DashboardLayout.as_view(),

@@ -2,6 +2,7 @@
 (404 outside the caller's projects), writes through dashboards.services; viewers read, editors
 and admins change."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -107,3 +108,23 @@ class PanelDetail(APIView):
                                         token=_token(request), scope=Scope.WRITE)
         services.delete_panel(panel=panel)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DashboardExport(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="dashboards_export")
+    def get(self, request, pk):
+        dashboard = _dashboard(request, pk)
+        response = Response(services.export_dashboard(dashboard))
+        response["Content-Disposition"] = f'attachment; filename="dashboard-{dashboard.pk}.json"'
+        return response
+
+
+class DashboardImport(APIView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: s.DashboardSerializer},
+                   operation_id="dashboards_import")
+    def post(self, request, project_id):
+        project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
+                                  token=_token(request), scope=Scope.WRITE)
+        dashboard = services.import_dashboard(project=project, data=request.data,
+                                              user=request.user)
+        return Response(s.DashboardSerializer(dashboard).data, status=status.HTTP_201_CREATED)

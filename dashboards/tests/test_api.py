@@ -105,3 +105,24 @@ def test_variables_are_validated_and_kept_on_duplicate(board):
     assert list(twice.json()["details"]) == ["variables[1].name"]
     copy = client.post(f"/api/v1/dashboards/{board['id']}/duplicate/").json()
     assert copy["variables"] == [{"name": "host", "metric": "cpu", "tag": "host"}]
+
+
+def test_export_then_import_gives_the_same_dashboard(board, two_projects, token_client):
+    client = board["client"]
+    exported = client.get(f"/api/v1/dashboards/{board['id']}/export/")
+    assert exported["Content-Disposition"].startswith("attachment")
+    body = exported.json()
+    assert [p["title"] for p in body["panels"]] == ["Latency", "Signups"]
+    a = two_projects["a"]
+    imported = client.post(f"/api/v1/projects/{a.pk}/dashboards/import/", body, format="json")
+    assert imported.status_code == 201, imported.json()
+    again = client.get(f"/api/v1/dashboards/{imported.json()['id']}/export/").json()
+    assert again == body
+    broken = {**body, "panels": [*body["panels"], {"title": "Bad", "query": "avg:x{"}]}
+    refused = client.post(f"/api/v1/projects/{a.pk}/dashboards/import/", broken, format="json")
+    assert (refused.status_code, refused.json()["code"], refused.json()["details"]["panel"]) == (
+        400, "QUERY_SYNTAX", 2)
+    assert len(client.get(f"/api/v1/projects/{a.pk}/dashboards/").json()) == 2  # nothing kept
+    viewer = token_client(two_projects["a_viewer"])
+    assert viewer.post(f"/api/v1/projects/{a.pk}/dashboards/import/", body,
+                       format="json").status_code == 403

@@ -164,3 +164,43 @@ def test_a_variable_changes_every_panel_and_lives_in_the_url(page, ingest_server
     assert traces in ([], ["host:web-1"])  # one series: no legend, or a legend of one
     expect(page.locator("details.variable summary")).to_have_text("$host: web-1")
     assert page.console_errors == []
+
+
+def test_drag_to_zoom_narrows_the_range_for_every_panel(page, ingest_server, board):
+    project, dashboard = board
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/?range=6h")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    area = page.locator("[data-type=line] .nsewdrag").first.bounding_box()
+    y = area["y"] + area["height"] / 2
+    page.mouse.move(area["x"] + area["width"] * 0.6, y)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.9, y, steps=8)
+    page.mouse.up()
+    page.wait_for_url("**from=**")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    expect(page.locator("a.zoomed")).to_be_visible()
+    from urllib.parse import parse_qs, urlsplit
+
+    asked = parse_qs(urlsplit(page.url).query)
+    start, end = (datetime.fromisoformat(asked[k][0].replace("Z", "+00:00"))
+                  for k in ("from", "to"))
+    assert timedelta(minutes=20) < end - start < timedelta(hours=3)  # 30 % of six hours
+    assert page.console_errors == []
+
+
+def test_export_and_import_from_the_pages(page, ingest_server, board, tmp_path):
+    project, dashboard = board
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
+    with page.expect_download() as download:
+        page.click("text=Export JSON")
+    path = tmp_path / "export.json"
+    download.value.save_as(path)
+    Dashboard.objects.filter(pk=dashboard.pk).delete()
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/")
+    page.set_input_files("input[type=file]", str(path))
+    page.click("button:has-text('Import')")
+    expect(page.locator(".message")).to_contain_text("Imported “API health”")
+    imported = Dashboard.objects.get(project=project)
+    assert imported.panels.count() == 6

@@ -9,7 +9,10 @@ const dashboardId = grid.dataset.dashboard;
 const canEdit = grid.hasAttribute("data-can-edit");
 const panels = new Map(JSON.parse(document.getElementById("panels-data").textContent)
   .map((p) => [String(p.id), p]));
-const START = `now-${grid.dataset.range}`;
+const ZOOM_FROM = new URLSearchParams(location.search).get("from");
+const ZOOM_TO = new URLSearchParams(location.search).get("to");
+const START = ZOOM_FROM || `now-${grid.dataset.range}`;
+const END = ZOOM_TO || "now";
 const REFRESH_MS = { off: 0, "5s": 5000, "10s": 10000, "30s": 30000, "1m": 60000 }[
   grid.dataset.refresh];
 const COLUMNS = 12;
@@ -79,7 +82,19 @@ const LAYOUT = { margin: { l: 44, r: 12, t: 6, b: 30 }, paper_bgcolor: "rgba(0,0
   plot_bgcolor: "rgba(0,0,0,0)", hovermode: "x unified", font: { size: 11 } };
 const CONFIG = { displayModeBar: false, responsive: true };
 
-function plotInto(body, traces, layout) {
+function zoomTo(event) {
+  // Drag-to-zoom on a time chart narrows the range of the whole dashboard (kept in the URL).
+  const from = event["xaxis.range[0]"];
+  const to = event["xaxis.range[1]"];
+  if (!from || !to) return;
+  const next = new URLSearchParams(location.search);
+  next.set("from", new Date(from).toISOString());
+  next.set("to", new Date(to).toISOString());
+  next.set("refresh", "off");
+  location.search = next.toString();
+}
+
+function plotInto(body, traces, layout, { zoom = false } = {}) {
   let target = body.querySelector(".plot");
   if (!target) {
     body.replaceChildren();
@@ -87,7 +102,12 @@ function plotInto(body, traces, layout) {
     target.className = "plot";
     body.append(target);
   }
-  window.Plotly.react(target, traces, { ...LAYOUT, ...layout }, CONFIG);
+  window.Plotly.react(target, traces, { ...LAYOUT, ...layout,
+    dragmode: zoom ? "zoom" : false }, CONFIG);
+  if (zoom && !target.dataset.zoomable) {
+    target.dataset.zoomable = "true";
+    target.on("plotly_relayout", zoomTo);
+  }
 }
 
 function draw(panel, body, answer) {
@@ -112,7 +132,7 @@ function draw(panel, body, answer) {
       line: { color: color(i), width: 2 },
       ...(panel.type === "bar" ? { type: "bar" } : { type: "scatter", mode: "lines",
         fill: panel.type === "area" ? "tonexty" : undefined, stackgroup: panel.type === "area" ? "a" : undefined }),
-    })), { yaxis, ...legend, barmode: "stack" });
+    })), { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack" }, { zoom: true });
   } else if (panel.type === "heatmap") {
     plotInto(body, [{ type: "heatmap", x: times(data[0]), y: data.map(label),
       z: data.map(values), colorscale: "Blues" }], { margin: { l: 90, r: 12, t: 6, b: 30 } });
@@ -164,7 +184,7 @@ async function refresh(id) {
   const body = grid.querySelector(`[data-panel="${id}"] .panel-body`);
   try {
     const answer = await call("POST", "/api/v1/query",
-      { project, query: panel.query, start: START, end: "now", variables: VARIABLES });
+      { project, query: panel.query, start: START, end: END, variables: VARIABLES });
     draw(panel, body, answer);
   } catch (error) {
     body.replaceChildren(Object.assign(document.createElement("p"),
