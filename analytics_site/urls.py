@@ -7,6 +7,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analytics_site import health
+from dashboards import views as dashboard_views
+from dashboards.api.views import PublicPanelData
 from events import views as event_views
 
 admin.site.site_header = "Analytics administration"
@@ -26,6 +28,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("projects.urls")),
     path("projects/", include("dashboards.urls")),
+    path("public/dashboards/<str:token>/", dashboard_views.public_dashboard,
+         name="public-dashboard"),
+    path("public/dashboards/<str:token>/panels/<int:panel_id>/", PublicPanelData.as_view(),
+         name="public-panel"),
     path("demo/", event_views.demo, name="demo"),
     path("demo/<path:subpage>", event_views.demo, name="demo-subpage"),
     path("admin/", admin.site.urls),

@@ -18,6 +18,9 @@ class Dashboard(models.Model):
     variables = models.JSONField(default=list, blank=True, help_text=(
         'Variables panels use as $name: [{"name": "host", "metric": "cpu", "tag": "host"}] '
         "(values: the tag's values on that metric)."))
+    public_token_hash = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False,
+        help_text="SHA-256 of the public link's token (the token itself is shown once).")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

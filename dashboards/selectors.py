@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from analytics_site.errors import NotFound
 from projects.models import Role, Scope
 from projects.selectors import projects_for, require
@@ -34,3 +36,18 @@ def get_panel_for(user, panel_id, *, min_role: str = Role.VIEWER, token=None,
         raise NotFound("Panel not found.", details={"panel_id": str(panel_id)}) from None
     require(user, panel.dashboard.project, min_role=min_role, token=token, scope=scope)
     return panel
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def public_dashboard(raw_token) -> Dashboard:
+    """The dashboard behind a public link, or 404 (unknown or revoked)."""
+    if not isinstance(raw_token, str) or not raw_token.startswith("pd_") or len(raw_token) > 64:
+        raise NotFound("Not found.")
+    dashboard = (Dashboard.objects.select_related("project")
+                 .filter(public_token_hash=hash_token(raw_token)).first())
+    if dashboard is None:
+        raise NotFound("Not found.")
+    return dashboard

@@ -4,6 +4,7 @@ by the query engine's parser, so a panel never stores a query that cannot run.""
 from __future__ import annotations
 
 import re
+import secrets
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +13,7 @@ from analytics_site.errors import ApiError, ValidationFailed
 from events import query as engine
 from events.query.spec import METRIC_NAME, TAG_KEY
 
+from . import selectors
 from .models import GRID_COLUMNS, MAX_PANEL_HEIGHT, Dashboard, Panel, PanelType
 
 CALCULATIONS = ("last", "avg", "min", "max", "sum")
@@ -289,3 +291,18 @@ def import_dashboard(*, project, data, user) -> Dashboard:
     save_layout(dashboard=dashboard, items=[
         {"id": p.pk, "x": p.x, "y": p.y, "w": p.w, "h": p.h} for p in created])
     return dashboard
+
+
+# -- public links ---------------------------------------------------------------------------------
+def create_public_link(*, dashboard: Dashboard) -> str:
+    """A new unguessable token for a read-only public view of this dashboard (replacing any
+    earlier one). Only its SHA-256 is stored: the caller shows the token once."""
+    raw = "pd_" + secrets.token_urlsafe(24)
+    dashboard.public_token_hash = selectors.hash_token(raw)
+    dashboard.save(update_fields=["public_token_hash", "updated_at"])
+    return raw
+
+
+def revoke_public_link(*, dashboard: Dashboard) -> None:
+    dashboard.public_token_hash = None
+    dashboard.save(update_fields=["public_token_hash", "updated_at"])

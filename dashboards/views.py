@@ -128,3 +128,26 @@ def dashboard_detail(request, project_id, dashboard_id):
         "refreshes": REFRESH, "refresh": refresh if refresh in REFRESH else "off",
         "zoomed": bool(request.GET.get("from") and request.GET.get("to")),
         "can_edit": can_edit})
+
+
+def public_dashboard(request, token):
+    """A dashboard behind its public link: no login, no navigation, nothing else of the
+    project; panels load their own stored queries only."""
+    dashboard = _or_404(selectors.public_dashboard, token)
+    chosen = request.GET.get("range", "6h")
+    variables = []
+    for variable in dashboard.variables:
+        tags = catalog.metric_tags(dashboard.project_id, variable["metric"]) or {}
+        values = tags.get(variable["tag"], {}).get("values", [])
+        picked = [v for v in request.GET.getlist(f"var-{variable['name']}") if v in values]
+        variables.append({**variable, "values": values, "chosen": picked})
+    response = render(request, "dashboards/detail.html", {
+        "public": True, "public_base": f"/public/dashboards/{token}/",
+        "dashboard": dashboard, "variables": variables,
+        "panels": PanelSerializer(dashboard.panels.all(), many=True).data,
+        "ranges": DASHBOARD_RANGES, "range": chosen if chosen in DASHBOARD_RANGES else "6h",
+        "refreshes": REFRESH, "refresh": "off", "can_edit": False,
+        "zoomed": bool(request.GET.get("from") and request.GET.get("to"))})
+    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -16,5 +16,6 @@ urlpatterns = [
     path("dashboards/<int:pk>/layout/", views.DashboardLayout.as_view(),
          name="dashboard-layout"),
     path("dashboards/<int:pk>/panels/", views.PanelList.as_view(), name="panel-list"),
+    path("dashboards/<int:pk>/public-link/", views.PublicLink.as_view(), name="public-link"),
     path("panels/<int:pk>/", views.PanelDetail.as_view(), name="panel-detail"),
 ]

@@ -3,11 +3,15 @@
 and admins change."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from analytics_site.errors import NotFound
+from events import query as engine
 from projects.models import APIToken, Role, Scope
 from projects.selectors import get_project_for
 
@@ -128,3 +132,42 @@ class DashboardImport(APIView):
         dashboard = services.import_dashboard(project=project, data=request.data,
                                               user=request.user)
         return Response(s.DashboardSerializer(dashboard).data, status=status.HTTP_201_CREATED)
+
+
+class PublicLink(APIView):
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT},
+                   operation_id="dashboards_public_link_create")
+    def post(self, request, pk):
+        dashboard = _dashboard(request, pk, write=True)
+        token = services.create_public_link(dashboard=dashboard)
+        url = request.build_absolute_uri(f"/public/dashboards/{token}/")
+        return Response({"url": url, "token": token,
+                         "note": "Shown once; creating a new link replaces this one."},
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None}, operation_id="dashboards_public_link_revoke")
+    def delete(self, request, pk):
+        services.revoke_public_link(dashboard=_dashboard(request, pk, write=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PublicPanelData(APIView):
+    """The answer of one panel of a public dashboard: its own stored query only, over the range
+    and variables the page asks for. No login; rate-limited like every anonymous call."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="public_panel_data", parameters=[
+        OpenApiParameter("start", str), OpenApiParameter("end", str)])
+    def get(self, request, token, panel_id):
+        dashboard = selectors.public_dashboard(token)
+        panel = dashboard.panels.filter(pk=panel_id).first()
+        if panel is None:
+            raise NotFound("Not found.")
+        variables = {v["name"]: request.query_params.getlist(f"var-{v['name']}") or None
+                     for v in dashboard.variables}
+        return Response(engine.execute(
+            dashboard.project, query=panel.query, start=request.query_params.get("start"),
+            end=request.query_params.get("end"), variables=variables))

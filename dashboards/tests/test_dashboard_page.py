@@ -204,3 +204,33 @@ def test_export_and_import_from_the_pages(page, ingest_server, board, tmp_path):
     expect(page.locator(".message")).to_contain_text("Imported “API health”")
     imported = Dashboard.objects.get(project=project)
     assert imported.panels.count() == 6
+
+
+def test_a_public_link_shows_the_dashboard_and_nothing_else(page, ingest_server, board,
+                                                            token_client):
+    project, dashboard = board
+    owner_api = token_client(project.memberships.get(role=Role.ADMIN).user)
+    link = owner_api.post(f"/api/v1/dashboards/{dashboard.pk}/public-link/")
+    assert link.status_code == 201
+    url = link.json()["url"].replace("http://testserver", ingest_server)
+    assert Dashboard.objects.get(pk=dashboard.pk).public_token_hash != link.json()["token"]
+
+    response = page.goto(url)  # not logged in
+    assert response.headers["referrer-policy"] == "no-referrer"
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    assert page.locator(".panel-status.error").count() == 0
+    expect(page.locator("[data-type=line] .main-svg").first).to_be_attached()
+    text = page.locator("body").inner_text()
+    assert "Storefront" not in text and "Export JSON" not in text
+    assert page.locator(".panel-drag, nav").count() == 0
+
+    token = link.json()["token"]
+    other = services.create_dashboard(project=project, name="Private", user=None)
+    secret = services.create_panel(dashboard=other, title="Secret", query="count:events{}")
+    base = f"{ingest_server}/public/dashboards/{token}"
+    assert page.request.get(f"{base}/panels/{secret.pk}/").status == 404
+    assert page.request.get(f"{ingest_server}/api/v1/query").status in (401, 403, 405)
+    assert owner_api.delete(f"/api/v1/dashboards/{dashboard.pk}/public-link/").status_code == 204
+    assert page.goto(url).status == 404
+    first = dashboard.panels.first()
+    assert page.request.get(f"{base}/panels/{first.pk}/").status == 404

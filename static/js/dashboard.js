@@ -179,12 +179,26 @@ function draw(panel, body, answer) {
   }
 }
 
+const PUBLIC_BASE = grid.dataset.publicBase;
+
+function ask(panel) {
+  if (!PUBLIC_BASE) {
+    return call("POST", "/api/v1/query",
+      { project, query: panel.query, start: START, end: END, variables: VARIABLES });
+  }
+  // A public link runs the panel's own stored query: only range and variables go with it.
+  const query = new URLSearchParams({ start: START, end: END });
+  for (const [name, values] of Object.entries(VARIABLES)) {
+    for (const value of values || []) query.append(`var-${name}`, value);
+  }
+  return call("GET", `${PUBLIC_BASE}panels/${panel.id}/?${query}`);
+}
+
 async function refresh(id) {
   const panel = panels.get(id);
   const body = grid.querySelector(`[data-panel="${id}"] .panel-body`);
   try {
-    const answer = await call("POST", "/api/v1/query",
-      { project, query: panel.query, start: START, end: END, variables: VARIABLES });
+    const answer = await ask(panel);
     draw(panel, body, answer);
   } catch (error) {
     body.replaceChildren(Object.assign(document.createElement("p"),
