@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from conftest import child_env
-from events.tests.conftest import BASE_DIR, _free_port
+from tests.server_fixtures import BASE_DIR, _free_port
 
 pytestmark = pytest.mark.slow
 

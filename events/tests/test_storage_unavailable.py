@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conftest import child_env
-from events.tests.conftest import BASE_DIR, _free_port
+from tests.server_fixtures import BASE_DIR, _free_port
 
 pytestmark = pytest.mark.slow
 
