@@ -62,3 +62,25 @@ class Panel(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Annotation(models.Model):
+    """A mark on time — a deploy, an incident — drawn on every time chart of a dashboard (or of
+    every dashboard of the project when ``dashboard`` is empty). With ``ends_at`` it is a band."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, null=True, blank=True,
+                                  related_name="annotations")
+    at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    text = models.CharField(max_length=500)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["project", "at"])]
+
+    def __str__(self) -> str:
+        return self.text[:50]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
+from django.db.models import Q
+
 from analytics_site.errors import NotFound
 from projects.models import Role, Scope
 from projects.selectors import projects_for, require
 
-from .models import Dashboard, Panel
+from .models import Annotation, Dashboard, Panel
 
 
 def dashboards_of(project) -> list[Dashboard]:
@@ -51,3 +53,26 @@ def public_dashboard(raw_token) -> Dashboard:
     if dashboard is None:
         raise NotFound("Not found.")
     return dashboard
+
+
+def annotations_of(project, *, start=None, end=None, dashboard_id=None) -> list[Annotation]:
+    """Marks of the project (and of one dashboard) touching ``start``..``end``."""
+    found = Annotation.objects.filter(project=project)
+    if dashboard_id is not None:
+        found = found.filter(Q(dashboard__isnull=True) | Q(dashboard_id=dashboard_id))
+    if end is not None:
+        found = found.filter(at__lte=end)
+    if start is not None:
+        found = found.filter(Q(ends_at__gte=start) | Q(ends_at__isnull=True, at__gte=start))
+    return list(found[:500])
+
+
+def get_annotation_for(user, annotation_id, *, min_role=Role.VIEWER, token=None,
+                       scope=Scope.READ) -> Annotation:
+    try:
+        annotation = (Annotation.objects.select_related("project")
+                      .get(pk=int(annotation_id), project__in=projects_for(user)))
+    except (Annotation.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Annotation not found.") from None
+    require(user, annotation.project, min_role=min_role, token=token, scope=scope)
+    return annotation

@@ -12,9 +12,10 @@ from django.utils import timezone
 from analytics_site.errors import ApiError, ValidationFailed
 from events import query as engine
 from events.query.spec import METRIC_NAME, TAG_KEY
+from events.query.timerange import parse_time
 
 from . import selectors
-from .models import GRID_COLUMNS, MAX_PANEL_HEIGHT, Dashboard, Panel, PanelType
+from .models import GRID_COLUMNS, MAX_PANEL_HEIGHT, Annotation, Dashboard, Panel, PanelType
 
 CALCULATIONS = ("last", "avg", "min", "max", "sum")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -306,3 +307,40 @@ def create_public_link(*, dashboard: Dashboard) -> str:
 def revoke_public_link(*, dashboard: Dashboard) -> None:
     dashboard.public_token_hash = None
     dashboard.save(update_fields=["public_token_hash", "updated_at"])
+
+
+# -- annotations ----------------------------------------------------------------------------------
+def parse_moment(value, field: str):
+    """ISO 8601, or relative to now like the query ranges (now-6h)."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, str) and value.strip().startswith("now"):
+        return parse_time(value, field, datetime.now(UTC))
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValidationFailed(f"{field}: an ISO 8601 time.", details={field: ["ISO 8601 time."]})
+
+
+def create_annotation(*, project, text, at, ends_at=None, dashboard=None, user=None):
+    start = parse_moment(at, "at")
+    end = parse_moment(ends_at, "ends_at") if ends_at not in (None, "") else None
+    if end is not None and end < start:
+        raise ValidationFailed("ends_at: must not be before at.",
+                               details={"ends_at": ["Not before at."]})
+    if dashboard is not None and dashboard.project_id != project.pk:
+        raise ValidationFailed("dashboard: not in this project.",
+                               details={"dashboard": ["Not in this project."]})
+    return Annotation.objects.create(project=project, dashboard=dashboard, at=start,
+                                     ends_at=end, text=_name(text, "text", 500),
+                                     created_by=user)
+
+
+def delete_annotation(*, annotation) -> None:
+    annotation.delete()

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import Dashboard, Panel, PanelType
+from ..models import Annotation, Dashboard, Panel, PanelType
 
 
 class PanelSerializer(serializers.ModelSerializer):
@@ -44,3 +44,18 @@ class LayoutItemSerializer(serializers.Serializer):
     y = serializers.IntegerField()
     w = serializers.IntegerField()
     h = serializers.IntegerField()
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Annotation
+        fields = ["id", "dashboard", "at", "ends_at", "text", "created_at"]
+        read_only_fields = fields
+
+
+class AnnotationWriteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=500)
+    at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    dashboard = serializers.IntegerField(required=False, allow_null=True,
+                                         help_text="Only on this dashboard; empty: on all.")

@@ -171,3 +171,42 @@ class PublicPanelData(APIView):
         return Response(engine.execute(
             dashboard.project, query=panel.query, start=request.query_params.get("start"),
             end=request.query_params.get("end"), variables=variables))
+
+
+class AnnotationList(APIView):
+    @extend_schema(responses=s.AnnotationSerializer(many=True), operation_id="annotations_list",
+                   parameters=[OpenApiParameter("start", str), OpenApiParameter("end", str),
+                               OpenApiParameter("dashboard", int)])
+    def get(self, request, project_id):
+        project = get_project_for(request.user, project_id, token=_token(request))
+        params = request.query_params
+        start = services.parse_moment(params["start"], "start") if params.get("start") else None
+        end = services.parse_moment(params["end"], "end") if params.get("end") else None
+        dashboard = params.get("dashboard")
+        return Response(s.AnnotationSerializer(selectors.annotations_of(
+            project, start=start, end=end,
+            dashboard_id=int(dashboard) if dashboard and dashboard.isdigit() else None),
+            many=True).data)
+
+    @extend_schema(request=s.AnnotationWriteSerializer, responses={201: s.AnnotationSerializer},
+                   operation_id="annotations_create")
+    def post(self, request, project_id):
+        project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
+                                  token=_token(request), scope=Scope.WRITE)
+        data = request.data if isinstance(request.data, dict) else {}
+        dashboard = None
+        if data.get("dashboard") is not None:
+            dashboard = _dashboard(request, data["dashboard"], write=True)
+        annotation = services.create_annotation(
+            project=project, text=data.get("text"), at=data.get("at"),
+            ends_at=data.get("ends_at"), dashboard=dashboard, user=request.user)
+        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationDetail(APIView):
+    @extend_schema(responses={204: None}, operation_id="annotations_delete")
+    def delete(self, request, pk):
+        annotation = selectors.get_annotation_for(request.user, pk, min_role=Role.EDITOR,
+                                                  token=_token(request), scope=Scope.WRITE)
+        services.delete_annotation(annotation=annotation)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -126,3 +126,29 @@ def test_export_then_import_gives_the_same_dashboard(board, two_projects, token_
     viewer = token_client(two_projects["a_viewer"])
     assert viewer.post(f"/api/v1/projects/{a.pk}/dashboards/import/", body,
                        format="json").status_code == 403
+
+
+def test_annotations_by_range_and_dashboard(board, two_projects, token_client):
+    client = board["client"]
+    a = two_projects["a"]
+    url = f"/api/v1/projects/{a.pk}/annotations/"
+    everywhere = client.post(url, {"text": "Deploy 41", "at": "2026-11-20T10:00:00Z"},
+                             format="json")
+    assert everywhere.status_code == 201, everywhere.json()
+    here = client.post(url, {"text": "Incident", "at": "2026-11-21T10:00:00Z",
+                             "ends_at": "2026-11-21T11:30:00Z", "dashboard": board["id"]},
+                       format="json").json()
+    backwards = client.post(url, {"text": "x", "at": "2026-11-21T10:00:00Z",
+                                  "ends_at": "2026-11-21T09:00:00Z"}, format="json")
+    assert list(backwards.json()["details"]) == ["ends_at"]
+    listed = client.get(f"{url}?start=2026-11-21T11:00:00Z&end=2026-11-22T00:00:00Z"
+                        f"&dashboard={board['id']}").json()
+    assert [x["text"] for x in listed] == ["Incident"]  # the band reaches into the range
+    assert [x["text"] for x in client.get(url).json()] == ["Deploy 41", "Incident"]
+    viewer = token_client(two_projects["a_viewer"])
+    assert viewer.post(url, {"text": "no", "at": "2026-11-20T10:00:00Z"},
+                       format="json").status_code == 403
+    outsider = token_client(two_projects["b_admin"])
+    assert outsider.get(url).status_code == 404
+    assert outsider.delete(f"/api/v1/annotations/{here['id']}/").status_code == 404
+    assert client.delete(f"/api/v1/annotations/{here['id']}/").status_code == 204

@@ -234,3 +234,26 @@ def test_a_public_link_shows_the_dashboard_and_nothing_else(page, ingest_server,
     assert page.goto(url).status == 404
     first = dashboard.panels.first()
     assert page.request.get(f"{base}/panels/{first.pk}/").status == 404
+
+
+def test_annotations_are_drawn_and_added_by_hand(page, ingest_server, board):
+    from dashboards.models import Annotation
+
+    project, dashboard = board
+    services.create_annotation(project=project, text="Deploy 41",
+                               at=datetime.now(UTC) - timedelta(hours=1))
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/?range=6h")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    for kind in ("line", "bar"):
+        assert page.locator(f"[data-type={kind}] .shapelayer path").count() >= 1
+
+    page.on("dialog", lambda dialog: dialog.accept("Deploy 42"))
+    page.click("#annotate")
+    area = page.locator("[data-type=line] .nsewdrag").first.bounding_box()
+    page.mouse.click(area["x"] + area["width"] * 0.95, area["y"] + area["height"] / 2)
+    expect(page.locator("#annotate")).to_have_text("Add annotation")
+    added = Annotation.objects.get(text="Deploy 42")
+    assert added.dashboard_id == dashboard.pk
+    assert datetime.now(UTC) - added.at < timedelta(hours=1)
+    assert page.console_errors == []

@@ -9,6 +9,7 @@ const dashboardId = grid.dataset.dashboard;
 const canEdit = grid.hasAttribute("data-can-edit");
 const panels = new Map(JSON.parse(document.getElementById("panels-data").textContent)
   .map((p) => [String(p.id), p]));
+const PUBLIC_BASE_EARLY = grid.dataset.publicBase;
 const ZOOM_FROM = new URLSearchParams(location.search).get("from");
 const ZOOM_TO = new URLSearchParams(location.search).get("to");
 const START = ZOOM_FROM || `now-${grid.dataset.range}`;
@@ -82,6 +83,31 @@ const LAYOUT = { margin: { l: 44, r: 12, t: 6, b: 30 }, paper_bgcolor: "rgba(0,0
   plot_bgcolor: "rgba(0,0,0,0)", hovermode: "x unified", font: { size: 11 } };
 const CONFIG = { displayModeBar: false, responsive: true };
 
+// -- annotations ----------------------------------------------------------------------------------
+let marks = [];
+
+async function loadAnnotations() {
+  if (PUBLIC_BASE_EARLY) return;
+  const query = new URLSearchParams({ start: START, end: END, dashboard: dashboardId });
+  try {
+    marks = await call("GET", `/api/v1/projects/${project}/annotations/?${query}`);
+  } catch {
+    marks = [];
+  }
+}
+
+function markLayout() {
+  const shapes = marks.map((m) => (m.ends_at
+    ? { type: "rect", xref: "x", yref: "paper", x0: new Date(m.at), x1: new Date(m.ends_at),
+      y0: 0, y1: 1, fillcolor: "rgba(232, 89, 12, 0.12)", line: { width: 0 }, layer: "below" }
+    : { type: "line", xref: "x", yref: "paper", x0: new Date(m.at), x1: new Date(m.at), y0: 0,
+      y1: 1, line: { color: "#e8590c", width: 1.5, dash: "dot" } }));
+  const labels = marks.map((m) => ({ x: new Date(m.at), xref: "x", yref: "paper", y: 1,
+    yanchor: "bottom", text: "▾", hovertext: m.text, showarrow: false,
+    font: { color: "#e8590c", size: 12 }, captureevents: true }));
+  return { shapes, annotations: labels };
+}
+
 function zoomTo(event) {
   // Drag-to-zoom on a time chart narrows the range of the whole dashboard (kept in the URL).
   const from = event["xaxis.range[0]"];
@@ -94,7 +120,7 @@ function zoomTo(event) {
   location.search = next.toString();
 }
 
-function plotInto(body, traces, layout, { zoom = false } = {}) {
+function plotInto(body, traces, layout, { zoom = false, panelId = null } = {}) {
   let target = body.querySelector(".plot");
   if (!target) {
     body.replaceChildren();
@@ -107,8 +133,39 @@ function plotInto(body, traces, layout, { zoom = false } = {}) {
   if (zoom && !target.dataset.zoomable) {
     target.dataset.zoomable = "true";
     target.on("plotly_relayout", zoomTo);
+    target.on("plotly_click", (event) => annotateAt(event));
   }
 }
+
+let annotating = false;
+
+async function annotateAt(event) {
+  if (!annotating || !event.points || !event.points.length) return;
+  const text = window.prompt("Annotation (a deploy, an incident …)");
+  if (!text) return;
+  try {
+    await call("POST", `/api/v1/projects/${project}/annotations/`,
+      { text, at: new Date(event.points[0].x).toISOString(), dashboard: Number(dashboardId) });
+  } catch (error) {
+    showLayoutError(`Could not add the annotation: ${error.message}`);
+    return;
+  }
+  toggleAnnotating(false);
+  await loadAnnotations();
+  await refreshAll();
+}
+
+function toggleAnnotating(on) {
+  annotating = on;
+  const button = document.getElementById("annotate");
+  if (button) {
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = on ? "Click a chart…" : "Add annotation";
+  }
+  grid.classList.toggle("annotating", on);
+}
+
+document.getElementById("annotate")?.addEventListener("click", () => toggleAnnotating(!annotating));
 
 function draw(panel, body, answer) {
   const options = panel.options || {};
@@ -132,7 +189,8 @@ function draw(panel, body, answer) {
       line: { color: color(i), width: 2 },
       ...(panel.type === "bar" ? { type: "bar" } : { type: "scatter", mode: "lines",
         fill: panel.type === "area" ? "tonexty" : undefined, stackgroup: panel.type === "area" ? "a" : undefined }),
-    })), { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack" }, { zoom: true });
+    })), { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...markLayout() },
+    { zoom: true, panelId: panel.id });
   } else if (panel.type === "heatmap") {
     plotInto(body, [{ type: "heatmap", x: times(data[0]), y: data.map(label),
       z: data.map(values), colorscale: "Blues" }], { margin: { l: 90, r: 12, t: 6, b: 30 } });
@@ -317,5 +375,5 @@ function whenPlotly() {
   });
 }
 
-whenPlotly().then(refreshAll).then(() => { grid.dataset.drawn = "true"; });
+whenPlotly().then(loadAnnotations).then(refreshAll).then(() => { grid.dataset.drawn = "true"; });
 if (REFRESH_MS) setInterval(refreshAll, REFRESH_MS);
