@@ -10,6 +10,10 @@ urlpatterns = [
     path("<int:project_id>/dashboards/import/", views.dashboard_import, name="import"),
     path("<int:project_id>/dashboards/<int:dashboard_id>/", views.dashboard_detail,
          name="detail"),
+    path("<int:project_id>/dashboards/<int:dashboard_id>/panels/new/", views.panel_editor,
+         name="panel-new"),
+    path("<int:project_id>/dashboards/<int:dashboard_id>/panels/<int:panel_id>/",
+         views.panel_editor, name="panel-edit"),
     path("<int:project_id>/dashboards/<int:dashboard_id>/<str:action>/",
          views.dashboard_action, name="action"),
 ]

@@ -17,6 +17,7 @@ from projects.selectors import get_project_for, role_of
 
 from . import selectors, services
 from .api.serializers import PanelSerializer
+from .models import PanelType
 
 RANGES = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
 DASHBOARD_RANGES = {"15m": "15 minutes", "1h": "1 hour", "6h": "6 hours", "24h": "24 hours",
@@ -151,3 +152,23 @@ def public_dashboard(request, token):
     response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+@login_required
+def panel_editor(request, project_id, dashboard_id, panel_id=None):
+    """Create or edit a panel: the query with a live preview and the engine's messages in
+    place. Saving goes through the panels API (the page's script)."""
+    dashboard = _or_404(selectors.get_dashboard_for, request.user, dashboard_id,
+                        min_role=Role.EDITOR)
+    if dashboard.project_id != int(project_id):
+        raise Http404("Dashboard not found")
+    panel = None
+    if panel_id is not None:
+        panel = dashboard.panels.filter(pk=panel_id).first()
+        if panel is None:
+            raise Http404("Panel not found")
+    data = PanelSerializer(panel).data if panel else {
+        "id": None, "title": "", "type": "line", "query": "", "options": {}}
+    return render(request, "dashboards/panel_editor.html", {
+        "project": dashboard.project, "dashboard": dashboard, "panel": data,
+        "types": PanelType.choices, "calculations": services.CALCULATIONS})

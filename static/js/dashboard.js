@@ -1,3 +1,5 @@
+import { call, draw, whenPlotly } from "./panels.js";
+
 // A dashboard: each panel runs its query through POST /api/v1/query and is drawn with Plotly
 // (line, area, bar, gauge, heatmap), as a big number (stat) or as a table. Refreshes patch the
 // charts in place. Editors move panels by their handle and resize them by the corner; the layout
@@ -24,65 +26,7 @@ const VARIABLES = Object.fromEntries([...document.querySelectorAll("[data-variab
     return [select.dataset.variable, chosen.length ? chosen : null];
   }));
 const ROW_PX = 64;
-const PALETTE = ["#4c6ef5", "#12b886", "#f59f00", "#e64980", "#7950f2", "#15aabf", "#82c91e",
-  "#fd7e14", "#868e96", "#fa5252"];
-
-function csrf() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function call(method, url, body) {
-  const response = await fetch(url, {
-    method, credentials: "same-origin",
-    headers: { "Content-Type": "application/json", Accept: "application/json",
-      "X-CSRFToken": csrf() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = response.status === 204 ? null : await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const error = new Error((data && data.error) || `HTTP ${response.status}`);
-    error.body = data;
-    throw error;
-  }
-  return data;
-}
-
 // -- drawing --------------------------------------------------------------------------------------
-const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
-
-function label(series) {
-  const tags = Object.entries(series.tags || {}).map(([k, v]) => `${k}:${v}`).join(", ");
-  return tags || series.name;
-}
-
-function calculate(points, how = "last") {
-  const values = points.map((p) => p[1]).filter((v) => v !== null);
-  if (!values.length) return null;
-  switch (how) {
-    case "avg": return values.reduce((a, b) => a + b, 0) / values.length;
-    case "sum": return values.reduce((a, b) => a + b, 0);
-    case "min": return Math.min(...values);
-    case "max": return Math.max(...values);
-    default: return values[values.length - 1];
-  }
-}
-
-function thresholdColor(value, options, fallback) {
-  let color = fallback;
-  for (const step of options.thresholds || []) if (value !== null && value >= step.value) color = step.color;
-  return color;
-}
-
-function withUnit(value, options) {
-  if (value === null || value === undefined) return "–";
-  return `${number.format(value)}${options.unit ? ` ${options.unit}` : ""}`;
-}
-
-const LAYOUT = { margin: { l: 44, r: 12, t: 6, b: 30 }, paper_bgcolor: "rgba(0,0,0,0)",
-  plot_bgcolor: "rgba(0,0,0,0)", hovermode: "x unified", font: { size: 11 } };
-const CONFIG = { displayModeBar: false, responsive: true };
-
 // -- annotations ----------------------------------------------------------------------------------
 let marks = [];
 
@@ -120,23 +64,6 @@ function zoomTo(event) {
   location.search = next.toString();
 }
 
-function plotInto(body, traces, layout, { zoom = false, panelId = null } = {}) {
-  let target = body.querySelector(".plot");
-  if (!target) {
-    body.replaceChildren();
-    target = document.createElement("div");
-    target.className = "plot";
-    body.append(target);
-  }
-  window.Plotly.react(target, traces, { ...LAYOUT, ...layout,
-    dragmode: zoom ? "zoom" : false }, CONFIG);
-  if (zoom && !target.dataset.zoomable) {
-    target.dataset.zoomable = "true";
-    target.on("plotly_relayout", zoomTo);
-    target.on("plotly_click", (event) => annotateAt(event));
-  }
-}
-
 let annotating = false;
 
 async function annotateAt(event) {
@@ -167,76 +94,6 @@ function toggleAnnotating(on) {
 
 document.getElementById("annotate")?.addEventListener("click", () => toggleAnnotating(!annotating));
 
-function draw(panel, body, answer) {
-  const options = panel.options || {};
-  const data = answer.data;
-  if (!data.length) {
-    const notes = answer.meta.notes.join(" ") || "No data in this range.";
-    body.replaceChildren(Object.assign(document.createElement("p"),
-      { className: "panel-status muted", textContent: notes }));
-    return;
-  }
-  const times = (s) => s.points.map((p) => new Date(p[0]));
-  const values = (s) => s.points.map((p) => p[1]);
-  const color = (i) => (i === 0 && options.color) || PALETTE[i % PALETTE.length];
-  const yaxis = { rangemode: "tozero", range: options.min !== undefined && options.max !== undefined
-    ? [options.min, options.max] : undefined };
-  const legend = { showlegend: options.legend !== false && data.length > 1,
-    legend: { orientation: "h", y: -0.25 } };
-  if (panel.type === "line" || panel.type === "area" || panel.type === "bar") {
-    plotInto(body, data.map((s, i) => ({
-      x: times(s), y: values(s), name: label(s), marker: { color: color(i) },
-      line: { color: color(i), width: 2 },
-      ...(panel.type === "bar" ? { type: "bar" } : { type: "scatter", mode: "lines",
-        fill: panel.type === "area" ? "tonexty" : undefined, stackgroup: panel.type === "area" ? "a" : undefined }),
-    })), { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...markLayout() },
-    { zoom: true, panelId: panel.id });
-  } else if (panel.type === "heatmap") {
-    plotInto(body, [{ type: "heatmap", x: times(data[0]), y: data.map(label),
-      z: data.map(values), colorscale: "Blues" }], { margin: { l: 90, r: 12, t: 6, b: 30 } });
-  } else if (panel.type === "gauge") {
-    const value = calculate(data[0].points, options.calculation);
-    const max = options.max ?? Math.max(100, (value ?? 0) * 1.2);
-    plotInto(body, [{ type: "indicator", mode: "gauge+number", value: value ?? 0,
-      number: { suffix: options.unit ? ` ${options.unit}` : "" },
-      gauge: { axis: { range: [options.min ?? 0, max] },
-        bar: { color: thresholdColor(value, options, options.color || PALETTE[0]) },
-        steps: (options.thresholds || []).map((s, i, all) => ({ range: [s.value,
-          all[i + 1] ? all[i + 1].value : max], color: `${s.color}33` })) } }],
-      { margin: { l: 24, r: 24, t: 12, b: 6 } });
-  } else if (panel.type === "stat") {
-    const value = calculate(data[0].points, options.calculation);
-    let big = body.querySelector(".stat");
-    if (!big) {
-      body.replaceChildren();
-      big = Object.assign(document.createElement("p"), { className: "stat" });
-      const spark = Object.assign(document.createElement("div"), { className: "plot spark" });
-      body.append(big, spark);
-    }
-    big.textContent = withUnit(value, options);
-    big.style.color = thresholdColor(value, options, "inherit");
-    window.Plotly.react(body.querySelector(".spark"), [{ x: times(data[0]), y: values(data[0]),
-      type: "scatter", mode: "lines", fill: "tozeroy", line: { color: options.color || PALETTE[0] },
-      hoverinfo: "skip" }], { ...LAYOUT, margin: { l: 0, r: 0, t: 0, b: 0 },
-      xaxis: { visible: false }, yaxis: { visible: false }, showlegend: false },
-    { ...CONFIG, staticPlot: true });
-  } else if (panel.type === "table") {
-    const table = document.createElement("table");
-    table.className = "list";
-    const head = table.createTHead().insertRow();
-    for (const title of ["Series", options.calculation || "last"]) {
-      head.append(Object.assign(document.createElement("th"), { textContent: title }));
-    }
-    const rows = table.createTBody();
-    for (const s of data) {
-      const row = rows.insertRow();
-      row.insertCell().textContent = label(s);
-      row.insertCell().textContent = withUnit(calculate(s.points, options.calculation), options);
-    }
-    body.replaceChildren(table);
-  }
-}
-
 const PUBLIC_BASE = grid.dataset.publicBase;
 
 function ask(panel) {
@@ -257,7 +114,10 @@ async function refresh(id) {
   const body = grid.querySelector(`[data-panel="${id}"] .panel-body`);
   try {
     const answer = await ask(panel);
-    draw(panel, body, answer);
+    draw(panel, body, answer, { timeLayout: markLayout(), onPlot: (target) => {
+      target.on("plotly_relayout", zoomTo);
+      if (canEdit) target.on("plotly_click", annotateAt);
+    } });
   } catch (error) {
     body.replaceChildren(Object.assign(document.createElement("p"),
       { className: "panel-status error", textContent: error.message }));
@@ -365,13 +225,6 @@ if (canEdit) {
     if (!section) return;
     if (event.target.closest(".panel-drag")) startDrag(event, section.dataset.panel, "move");
     else if (event.target.closest(".panel-resize")) startDrag(event, section.dataset.panel, "resize");
-  });
-}
-
-function whenPlotly() {
-  return new Promise((resolve) => {
-    if (window.Plotly) resolve();
-    else window.addEventListener("load", resolve, { once: true });
   });
 }
 
