@@ -119,6 +119,8 @@ class Launcher:
         call_command("ensureadmin", stdout=_LineWriter(lambda s: self.say("setup", s)))
         if _on("SEED_DEMO", True):
             call_command("seed_demo", stdout=_LineWriter(lambda s: self.say("setup", s)))
+            call_command("seed_demo_dashboard",
+                         stdout=_LineWriter(lambda s: self.say("setup", s)))
         from django.db import connections
 
         connections.close_all()
