@@ -5,19 +5,34 @@ like the pages: a non-member is refused (close 4404), as an anonymous visitor is
 joins the project's group, where the write path publishes one compact message per stored batch,
 and gets them as JSON: ``{"type": "events", "count": N, "events": [...]}`` (the newest of the
 batch) and ``{"type": "points", "count": N, "latest": {...}}``.
+
+A dashboard page also sends ``{"type": "subscribe", "panels": [ids]}`` (panels of this
+project's dashboards only). New data for a subscribed panel — points of a metric its query reads,
+or events for an events query — marks it changed; at most once a second the consumer sends
+``{"type": "panels", "panels": [ids]}`` for the changed ones, and the page re-asks their queries.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from analytics_site.errors import ApiError
+from events.query import parse
+from events.query.spec import queries_of
 from events.services import group_name
 from projects.selectors import role_of
+
+COALESCE_S = 1.0
+MAX_SUBSCRIBED = 100
 
 
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    project_id: int | None = None
+    flusher: asyncio.Task | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -28,26 +43,68 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         if not await database_sync_to_async(_is_member)(user, project_id):
             await self.close(code=4404)
             return
+        self.project_id = project_id
+        self.sources: dict[int, set[str]] = {}  # panel -> metric names ("events" for events)
+        self.changed: set[int] = set()
         self.group = group_name(project_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "project": project_id})
 
     async def disconnect(self, code) -> None:
+        if self.flusher:
+            self.flusher.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:
-        if content.get("type") == "ping":
+        kind = content.get("type")
+        if kind == "ping":
             await self.send_json({"type": "pong"})
+        elif kind == "subscribe":
+            wanted = content.get("panels")
+            if not isinstance(wanted, list) or len(wanted) > MAX_SUBSCRIBED:
+                await self.send_json({"type": "error", "error": "panels: a list of ids."})
+                return
+            ids = [i for i in wanted if isinstance(i, int)]
+            self.sources = await database_sync_to_async(_panel_sources)(self.project_id, ids)
+            self.changed &= set(self.sources)
+            if self.flusher is None:
+                self.flusher = asyncio.create_task(self._flush_every_second())
+            await self.send_json({"type": "subscribed", "panels": sorted(self.sources)})
+
+    def _mark(self, source: str | None) -> None:
+        for panel_id, sources in self.sources.items():
+            if source is None or source in sources:
+                self.changed.add(panel_id)
+
+    async def _flush_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(COALESCE_S)
+            if self.changed:
+                changed, self.changed = sorted(self.changed), set()
+                await self.send_json({"type": "panels", "panels": changed})
 
     async def live_events(self, message: dict) -> None:
+        self._mark("events")
         await self.send_json({"type": "events", "count": message["count"],
                               "events": message["events"]})
 
+    async def live_folded(self, message: dict) -> None:
+        """The rollups took in new data: panels reading it (which the rollups answer for any
+        range past a few minutes) are asked again."""
+        for name in message["names"]:
+            self._mark(name)
+        if message["events"]:
+            self._mark("events")
+
     async def live_points(self, message: dict) -> None:
-        await self.send_json({"type": "points", "count": message["count"],
-                              "latest": message["latest"]})
+        latest = message["latest"]
+        if message.get("truncated"):
+            self._mark(None)  # only a sample of the batch's names: any panel may be touched
+        for name in latest:
+            self._mark(name)
+        await self.send_json({"type": "points", "count": message["count"], "latest": latest})
 
 
 def _is_member(user, project_id: int) -> bool:
@@ -55,3 +112,15 @@ def _is_member(user, project_id: int) -> bool:
 
     project = Project.objects.filter(pk=project_id).first()
     return project is not None and role_of(user, project) is not None
+
+
+def _panel_sources(project_id: int, ids: list[int]) -> dict[int, set[str]]:
+    from .models import Panel
+
+    sources = {}
+    for panel in Panel.objects.filter(pk__in=ids, dashboard__project_id=project_id):
+        try:
+            sources[panel.pk] = {q.source for q in queries_of(parse(panel.query))}
+        except ApiError:  # a stored query that no longer parses is not live
+            sources[panel.pk] = set()
+    return sources

@@ -17,13 +17,20 @@ at a time, so a slow run is skipped over rather than doubled. Retention of the r
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
+import orjson
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
-from . import partitions
+from . import freshness, partitions
 from .models import PAGEVIEW_EVENTS
+from .services import group_name
+
+logger = logging.getLogger(__name__)
 
 LOCK_ID = 0x726F6C6C  # "roll": pg_try_advisory_xact_lock key of the folder
 SLICE = 20_000  # deltas per transaction
@@ -121,7 +128,9 @@ WITH taken AS (
                 r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM minutes), (SELECT count(*) FROM hours)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM minutes), (SELECT count(*) FROM hours),
+       (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_array(project_id, name)), '[]')
+        FROM named)
 """
 
 FOLD_EVENTS = """
@@ -176,7 +185,8 @@ WITH taken AS (
         distinct_ids = events_hash_union(r.distinct_ids, EXCLUDED.distinct_ids)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM hours)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM hours),
+       (SELECT coalesce(jsonb_agg(DISTINCT project_id), '[]') FROM taken)
 """
 
 FOLD_SESSIONS = """
@@ -263,9 +273,9 @@ def fold(*, max_seconds: float = 10.0) -> FoldReport:
                 report.skipped = True
                 return report
             cursor.execute(FOLD_METRICS, {"slice": SLICE})
-            metric_deltas, minutes, hours = cursor.fetchone()
+            metric_deltas, minutes, hours, names = cursor.fetchone()
             cursor.execute(FOLD_EVENTS, {"slice": SLICE, "pageviews": list(PAGEVIEW_EVENTS)})
-            event_deltas, event_buckets = cursor.fetchone()
+            event_deltas, event_buckets, event_projects = cursor.fetchone()
             cursor.execute(FOLD_SESSIONS, {"slice": SLICE})
             session_deltas, sessions = cursor.fetchone()
         report.metric_deltas += metric_deltas
@@ -275,7 +285,39 @@ def fold(*, max_seconds: float = 10.0) -> FoldReport:
         report.event_buckets += event_buckets
         report.session_deltas += session_deltas
         report.sessions += sessions
+        _announce(_json(names), _json(event_projects))
         drained = max(metric_deltas, event_deltas, session_deltas) < SLICE
         if drained or time.monotonic() > deadline:
             return report
 
+
+
+def _json(value):
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _announce(names: list, event_projects: list) -> None:
+    """Tell each project's live pages what the rollups now hold (after the commit): panels
+    reading those metrics or events ask again. Best effort, like every live message."""
+    changed: dict[int, dict] = {}
+    for project_id, name in names:
+        changed.setdefault(project_id, {"names": [], "events": False})["names"].append(name)
+    for project_id in event_projects:
+        changed.setdefault(project_id, {"names": [], "events": False})["events"] = True
+    if not changed:
+        return
+    for project_id in changed:
+        try:
+            freshness.bump(project_id)
+        except Exception:
+            logger.warning("data version bump failed for project %s", project_id, exc_info=True)
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for project_id, what in changed.items():
+        try:
+            async_to_sync(layer.group_send)(group_name(project_id), {
+                "type": "live.folded", "names": sorted(what["names"])[:200],
+                "events": what["events"]})
+        except Exception:
+            logger.warning("live announce failed for project %s", project_id, exc_info=True)

@@ -316,7 +316,8 @@ async def record_points(*, key: IngestKey, items: list,
     for p in valid:
         latest[p.name] = p.value
     await _publish(key.project_id, {"type": "live.points", "count": len(valid),
-                                    "latest": dict(list(latest.items())[:LIVE_SAMPLE])})
+                                    "latest": dict(list(latest.items())[:LIVE_SAMPLE]),
+                                    "truncated": len(latest) > LIVE_SAMPLE})
     return result
 
 

@@ -2,6 +2,7 @@
 engine, a panel dragged and still there after a reload, a failed save rolled back with a
 message, and the list page's create / duplicate / delete."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -295,3 +296,30 @@ def test_the_panel_editor_previews_marks_errors_and_saves(page, ingest_server, b
     assert (saved.title, saved.options["unit"]) == ("Hottest host", "ms")
     # The browser logs the preview's 400 for the bad query; nothing else may fail.
     assert [e for e in page.console_errors if "status of 400" not in e] == []
+
+
+def test_new_points_reach_a_subscribed_panel_without_a_refresh(page, ingest_server, board):
+    import httpx
+
+    from projects.models import IngestKey
+
+    project, dashboard = board
+    live = services.create_panel(dashboard=dashboard, title="Live gauge", type="stat",
+                                 query="last:live.gauge{}", x=0, y=12, w=4, h=3)
+    _login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")  # refresh off
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "connected")
+    expect(page.locator(f"[data-panel='{live.pk}'] .panel-status")).to_contain_text(
+        "No metric named 'live.gauge'")
+    key = IngestKey.objects.get(project=project).key
+    response = httpx.post(f"{ingest_server}/api/v1/metrics", headers={"X-API-Key": key},
+                          json={"name": "live.gauge", "value": 42})
+    assert response.status_code == 202
+    # What the worker does every 2 s (in a thread of its own here: Playwright keeps an event
+    # loop in this one); the fold announces the new data to the page.
+    folding = threading.Thread(target=rollups.fold)
+    folding.start()
+    folding.join(30)
+    expect(page.locator(f"[data-panel='{live.pk}'] .stat")).to_have_text("42", timeout=5000)
+    expect(page.locator("#live-state .age")).to_contain_text("updated")
+    assert page.console_errors == []

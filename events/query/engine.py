@@ -24,6 +24,7 @@ from django.db import OperationalError, connection, transaction
 
 from analytics_site.errors import ApiError
 
+from .. import freshness
 from . import event_source, metric_source
 from .spec import PERCENTILES, BinOp, Expr, Notes, Number, Query, queries_of
 from .timerange import Range
@@ -270,6 +271,8 @@ def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, 
     The cache key is the normalised spec, the range rounded to 10 s and the step."""
     started = time.perf_counter()
     key = _cache_key(project_id, outputs, rng.start, rng.end, rng.step, fill, rng.tz, table)
+    if rng.touches_now:  # new data folded since? then this is another answer
+        key += f":{freshness.version(project_id)}"
     if use_cache:
         hit = cache.get(key)
         if hit is not None:

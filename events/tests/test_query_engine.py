@@ -271,3 +271,18 @@ def test_dashboard_variables_fill_filter_values(cpu):
     with pytest.raises(ApiError) as negated:
         execute(project, query="sum:cpu{host:!$host}", variables={"host": ["a"]}, **window)
     assert negated.value.code == "QUERY_INVALID"
+
+
+def test_new_data_folded_is_not_hidden_by_the_cache(store, make_project):
+    project = make_project("Fresh")
+    store.points(project, [{"name": "gauge", "value": 1}])
+    rollups.fold()
+    first = execute(project, query="sum:gauge{}", start="now-6h")
+    store.points(project, [{"name": "gauge", "value": 2}])
+    again = execute(project, query="sum:gauge{}", start="now-6h")
+    assert again["meta"]["cached"] is True  # nothing folded yet: the cached answer stands
+    rollups.fold()
+    after = execute(project, query="sum:gauge{}", start="now-6h")
+    assert after["meta"]["cached"] is False
+    total = [v for _, v in after["data"][0]["points"] if v is not None]
+    assert sum(total) == sum(v for _, v in first["data"][0]["points"] if v is not None) + 2

@@ -96,10 +96,12 @@ document.getElementById("annotate")?.addEventListener("click", () => toggleAnnot
 
 const PUBLIC_BASE = grid.dataset.publicBase;
 
-function ask(panel) {
+function ask(panel, fresh = false) {
   if (!PUBLIC_BASE) {
+    // A live update asks up to this instant (an absolute end), past the 10 s answer cache.
+    const end = fresh && !ZOOM_TO ? new Date().toISOString() : END;
     return call("POST", "/api/v1/query",
-      { project, query: panel.query, start: START, end: END, variables: VARIABLES });
+      { project, query: panel.query, start: START, end, variables: VARIABLES });
   }
   // A public link runs the panel's own stored query: only range and variables go with it.
   const query = new URLSearchParams({ start: START, end: END });
@@ -109,11 +111,14 @@ function ask(panel) {
   return call("GET", `${PUBLIC_BASE}panels/${panel.id}/?${query}`);
 }
 
-async function refresh(id) {
+async function refresh(id, fresh = false) {
   const panel = panels.get(id);
   const body = grid.querySelector(`[data-panel="${id}"] .panel-body`);
+  const mine = (panel.asked = (panel.asked || 0) + 1);
   try {
-    const answer = await ask(panel);
+    const answer = await ask(panel, fresh);
+    if (mine !== panel.asked) return;  // a newer answer for this panel is on its way
+    lastUpdate = Date.now();
     draw(panel, body, answer, { timeLayout: markLayout(), onPlot: (target) => {
       target.on("plotly_relayout", zoomTo);
       if (canEdit) target.on("plotly_click", annotateAt);
@@ -228,5 +233,70 @@ if (canEdit) {
   });
 }
 
+// -- live updates ---------------------------------------------------------------------------------
+// The project's WebSocket says which panels got new data (at most once a second each); they are
+// asked again. On reconnect every panel is asked again, so a short drop leaves no gap. Without a
+// WebSocket the page polls instead.
+let lastUpdate = 0;
+let socket = null;
+let retries = 0;
+let polling = 0;
+const state = document.getElementById("live-state");
+
+function setState(name, label) {
+  if (!state) return;
+  state.dataset.state = name;
+  state.querySelector(".label").textContent = label;
+}
+
+function startPolling() {
+  if (!polling) polling = setInterval(() => refreshAll(), REFRESH_MS || 10000);
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${project}/`);
+  socket.addEventListener("open", () => {
+    if (retries > 0) refreshAll();  // catch up what arrived while disconnected
+    retries = 0;
+    clearInterval(polling);
+    polling = 0;
+    socket.send(JSON.stringify({ type: "subscribe", panels: [...panels.keys()].map(Number) }));
+    setState("connected", "Live");
+  });
+  socket.addEventListener("message", (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type === "panels") {
+      for (const id of data.panels) if (panels.has(String(id))) refresh(String(id), true);
+    }
+  });
+  socket.addEventListener("close", (closed) => {
+    if (closed.code === 4401 || closed.code === 4404) {
+      setState("failed", "Not allowed");
+      return;
+    }
+    retries += 1;
+    if (retries > 6) {
+      setState("failed", "Live updates off: polling");
+      startPolling();
+      return;
+    }
+    const delay = Math.min(15000, 500 * 2 ** retries);
+    setState("reconnecting", "Reconnecting…");
+    setTimeout(connect, delay);
+  });
+}
+
+function tick() {
+  if (!state || !lastUpdate) return;
+  const seconds = Math.round((Date.now() - lastUpdate) / 1000);
+  const age = state.querySelector(".age");
+  age.textContent = `updated ${seconds} s ago`;
+  age.classList.toggle("stale", seconds > 30 && state.dataset.state !== "connected");
+}
+
 whenPlotly().then(loadAnnotations).then(refreshAll).then(() => { grid.dataset.drawn = "true"; });
 if (REFRESH_MS) setInterval(refreshAll, REFRESH_MS);
+if (!PUBLIC_BASE && !ZOOM_TO) connect();
+else setState("paused", ZOOM_TO ? "Zoomed: not live" : "Not live");
+setInterval(tick, 1000);
