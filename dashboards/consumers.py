@@ -19,11 +19,10 @@ import asyncio
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from analytics_site.errors import ApiError
-from events.query import parse
-from events.query.spec import queries_of
 from events.services import group_name
 from projects.selectors import role_of
+
+from .selectors import panel_sources
 
 COALESCE_S = 1.0
 MAX_SUBSCRIBED = 100
@@ -67,7 +66,7 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "error", "error": "panels: a list of ids."})
                 return
             ids = [i for i in wanted if isinstance(i, int)]
-            self.sources = await database_sync_to_async(_panel_sources)(self.project_id, ids)
+            self.sources = await database_sync_to_async(panel_sources)(self.project_id, ids)
             self.changed &= set(self.sources)
             if self.flusher is None:
                 self.flusher = asyncio.create_task(self._flush_every_second())
@@ -113,14 +112,3 @@ def _is_member(user, project_id: int) -> bool:
     project = Project.objects.filter(pk=project_id).first()
     return project is not None and role_of(user, project) is not None
 
-
-def _panel_sources(project_id: int, ids: list[int]) -> dict[int, set[str]]:
-    from .models import Panel
-
-    sources = {}
-    for panel in Panel.objects.filter(pk__in=ids, dashboard__project_id=project_id):
-        try:
-            sources[panel.pk] = {q.source for q in queries_of(parse(panel.query))}
-        except ApiError:  # a stored query that no longer parses is not live
-            sources[panel.pk] = set()
-    return sources

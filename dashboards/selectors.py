@@ -6,7 +6,9 @@ import hashlib
 
 from django.db.models import Q
 
-from analytics_site.errors import NotFound
+from analytics_site.errors import ApiError, NotFound
+from events.query import catalog, parse
+from events.query.spec import queries_of
 from projects.models import Role, Scope
 from projects.selectors import projects_for, require
 
@@ -76,3 +78,32 @@ def get_annotation_for(user, annotation_id, *, min_role=Role.VIEWER, token=None,
         raise NotFound("Annotation not found.") from None
     require(user, annotation.project, min_role=min_role, token=token, scope=scope)
     return annotation
+
+
+def variable_choices(dashboard, params) -> list[dict]:
+    """Each variable of the dashboard with its values (the tag's values on its metric) and the
+    ones chosen in ``params`` (``var-<name>``, only known values; none chosen means all)."""
+    choices = []
+    for variable in dashboard.variables:
+        tags = catalog.metric_tags(dashboard.project_id, variable["metric"]) or {}
+        values = tags.get(variable["tag"], {}).get("values", [])
+        picked = [v for v in params.getlist(f"var-{variable['name']}") if v in values]
+        choices.append({**variable, "values": values, "chosen": picked})
+    return choices
+
+
+def chosen_variables(choices: list[dict]) -> dict:
+    """What the query engine takes: ``{name: [values] or None for all}``."""
+    return {c["name"]: c["chosen"] or None for c in choices}
+
+
+def panel_sources(project_id: int, ids: list[int]) -> dict[int, set[str]]:
+    """For each of these panels of the project's dashboards, what its query reads: metric
+    names, or "events". A stored query that no longer parses reads nothing live."""
+    sources = {}
+    for panel in Panel.objects.filter(pk__in=ids, dashboard__project_id=project_id):
+        try:
+            sources[panel.pk] = {q.source for q in queries_of(parse(panel.query))}
+        except ApiError:
+            sources[panel.pk] = set()
+    return sources

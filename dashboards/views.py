@@ -11,7 +11,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from analytics_site.errors import ApiError
-from events.query import catalog
 from projects.models import Role
 from projects.selectors import get_project_for, role_of
 
@@ -115,14 +114,8 @@ def dashboard_detail(request, project_id, dashboard_id):
     chosen = request.GET.get("range", "6h")
     refresh = request.GET.get("refresh", "off")
     can_edit = Role.rank(role_of(request.user, project)) >= Role.rank(Role.EDITOR)
-    variables = []
-    for variable in dashboard.variables:
-        tags = catalog.metric_tags(project.pk, variable["metric"]) or {}
-        values = tags.get(variable["tag"], {}).get("values", [])
-        picked = [v for v in request.GET.getlist(f"var-{variable['name']}") if v in values]
-        variables.append({**variable, "values": values, "chosen": picked})
     return render(request, "dashboards/detail.html", {
-        "variables": variables,
+        "variables": selectors.variable_choices(dashboard, request.GET),
         "project": project, "dashboard": dashboard,
         "panels": PanelSerializer(dashboard.panels.all(), many=True).data,
         "ranges": DASHBOARD_RANGES, "range": chosen if chosen in DASHBOARD_RANGES else "6h",
@@ -136,15 +129,9 @@ def public_dashboard(request, token):
     project; panels load their own stored queries only."""
     dashboard = _or_404(selectors.public_dashboard, token)
     chosen = request.GET.get("range", "6h")
-    variables = []
-    for variable in dashboard.variables:
-        tags = catalog.metric_tags(dashboard.project_id, variable["metric"]) or {}
-        values = tags.get(variable["tag"], {}).get("values", [])
-        picked = [v for v in request.GET.getlist(f"var-{variable['name']}") if v in values]
-        variables.append({**variable, "values": values, "chosen": picked})
     response = render(request, "dashboards/detail.html", {
         "public": True, "public_base": f"/public/dashboards/{token}/",
-        "dashboard": dashboard, "variables": variables,
+        "dashboard": dashboard, "variables": selectors.variable_choices(dashboard, request.GET),
         "panels": PanelSerializer(dashboard.panels.all(), many=True).data,
         "ranges": DASHBOARD_RANGES, "range": chosen if chosen in DASHBOARD_RANGES else "6h",
         "refreshes": REFRESH, "refresh": "off", "can_edit": False,

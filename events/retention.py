@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Max
+from psycopg import sql
 
 from projects.models import Project
 
@@ -21,6 +22,10 @@ from . import partitions
 logger = logging.getLogger(__name__)
 
 DAYS_AHEAD = 3
+# Tables with a project_id kept for hour_rollup_retention_days, and the time that ages them.
+HOURLY_BY_PROJECT = (("events_metricnamerollup1h", "bucket"), ("events_eventrollup1h", "hour"),
+                     ("events_hourrollup", "hour"), ("events_sessionhour", "hour"),
+                     ("events_sessionrollup", "ended_at"))
 
 
 @dataclass
@@ -90,34 +95,11 @@ def _expire_rollups(now: datetime, longest_minutes: int) -> int:
                  AND r.bucket < %s - make_interval(days => p.hour_rollup_retention_days)""",
             [now])
         deleted += cursor.rowcount
-        cursor.execute(
-            """DELETE FROM events_metricnamerollup1h r USING projects_project p
-               WHERE p.id = r.project_id
-                 AND r.bucket < %s - make_interval(days => p.hour_rollup_retention_days)""",
-            [now])
-        deleted += cursor.rowcount
-        cursor.execute(
-            """DELETE FROM events_eventrollup1h r USING projects_project p
-               WHERE p.id = r.project_id
-                 AND r.hour < %s - make_interval(days => p.hour_rollup_retention_days)""",
-            [now])
-        deleted += cursor.rowcount
-        cursor.execute(
-            """DELETE FROM events_hourrollup r USING projects_project p
-               WHERE p.id = r.project_id
-                 AND r.hour < %s - make_interval(days => p.hour_rollup_retention_days)""",
-            [now])
-        deleted += cursor.rowcount
-        cursor.execute(
-            """DELETE FROM events_sessionhour r USING projects_project p
-               WHERE p.id = r.project_id
-                 AND r.hour < %s - make_interval(days => p.hour_rollup_retention_days)""",
-            [now])
-        deleted += cursor.rowcount
-        cursor.execute(
-            """DELETE FROM events_sessionrollup r USING projects_project p
-               WHERE p.id = r.project_id
-                 AND r.ended_at < %s - make_interval(days => p.hour_rollup_retention_days)""",
-            [now])
-        deleted += cursor.rowcount
+        for table, column in HOURLY_BY_PROJECT:
+            cursor.execute(
+                sql.SQL("""DELETE FROM {table} r USING projects_project p
+                   WHERE p.id = r.project_id
+                     AND r.{column} < %s - make_interval(days => p.hour_rollup_retention_days)
+                """).format(table=sql.Identifier(table), column=sql.Identifier(column)), [now])
+            deleted += cursor.rowcount
     return deleted

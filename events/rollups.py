@@ -25,6 +25,7 @@ import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from psycopg import sql
 
 from . import freshness, partitions
 from .models import PAGEVIEW_EVENTS
@@ -35,7 +36,20 @@ logger = logging.getLogger(__name__)
 LOCK_ID = 0x726F6C6C  # "roll": pg_try_advisory_xact_lock key of the folder
 SLICE = 20_000  # deltas per transaction
 
-FOLD_METRICS = """
+# A metric rollup row taking in more of the same bucket (1 minute, 1 hour, name-level).
+_MERGE_METRIC = """
+        count = r.count + EXCLUDED.count,
+        sum = r.sum + EXCLUDED.sum,
+        min = LEAST(r.min, EXCLUDED.min),
+        max = GREATEST(r.max, EXCLUDED.max),
+        last = CASE WHEN r.last_at IS NULL OR EXCLUDED.last_at >= r.last_at
+                    THEN EXCLUDED.last ELSE r.last END,
+        last_at = GREATEST(r.last_at, EXCLUDED.last_at),
+        (sketch_keys, sketch_counts) = (
+            SELECT keys, counts FROM events_sketch_merge(
+                r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))"""
+
+FOLD_METRICS = sql.SQL("""
 WITH taken AS (
     DELETE FROM events_metricdelta
     WHERE ctid = ANY(ARRAY(SELECT ctid FROM events_metricdelta LIMIT %(slice)s))
@@ -57,16 +71,7 @@ WITH taken AS (
                  array_agg(c ORDER BY k) AS counts
           FROM by_key GROUP BY series_id, minute) AS s USING (series_id, minute)
     ON CONFLICT (series_id, bucket) DO UPDATE SET
-        count = r.count + EXCLUDED.count,
-        sum = r.sum + EXCLUDED.sum,
-        min = LEAST(r.min, EXCLUDED.min),
-        max = GREATEST(r.max, EXCLUDED.max),
-        last = CASE WHEN r.last_at IS NULL OR EXCLUDED.last_at >= r.last_at
-                    THEN EXCLUDED.last ELSE r.last END,
-        last_at = GREATEST(r.last_at, EXCLUDED.last_at),
-        (sketch_keys, sketch_counts) = (
-            SELECT keys, counts FROM events_sketch_merge(
-                r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
+{merge}
     RETURNING 1
 ), hours AS (
     INSERT INTO events_metricrollup1h AS r
@@ -84,16 +89,7 @@ WITH taken AS (
                 FROM by_key GROUP BY series_id, hour, k) AS h
           GROUP BY series_id, hour) AS s USING (series_id, hour)
     ON CONFLICT (series_id, bucket) DO UPDATE SET
-        count = r.count + EXCLUDED.count,
-        sum = r.sum + EXCLUDED.sum,
-        min = LEAST(r.min, EXCLUDED.min),
-        max = GREATEST(r.max, EXCLUDED.max),
-        last = CASE WHEN r.last_at IS NULL OR EXCLUDED.last_at >= r.last_at
-                    THEN EXCLUDED.last ELSE r.last END,
-        last_at = GREATEST(r.last_at, EXCLUDED.last_at),
-        (sketch_keys, sketch_counts) = (
-            SELECT keys, counts FROM events_sketch_merge(
-                r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
+{merge}
     RETURNING 1
 ), named AS (
     SELECT s.project_id, s.name, date_trunc('hour', t.minute, 'UTC') AS hour, t.count, t.sum,
@@ -116,22 +112,13 @@ WITH taken AS (
                 GROUP BY 1, 2, 3, 4) AS h
           GROUP BY project_id, name, hour) AS s USING (project_id, name, hour)
     ON CONFLICT (project_id, name, bucket) DO UPDATE SET
-        count = r.count + EXCLUDED.count,
-        sum = r.sum + EXCLUDED.sum,
-        min = LEAST(r.min, EXCLUDED.min),
-        max = GREATEST(r.max, EXCLUDED.max),
-        last = CASE WHEN r.last_at IS NULL OR EXCLUDED.last_at >= r.last_at
-                    THEN EXCLUDED.last ELSE r.last END,
-        last_at = GREATEST(r.last_at, EXCLUDED.last_at),
-        (sketch_keys, sketch_counts) = (
-            SELECT keys, counts FROM events_sketch_merge(
-                r.sketch_keys, r.sketch_counts, EXCLUDED.sketch_keys, EXCLUDED.sketch_counts))
+{merge}
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM minutes), (SELECT count(*) FROM hours),
        (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_array(project_id, name)), '[]')
         FROM named)
-"""
+""").format(merge=sql.SQL(_MERGE_METRIC))
 
 FOLD_EVENTS = """
 WITH taken AS (

@@ -23,6 +23,10 @@ def _token(request):
     return request.auth if isinstance(request.auth, APIToken) else None
 
 
+def _body(request) -> dict:
+    return request.data if isinstance(request.data, dict) else {}
+
+
 def _dashboard(request, pk, *, write=False):
     return selectors.get_dashboard_for(
         request.user, pk, min_role=Role.EDITOR if write else Role.VIEWER, token=_token(request),
@@ -40,7 +44,7 @@ class DashboardList(APIView):
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
                                   token=_token(request), scope=Scope.WRITE)
-        data = request.data if isinstance(request.data, dict) else {}
+        data = _body(request)
         dashboard = services.create_dashboard(project=project, name=data.get("name"),
                                               user=request.user,
                                               description=data.get("description", ""))
@@ -56,8 +60,7 @@ class DashboardDetail(APIView):
                    operation_id="dashboards_update")
     def patch(self, request, pk):
         dashboard = services.update_dashboard(dashboard=_dashboard(request, pk, write=True),
-                                              **(request.data if isinstance(request.data, dict)
-                                                 else {}))
+                                              **_body(request))
         return Response(s.DashboardSerializer(dashboard).data)
 
     @extend_schema(responses={204: None}, operation_id="dashboards_delete")
@@ -89,7 +92,7 @@ class PanelList(APIView):
                    operation_id="panels_create")
     def post(self, request, pk):
         dashboard = _dashboard(request, pk, write=True)
-        data = request.data if isinstance(request.data, dict) else {}
+        data = _body(request)
         fields = {k: data[k] for k in ("title", "query", "type", "options", "x", "y", "w", "h")
                   if k in data}
         panel = services.create_panel(dashboard=dashboard, **fields)
@@ -102,8 +105,7 @@ class PanelDetail(APIView):
     def patch(self, request, pk):
         panel = selectors.get_panel_for(request.user, pk, min_role=Role.EDITOR,
                                         token=_token(request), scope=Scope.WRITE)
-        panel = services.update_panel(panel=panel, **(request.data if isinstance(
-            request.data, dict) else {}))
+        panel = services.update_panel(panel=panel, **_body(request))
         return Response(s.PanelSerializer(panel).data)
 
     @extend_schema(responses={204: None}, operation_id="panels_delete")
@@ -166,8 +168,8 @@ class PublicPanelData(APIView):
         panel = dashboard.panels.filter(pk=panel_id).first()
         if panel is None:
             raise NotFound("Not found.")
-        variables = {v["name"]: request.query_params.getlist(f"var-{v['name']}") or None
-                     for v in dashboard.variables}
+        variables = selectors.chosen_variables(
+            selectors.variable_choices(dashboard, request.query_params))
         return Response(engine.execute(
             dashboard.project, query=panel.query, start=request.query_params.get("start"),
             end=request.query_params.get("end"), variables=variables))
@@ -193,7 +195,7 @@ class AnnotationList(APIView):
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
                                   token=_token(request), scope=Scope.WRITE)
-        data = request.data if isinstance(request.data, dict) else {}
+        data = _body(request)
         dashboard = None
         if data.get("dashboard") is not None:
             dashboard = _dashboard(request, data["dashboard"], write=True)

@@ -10,18 +10,13 @@ from playwright.sync_api import expect
 
 from dashboards import services
 from dashboards.models import Dashboard, Panel
+from dashboards.tests.browsing import login
 from events import rollups
 from projects.models import Role
 
 pytestmark = pytest.mark.slow
 
 
-def _login(page, server, username):
-    page.goto(f"{server}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/projects/")
 
 
 @pytest.fixture
@@ -54,7 +49,7 @@ def board(store, ingest, make_user, make_project):
 
 def test_every_panel_is_drawn(page, ingest_server, board, screenshot):
     project, dashboard = board
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/?range=6h")
     expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
     for kind in ("line", "stat", "gauge", "bar", "heatmap"):
@@ -80,7 +75,7 @@ def _drag(page, handle, dx, dy):
 def test_a_dragged_panel_stays_where_it_was_dropped(page, ingest_server, board):
     project, dashboard = board
     bar = Panel.objects.get(dashboard=dashboard, title="Sign-ups")
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
     expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
     column = page.locator("#dashboard").bounding_box()["width"] / 12
@@ -104,7 +99,7 @@ def test_a_failed_save_is_rolled_back_with_a_message(page, ingest_server, board)
     page.route("**/layout/", lambda route: route.fulfill(
         status=500, content_type="application/json",
         body='{"error": "Internal error.", "code": "INTERNAL_ERROR", "details": {}}'))
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
     expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
     _drag(page, f"[data-panel='{bar.pk}'] .panel-drag", 0, 4 * 76)
@@ -118,7 +113,7 @@ def test_a_failed_save_is_rolled_back_with_a_message(page, ingest_server, board)
 
 def test_viewers_cannot_drag_and_the_list_page_manages_dashboards(page, ingest_server, board):
     project, dashboard = board
-    _login(page, ingest_server, "vik")
+    login(page, ingest_server, "vik")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
     expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
     assert page.locator(".panel-drag").count() == 0
@@ -126,7 +121,7 @@ def test_viewers_cannot_drag_and_the_list_page_manages_dashboards(page, ingest_s
     assert page.locator("form[action$='/dashboards/new/']").count() == 0
 
     page.context.clear_cookies()
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/")
     page.fill("input[name=name]", "Checkout funnel")
     page.click("text=Create dashboard")
@@ -150,7 +145,7 @@ def test_a_variable_changes_every_panel_and_lives_in_the_url(page, ingest_server
         query="max:http.latency_ms{host:$host} by {host}")
     Panel.objects.filter(dashboard=dashboard, title="Latency by host").update(
         query="avg:http.latency_ms{host:$host} by {host}")
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
     expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
     assert page.locator("[data-type=table] tbody tr").count() == 3
@@ -169,7 +164,7 @@ def test_a_variable_changes_every_panel_and_lives_in_the_url(page, ingest_server
 
 def test_drag_to_zoom_narrows_the_range_for_every_panel(page, ingest_server, board):
     project, dashboard = board
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/?range=6h")
     expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
     area = page.locator("[data-type=line] .nsewdrag").first.bounding_box()
@@ -192,7 +187,7 @@ def test_drag_to_zoom_narrows_the_range_for_every_panel(page, ingest_server, boa
 
 def test_export_and_import_from_the_pages(page, ingest_server, board, tmp_path):
     project, dashboard = board
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
     with page.expect_download() as download:
         page.click("text=Export JSON")
@@ -243,7 +238,7 @@ def test_annotations_are_drawn_and_added_by_hand(page, ingest_server, board):
     project, dashboard = board
     services.create_annotation(project=project, text="Deploy 41",
                                at=datetime.now(UTC) - timedelta(hours=1))
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/?range=6h")
     expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
     for kind in ("line", "bar"):
@@ -263,7 +258,7 @@ def test_annotations_are_drawn_and_added_by_hand(page, ingest_server, board):
 def test_the_panel_editor_previews_marks_errors_and_saves(page, ingest_server, board,
                                                          screenshot):
     project, dashboard = board
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
     page.click("text=Add panel")
     page.wait_for_url("**/panels/new/")
@@ -306,7 +301,7 @@ def test_new_points_reach_a_subscribed_panel_without_a_refresh(page, ingest_serv
     project, dashboard = board
     live = services.create_panel(dashboard=dashboard, title="Live gauge", type="stat",
                                  query="last:live.gauge{}", x=0, y=12, w=4, h=3)
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")  # refresh off
     expect(page.locator("#live-state")).to_have_attribute("data-state", "connected")
     expect(page.locator(f"[data-panel='{live.pk}'] .panel-status")).to_contain_text(

@@ -9,18 +9,13 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from dashboards.tests.browsing import login
 from events import rollups
 from projects.models import IngestKey
 
 pytestmark = pytest.mark.slow
 
 
-def _login(page, server, username):
-    page.goto(f"{server}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/projects/")
 
 
 @pytest.fixture
@@ -47,7 +42,7 @@ def shop(store, ingest, make_user, make_project):
 
 
 def test_overview_draws_kpis_charts_and_lists(page, ingest_server, shop, screenshot):
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{shop.pk}/overview/?range=24h")
     events = page.locator("[data-kpi=events] .kpi-value")
     expect(events).to_have_text("4")
@@ -68,7 +63,7 @@ def test_overview_draws_kpis_charts_and_lists(page, ingest_server, shop, screens
 
 def test_live_feed_shows_new_events_escaped_paused_and_filtered(page, ingest_server, shop):
     key = IngestKey.objects.get(project=shop).key
-    _login(page, ingest_server, "maria")
+    login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{shop.pk}/overview/")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "connected")
 
@@ -101,7 +96,7 @@ def test_live_feed_shows_new_events_escaped_paused_and_filtered(page, ingest_ser
 
 def test_someone_else_gets_not_found_and_no_live_events(page, ingest_server, shop, make_user):
     make_user("eve")
-    _login(page, ingest_server, "eve")
+    login(page, ingest_server, "eve")
     response = page.goto(f"{ingest_server}/projects/{shop.pk}/overview/")
     assert response.status == 404
     closed = page.evaluate("""project => new Promise(resolve => {

@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 
 from analytics_site.errors import NotFound, ValidationFailed
 
-from .. import query as engine
 from ..models import PersonAlias
 from ..query import analytics
 from .query_views import PROJECT, _project
@@ -46,26 +45,6 @@ def _int(request, name: str, default: int, low: int, high: int) -> int:
         raise ValidationFailed(f"{name}: must be an integer from {low} to {high}.",
                                details={name: [f"An integer from {low} to {high}."]})
     return value
-
-
-def _timeseries(project, request, span) -> dict:
-    interval = request.query_params.get("interval", "day")
-    if interval not in ("hour", "day"):
-        raise ValidationFailed("interval: hour or day.", details={"interval": ["hour or day"]})
-    pageviews = "|".join(analytics.PAGEVIEWS)
-    answer = engine.execute(project, queries={
-        "events": "count:events{}", "users": "uniq_users:events{}",
-        "sessions": "uniq_sessions:events{}", "pageviews": f"count:events{{event:{pageviews}}}",
-    }, start=span.start.isoformat(), end=span.end.isoformat(),
-        step="1h" if interval == "hour" else "1d", fill="zero")
-    series = {s["name"]: s["points"] for s in answer["data"]}
-    times = [t for t, _ in next(iter(series.values()), [])]
-    empty = [[t, 0] for t in times]
-    return {"interval": interval,
-            "points": [{"t": t, **{name: series.get(name, empty)[i][1]
-                                   for name in ("events", "users", "sessions", "pageviews")}}
-                       for i, t in enumerate(times)],
-            "meta": answer["meta"]}
 
 
 class AnalyticsReport(APIView):
@@ -103,7 +82,8 @@ class AnalyticsReport(APIView):
         if report == "overview":
             return Response(analytics.overview(project.pk, span))
         if report == "timeseries":
-            return Response(_timeseries(project, request, span))
+            return Response(analytics.timeseries(
+                project, span, request.query_params.get("interval", "day")))
         if report in analytics.BREAKDOWNS:
             limit = _int(request, "limit", 10, 1, analytics.MAX_LIMIT)
             return Response({"results": analytics.breakdown(project.pk, report, span, limit)})

@@ -22,10 +22,11 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
+from analytics_site.errors import ValidationFailed
+
 from ..models import PAGEVIEW_EVENTS, PersonAlias
 from .timerange import InvalidRange, parse_time
 
-PAGEVIEWS = PAGEVIEW_EVENTS
 BREAKDOWNS = {"top-events": "event", "top-pages": "path", "top-referrers": "referrer_domain",
               "browsers": "browser", "devices": "device_type"}
 DURATION_BUCKETS = ((0, 10, "0-10s"), (10, 30, "10-30s"), (30, 60, "30-60s"),
@@ -140,7 +141,7 @@ def _whole_hours(span: Window) -> tuple[datetime, datetime]:
 
 def _kpis(project_id: int, span: Window, linked: bool) -> dict:
     a, b = _whole_hours(span)
-    params = {**span.params(project_id), "a": a, "b": b, "pageviews": list(PAGEVIEWS)}
+    params = {**span.params(project_id), "a": a, "b": b, "pageviews": list(PAGEVIEW_EVENTS)}
     events, pageviews, top, top_count = _rows(_COUNTS, params)[0]
     users_sql = _USERS.format(person="coalesce(a.ph, x.h)" if linked else "x.h",
                               join=_ALIAS_JOIN if linked else "")
@@ -171,6 +172,32 @@ def overview(project_id: int, span: Window) -> dict:
     return body
 
 
+# -- timeseries -----------------------------------------------------------------------------------
+TIMESERIES = ("events", "users", "sessions", "pageviews")
+
+
+def timeseries(project, span: Window, interval: str) -> dict:
+    """Events, users, sessions and page views per hour or day, through the engine (so from the
+    hourly rollup when it can answer), with zeros for empty buckets."""
+    from . import execute
+
+    if interval not in ("hour", "day"):
+        raise ValidationFailed("interval: hour or day.", details={"interval": ["hour or day"]})
+    answer = execute(project, queries={
+        "events": "count:events{}", "users": "uniq_users:events{}",
+        "sessions": "uniq_sessions:events{}",
+        "pageviews": f"count:events{{event:{'|'.join(PAGEVIEW_EVENTS)}}}",
+    }, start=span.start.isoformat(), end=span.end.isoformat(),
+        step="1h" if interval == "hour" else "1d", fill="zero")
+    series = {s["name"]: s["points"] for s in answer["data"]}
+    times = [t for t, _ in next(iter(series.values()), [])]
+    empty = [[t, 0] for t in times]
+    return {"interval": interval,
+            "points": [{"t": t, **{name: series.get(name, empty)[i][1] for name in TIMESERIES}}
+                       for i, t in enumerate(times)],
+            "meta": answer["meta"]}
+
+
 # -- breakdowns -----------------------------------------------------------------------------------
 def breakdown(project_id: int, kind: str, span: Window, limit: int = 10) -> list[dict]:
     column = BREAKDOWNS[kind]
@@ -184,7 +211,7 @@ def breakdown(project_id: int, kind: str, span: Window, limit: int = 10) -> list
           {"AND e.event = ANY(%(pageviews)s)" if pageviews_only else ""}
         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s"""  # noqa: S608 (column from BREAKDOWNS)
     rows = _rows(statement, {**span.params(project_id), "limit": min(limit, MAX_LIMIT),
-                             "pageviews": list(PAGEVIEWS)})
+                             "pageviews": list(PAGEVIEW_EVENTS)})
     return [{"value": value, "events": events, "users": users, "sessions": sessions}
             for value, events, users, sessions in rows]
 
@@ -230,7 +257,7 @@ def sessions(project_id: int, span: Window) -> dict:
     found: dict[str, dict] = {"duration": {}, "pages": {}}
     totals: dict[str, float | None] = {}
     for kind, label, value in _rows(statement, {**span.params(project_id),
-                                                "pageviews": list(PAGEVIEWS)}):
+                                                "pageviews": list(PAGEVIEW_EVENTS)}):
         if kind in found:
             found[kind][label] = value
         else:

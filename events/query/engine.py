@@ -33,7 +33,6 @@ FILLS = ("null", "zero", "previous")
 MAX_SERIES = 500
 MAX_TOTAL_POINTS = 500_000
 TABLE_NAMES = {"raw": "raw", "1m": "rollup_1m", "1h": "rollup_1h"}
-RESOLUTIONS = {"raw": 0, "1m": 60, "1h": 3600}
 
 
 class QueryTooLarge(ApiError):
