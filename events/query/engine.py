@@ -173,11 +173,14 @@ def _fold_metric_groups(project_id: int, query: Query, p: Plan, groups, notes: N
                         name: str) -> list[Series]:
     """Top groups and "other" in one statement (every aggregation but the percentiles)."""
     cells, top = metric_source.fetch_top(project_id, query, groups, p.table, p.range)
-    notes.add(f"{len(groups.tags) - query.limit} groups past the top {query.limit} of "
-              f"{name} are folded into \"other\".")
+    order = list(top)
+    if any(group == metric_source.OTHER for group, _ in cells):  # only groups with data
+        order.append(metric_source.OTHER)
+        notes.add(f"{len(groups.tags) - query.limit} groups past the top {query.limit} of "
+                  f"{name} are folded into \"other\".")
     buckets = p.range.buckets()
     rate = _bucket_seconds(p.range, buckets) if query.aggregation == "rate" else None
-    return _series_from(name, query.by, cells, [*top, metric_source.OTHER],
+    return _series_from(name, query.by, cells, order,
                         dict(enumerate(groups.tags)), buckets, rate, metric_source.OTHER)
 
 

@@ -286,3 +286,11 @@ def test_new_data_folded_is_not_hidden_by_the_cache(store, make_project):
     assert after["meta"]["cached"] is False
     total = [v for _, v in after["data"][0]["points"] if v is not None]
     assert sum(total) == sum(v for _, v in first["data"][0]["points"] if v is not None) + 2
+
+
+def test_no_data_means_no_series_not_an_empty_other(cpu):
+    project, start, _ = cpu
+    body = execute(project, query="sum:cpu{} by {host} limit 1",
+                   start=(start - timedelta(days=2)).isoformat(),
+                   end=(start - timedelta(days=1)).isoformat(), step=3600, use_cache=False)
+    assert body["data"] == []
