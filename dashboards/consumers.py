@@ -1,7 +1,8 @@
 """``WS /ws/projects/<id>/``: live updates of one project for its pages.
 
-Authenticated by the session (the page's own cookie; Channels' AuthMiddlewareStack) and scoped
-like the pages: a non-member is refused (close 4404), as an anonymous visitor is (4401). A member
+Authenticated by the session (the page's own cookie; Channels' AuthMiddlewareStack) or, for API
+clients, by ``?ticket=`` from ``POST /api/v1/projects/<id>/live-ticket/`` (signed, 60 s), and
+scoped like the pages: a non-member is refused (close 4404), as an anonymous visitor is (4401). A member
 joins the project's group, where the write path publishes one compact message per stored batch,
 and gets them as JSON: ``{"type": "events", "count": N, "events": [...]}`` (the newest of the
 batch) and ``{"type": "points", "count": N, "latest": {...}}``.
@@ -15,6 +16,7 @@ or events for an events query — marks it changed; at most once a second the co
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -23,6 +25,7 @@ from events.services import group_name
 from projects.selectors import role_of
 
 from .selectors import panel_sources
+from .services import user_of_live_ticket
 
 COALESCE_S = 1.0
 MAX_SUBSCRIBED = 100
@@ -34,13 +37,17 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
     flusher: asyncio.Task | None = None
 
     async def connect(self) -> None:
+        project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            ticket = parse_qs(self.scope.get("query_string", b"").decode()).get("ticket")
+            user = await database_sync_to_async(user_of_live_ticket)(ticket[0], project_id) \
+                if ticket else None
+        if user is None:
+            await self._refuse(4401)
             return
-        project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
         if not await database_sync_to_async(_is_member)(user, project_id):
-            await self.close(code=4404)
+            await self._refuse(4404)
             return
         self.project_id = project_id
         self.sources: dict[int, set[str]] = {}  # panel -> metric names ("events" for events)
@@ -49,6 +56,13 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "project": project_id})
+
+    async def _refuse(self, code: int) -> None:
+        """Accept, then close with the reason's code: a close before accepting reaches the
+        client as a bare HTTP 403 (a browser sees 1006), and the page must tell "not allowed"
+        (stop) from "network" (retry)."""
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code) -> None:
         if self.flusher:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
@@ -344,3 +345,28 @@ def create_annotation(*, project, text, at, ends_at=None, dashboard=None, user=N
 
 def delete_annotation(*, annotation) -> None:
     annotation.delete()
+
+
+# -- live tickets ---------------------------------------------------------------------------------
+LIVE_TICKET_SALT = "dashboards.live-ticket"
+LIVE_TICKET_TTL_S = 60
+
+
+def issue_live_ticket(*, user, project) -> str:
+    """A short-lived signed ticket that opens ``WS /ws/projects/<id>/`` for an API user (a
+    client without the page's session cookie). It names the user and the project; the
+    consumer checks both again, so a ticket outlives neither a membership nor its minute."""
+    return signing.dumps({"u": user.pk, "p": project.pk}, salt=LIVE_TICKET_SALT, compress=True)
+
+
+def user_of_live_ticket(ticket: str, project_id: int):
+    """The user a valid, unexpired ticket for this project was issued to, else None."""
+    from django.contrib.auth import get_user_model
+
+    try:
+        data = signing.loads(ticket, salt=LIVE_TICKET_SALT, max_age=LIVE_TICKET_TTL_S)
+    except signing.BadSignature:  # SignatureExpired is one
+        return None
+    if not isinstance(data, dict) or data.get("p") != project_id:
+        return None
+    return get_user_model().objects.filter(pk=data.get("u"), is_active=True).first()

@@ -21,4 +21,6 @@ urlpatterns = [
     path("projects/<int:project_id>/annotations/", views.AnnotationList.as_view(),
          name="annotation-list"),
     path("annotations/<int:pk>/", views.AnnotationDetail.as_view(), name="annotation-detail"),
+    path("projects/<int:project_id>/live-ticket/", views.LiveTicket.as_view(),
+         name="live-ticket"),
 ]

@@ -212,3 +212,17 @@ class AnnotationDetail(APIView):
                                                   token=_token(request), scope=Scope.WRITE)
         services.delete_annotation(annotation=annotation)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LiveTicket(APIView):
+    """A ticket for ``WS /ws/projects/<id>/?ticket=…`` — how an API client (token, no session
+    cookie) opens the project's live stream. Valid for 60 s; only for members."""
+
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT},
+                   operation_id="live_ticket_create")
+    def post(self, request, project_id):
+        project = get_project_for(request.user, project_id, token=_token(request))
+        ticket = services.issue_live_ticket(user=request.user, project=project)
+        return Response({"ticket": ticket, "expires_in": services.LIVE_TICKET_TTL_S,
+                         "url": f"/ws/projects/{project.pk}/?ticket={ticket}"},
+                        status=status.HTTP_201_CREATED)

@@ -318,3 +318,112 @@ def test_new_points_reach_a_subscribed_panel_without_a_refresh(page, ingest_serv
     expect(page.locator(f"[data-panel='{live.pk}'] .stat")).to_have_text("42", timeout=5000)
     expect(page.locator("#live-state .age")).to_contain_text("updated")
     assert page.console_errors == []
+
+
+def _send_point(ingest_server, project, name, value):
+    import httpx
+
+    from projects.models import IngestKey
+
+    key = IngestKey.objects.get(project=project).key
+    response = httpx.post(f"{ingest_server}/api/v1/metrics", headers={"X-API-Key": key},
+                          json={"name": name, "value": value})
+    assert response.status_code == 202
+
+
+def _fold():
+    # What the worker does every 2 s, in a thread of its own (Playwright keeps an event loop in
+    # this one); the fold announces the new data to the pages.
+    folding = threading.Thread(target=rollups.fold)
+    folding.start()
+    folding.join(30)
+
+
+def test_a_custom_range_applies_to_every_panel_and_is_checked(page, ingest_server, board):
+    from urllib.parse import parse_qs, urlsplit
+
+    project, dashboard = board
+    login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/?range=6h")
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    page.click("#custom-range summary")
+    page.fill("#range-from", "2026-01-02T10:00")
+    page.fill("#range-to", "2026-01-02T09:00")
+    page.click("#range-apply")
+    expect(page.locator("#range-error")).to_have_text("From must be before To.")
+    assert "from=" not in page.url
+    # The browser's zone is UTC (Playwright's default): local input = UTC instant.
+    page.fill("#range-to", "2026-01-02T12:30")
+    page.click("#range-apply")
+    page.wait_for_url("**from=**")
+    asked = parse_qs(urlsplit(page.url).query)
+    assert (asked["from"], asked["to"], asked["refresh"]) == (
+        ["2026-01-02T10:00:00.000Z"], ["2026-01-02T12:30:00.000Z"], ["off"])
+    expect(page.locator("#dashboard")).to_have_attribute("data-drawn", "true")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "paused")
+    x_range = page.evaluate(
+        "() => document.querySelector('[data-type=line] .plot')._fullLayout.xaxis.range")
+    # The axis spans the asked range, to whole buckets of the step the engine chose.
+    assert x_range[0].startswith("2026-01-02 10:00")
+    assert "2026-01-02 12:30" <= x_range[1][:16] <= "2026-01-02 13:00" 
+    assert page.locator("#range-from").input_value() == "2026-01-02T10:00"
+    assert page.console_errors == []
+
+
+def test_a_cut_socket_goes_yellow_then_green_with_what_arrived_meanwhile(page, ingest_server,
+                                                                         board):
+    project, dashboard = board
+    live = services.create_panel(dashboard=dashboard, title="Live gauge", type="stat",
+                                 query="last:live.gauge{}", x=0, y=12, w=4, h=3)
+    _send_point(ingest_server, project, "live.gauge", 1)
+    _fold()
+    cut = {"on": False, "routes": []}
+
+    def route(ws):
+        if cut["on"]:
+            ws.close(code=1011, reason="cut by the test")
+            return
+        ws.connect_to_server()
+        cut["routes"].append(ws)
+
+    page.route_web_socket("**/ws/projects/**", route)
+    login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")
+    stat = page.locator(f"[data-panel='{live.pk}'] .stat")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "connected")
+    expect(stat).to_have_text("1")
+
+    cut["on"] = True
+    cut["routes"][-1].close(code=1006, reason="network")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "reconnecting")
+    expect(page.locator("#live-state .label")).to_contain_text("Reconnecting")
+    _send_point(ingest_server, project, "live.gauge", 7)  # while the page is cut off
+    _fold()
+    page.wait_for_timeout(2500)  # at least one refused reconnect
+    assert page.locator("#live-state").get_attribute("data-state") == "reconnecting"
+    assert stat.inner_text() == "1"  # nothing reached the page meanwhile
+
+    cut["on"] = False
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "connected",
+                                                          timeout=15000)
+    expect(stat).to_have_text("7")  # the point that arrived meanwhile, drawn on reconnect
+    assert [e for e in page.console_errors if "WebSocket" not in e] == []
+
+
+def test_without_websockets_the_page_polls(page, ingest_server, board):
+    project, dashboard = board
+    live = services.create_panel(dashboard=dashboard, title="Live gauge", type="stat",
+                                 query="last:live.gauge{}", x=0, y=12, w=4, h=3)
+    _send_point(ingest_server, project, "live.gauge", 1)
+    _fold()
+    page.route_web_socket("**/ws/projects/**",
+                          lambda ws: ws.close(code=1008, reason="blocked by a proxy"))
+    login(page, ingest_server, "maria")
+    page.goto(f"{ingest_server}/projects/{project.pk}/dashboards/{dashboard.pk}/")  # refresh off
+    stat = page.locator(f"[data-panel='{live.pk}'] .stat")
+    expect(stat).to_have_text("1")
+    _send_point(ingest_server, project, "live.gauge", 5)
+    _fold()
+    # Three refused sockets (about 3.5 s), then a poll every 10 s (refresh is off).
+    expect(stat).to_have_text("5", timeout=20000)
+    assert page.locator("#live-state").get_attribute("data-state") == "reconnecting"

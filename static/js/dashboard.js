@@ -64,6 +64,41 @@ function zoomTo(event) {
   location.search = next.toString();
 }
 
+// -- custom range ---------------------------------------------------------------------------------
+// Two local date-times; the URL keeps them as UTC instants (from / to), like a zoom does.
+function localInput(date) {
+  const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
+  return shifted.toISOString().slice(0, 16);
+}
+
+function setUpCustomRange() {
+  const from = document.getElementById("range-from");
+  const to = document.getElementById("range-to");
+  if (!from) return;
+  const now = new Date();
+  from.value = localInput(ZOOM_FROM ? new Date(ZOOM_FROM) : new Date(now - 3600000));
+  to.value = localInput(ZOOM_TO ? new Date(ZOOM_TO) : now);
+  document.getElementById("range-apply").addEventListener("click", () => {
+    const error = document.getElementById("range-error");
+    const a = new Date(from.value);
+    const b = new Date(to.value);
+    let problem = "";
+    if (!from.value || Number.isNaN(a.getTime())) problem = "From: enter a date and time.";
+    else if (!to.value || Number.isNaN(b.getTime())) problem = "To: enter a date and time.";
+    else if (a >= b) problem = "From must be before To.";
+    error.textContent = problem;
+    error.hidden = !problem;
+    if (problem) return;
+    const next = new URLSearchParams(location.search);
+    next.set("from", a.toISOString());
+    next.set("to", b.toISOString());
+    next.set("refresh", "off");
+    location.search = next.toString();
+  });
+}
+
+setUpCustomRange();
+
 let annotating = false;
 
 async function annotateAt(event) {
@@ -235,13 +270,18 @@ if (canEdit) {
 
 // -- live updates ---------------------------------------------------------------------------------
 // The project's WebSocket says which panels got new data (at most once a second each); they are
-// asked again. On reconnect every panel is asked again, so a short drop leaves no gap. Without a
-// WebSocket the page polls instead.
+// asked again. The page counts as connected when the server says hello (a proxy may accept a
+// socket and pass nothing). After a drop it reconnects with backoff and asks every panel again,
+// so what arrived meanwhile is drawn and the chart has no gap. When sockets keep failing
+// (blocked by a proxy) it polls at the refresh interval (10 s when refresh is off) meanwhile.
 let lastUpdate = 0;
 let socket = null;
 let retries = 0;
+let everConnected = false;
 let polling = 0;
 const state = document.getElementById("live-state");
+const POLL_AFTER_RETRIES = 3;
+const FAILED_AFTER_RETRIES = 6;
 
 function setState(name, label) {
   if (!state) return;
@@ -253,20 +293,26 @@ function startPolling() {
   if (!polling) polling = setInterval(() => refreshAll(), REFRESH_MS || 10000);
 }
 
+function stopPolling() {
+  clearInterval(polling);
+  polling = 0;
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${project}/`);
   socket.addEventListener("open", () => {
-    if (retries > 0) refreshAll();  // catch up what arrived while disconnected
-    retries = 0;
-    clearInterval(polling);
-    polling = 0;
     socket.send(JSON.stringify({ type: "subscribe", panels: [...panels.keys()].map(Number) }));
-    setState("connected", "Live");
   });
   socket.addEventListener("message", (message) => {
     const data = JSON.parse(message.data);
-    if (data.type === "panels") {
+    if (data.type === "hello") {
+      if (everConnected) refreshAll();  // catch up what arrived while disconnected
+      everConnected = true;
+      retries = 0;
+      stopPolling();
+      setState("connected", "Live");
+    } else if (data.type === "panels") {
       for (const id of data.panels) if (panels.has(String(id))) refresh(String(id), true);
     }
   });
@@ -276,13 +322,13 @@ function connect() {
       return;
     }
     retries += 1;
-    if (retries > 6) {
-      setState("failed", "Live updates off: polling");
-      startPolling();
-      return;
+    if (retries >= POLL_AFTER_RETRIES) startPolling();
+    const delay = Math.min(30000, 500 * 2 ** retries);
+    if (retries >= FAILED_AFTER_RETRIES) {
+      setState("failed", `Live updates failed: polling every ${(REFRESH_MS || 10000) / 1000} s`);
+    } else {
+      setState("reconnecting", `Reconnecting in ${Math.round(delay / 1000)} s…`);
     }
-    const delay = Math.min(15000, 500 * 2 ** retries);
-    setState("reconnecting", "Reconnecting…");
     setTimeout(connect, delay);
   });
 }

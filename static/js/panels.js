@@ -98,7 +98,9 @@ export function draw(panel, body, answer, { timeLayout = {}, onPlot = null } = {
       line: { color: color(i), width: 2 },
       ...(panel.type === "bar" ? { type: "bar" } : { type: "scatter", mode: "lines",
         fill: panel.type === "area" ? "tonexty" : undefined, stackgroup: panel.type === "area" ? "a" : undefined }),
-    })), { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...timeLayout },
+    })), { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...timeLayout,
+      // The axis spans the asked range, not only the buckets that have data.
+      xaxis: { type: "date", range: [new Date(answer.meta.start), new Date(answer.meta.end)] } },
     { onPlot });
   } else if (panel.type === "heatmap") {
     plotInto(body, [{ type: "heatmap", x: times(data[0]), y: data.map(label),
