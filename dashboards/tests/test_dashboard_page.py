@@ -365,7 +365,7 @@ def test_a_custom_range_applies_to_every_panel_and_is_checked(page, ingest_serve
         "() => document.querySelector('[data-type=line] .plot')._fullLayout.xaxis.range")
     # The axis spans the asked range, to whole buckets of the step the engine chose.
     assert x_range[0].startswith("2026-01-02 10:00")
-    assert "2026-01-02 12:30" <= x_range[1][:16] <= "2026-01-02 13:00" 
+    assert "2026-01-02 12:30" <= x_range[1][:16] <= "2026-01-02 13:00"
     assert page.locator("#range-from").input_value() == "2026-01-02T10:00"
     assert page.console_errors == []
 
