@@ -16,4 +16,6 @@ class Schedule:
 SCHEDULES = [
     Schedule("events: partitions and retention", "events.maintain_partitions", 3600, 600),
     Schedule("events: fold rollups", "events.fold_rollups", 2, 10),
+    Schedule("alerts: evaluate due rules", "alerts.evaluate", 10, 10),
+    Schedule("alerts: resend lost notifications", "alerts.sweep_deliveries", 30, 30),
 ]

@@ -346,3 +346,15 @@ INGEST_FUTURE_CLAMP_S = 300
 
 # -- the query engine -----------------------------------------------------------------------------
 QUERY_TIMEOUT_S = float(env_str("QUERY_TIMEOUT_S", "10"))  # PostgreSQL statement_timeout
+
+# -- alerts ---------------------------------------------------------------------------------------
+# Webhook URLs resolving to loopback / private / link-local addresses are refused unless inside
+# one of these networks (comma-separated CIDRs, e.g. "10.0.5.0/24").
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "alerts@localhost")

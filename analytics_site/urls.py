@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("projects.api.urls")),
     path("", include("events.api.urls")),
     path("", include("dashboards.api.urls")),
+    path("", include("alerts.api.urls")),
 ]
 
 urlpatterns = [
