@@ -4,14 +4,14 @@ usual error format (the field named); and "send a test notification"."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from analytics_site.errors import ApiError, ValidationFailed
 from events import query as engine
-from events.query.timerange import parse_time
+from events.query.timerange import parse_duration, parse_time
 
 from .models import (
     DEFAULT_MESSAGE,
@@ -239,8 +239,12 @@ def send_test(*, channel: NotificationChannel, enqueue=None) -> Notification:
 
 # -- silences -------------------------------------------------------------------------------------
 def _moment(value, name: str) -> datetime:
+    """A time like the engine's (ISO 8601, epoch, now, now-1h) or, for silences, ahead: now+2h."""
+    now = timezone.now()
+    if isinstance(value, str) and value.replace(" ", "").startswith("now+"):
+        return now + timedelta(seconds=parse_duration(value.replace(" ", "")[4:], name))
     try:
-        return parse_time(value, name, timezone.now())
+        return parse_time(value, name, now)
     except (ApiError, ValueError, TypeError):
         raise ValidationFailed(f"{name} must be a time (ISO 8601 or now-1h).",
                                details={name: ["A time."]}) from None

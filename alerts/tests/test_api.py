@@ -1,0 +1,146 @@
+"""The alerts REST API: CRUD with field-level errors, roles and project scoping, evaluate-now,
+history, the 24 h backtest preview, silences and current alerts."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerts.models import AlertRule
+from events import rollups
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(two_projects, token_client):
+    return {"editor": token_client(two_projects["a_editor"]),
+            "viewer": token_client(two_projects["a_viewer"]),
+            "outsider": token_client(two_projects["b_admin"]),
+            "a": two_projects["a"], "b": two_projects["b"]}
+
+
+RULE = {"name": "Errors", "query": "count:events{event:error}", "reducer": "sum",
+        "window_minutes": 10, "condition": "gte", "threshold": 5, "severity": "critical",
+        "labels": {"team": "checkout"}}
+
+
+def test_create_read_update_delete(api):
+    a = api["a"]
+    created = api["editor"].post(f"/api/v1/projects/{a.pk}/alert-rules/", RULE, format="json")
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["state"], body["for_seconds"], body["interval_seconds"], body["no_data"]) == (
+        "new", 0, 60, "no_data")
+    rule_id = body["id"]
+    assert [r["name"] for r in api["viewer"].get(
+        f"/api/v1/projects/{a.pk}/alert-rules/").json()] == ["Errors"]
+    patched = api["editor"].patch(f"/api/v1/alert-rules/{rule_id}/", {"threshold": 10},
+                                  format="json")
+    assert patched.json()["threshold"] == 10.0 and patched.json()["query"] == RULE["query"]
+    assert api["viewer"].patch(f"/api/v1/alert-rules/{rule_id}/", {"threshold": 1},
+                               format="json").status_code == 403
+    assert api["outsider"].get(f"/api/v1/alert-rules/{rule_id}/").status_code == 404
+    assert api["outsider"].get(f"/api/v1/projects/{a.pk}/alert-rules/").status_code == 404
+    assert api["editor"].delete(f"/api/v1/alert-rules/{rule_id}/").status_code == 204
+    assert not AlertRule.objects.filter(pk=rule_id).exists()
+
+
+@pytest.mark.parametrize(("change", "field", "code"), [
+    ({"query": "count:events{event:"}, "query", "QUERY_SYNTAX"),
+    ({"reducer": "median"}, "reducer", "VALIDATION_ERROR"),
+    ({"condition": ">"}, "condition", "VALIDATION_ERROR"),
+    ({"threshold": "high"}, "threshold", "VALIDATION_ERROR"),
+    ({"window_minutes": 0}, "window_minutes", "VALIDATION_ERROR"),
+    ({"interval_seconds": 5}, "interval_seconds", "VALIDATION_ERROR"),
+    ({"labels": {"team": 5}}, "labels", "VALIDATION_ERROR"),
+    ({"name": "x" * 101}, "name", "VALIDATION_ERROR"),
+    ({"channels": [999999]}, "channels", "VALIDATION_ERROR"),
+])
+def test_bad_fields_are_named(api, change, field, code):
+    response = api["editor"].post(f"/api/v1/projects/{api['a'].pk}/alert-rules/",
+                                  {**RULE, **change}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == code
+    if code == "VALIDATION_ERROR":
+        assert list(body["details"]) == [field]
+    else:
+        assert "position" in body["details"]
+    assert AlertRule.objects.count() == 0
+
+
+def test_a_channel_of_another_project_cannot_be_attached(api):
+    b = api["b"]
+    other = api["outsider"].post(f"/api/v1/projects/{b.pk}/notification-channels/", {
+        "name": "mail", "kind": "email", "recipients": ["b@example.com"]}, format="json").json()
+    response = api["editor"].post(f"/api/v1/projects/{api['a'].pk}/alert-rules/",
+                                  {**RULE, "channels": [other["id"]]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["details"] == {"channels": [f"Unknown channel {other['id']}."]}
+
+
+def test_evaluate_now_history_and_current_alerts(api, store):
+    a = api["a"]
+    store.events(a, [{"event": "error", "distinct_id": f"u{i}"} for i in range(6)])
+    rollups.fold()
+    rule = api["editor"].post(f"/api/v1/projects/{a.pk}/alert-rules/", RULE,
+                              format="json").json()
+    evaluated = api["editor"].post(f"/api/v1/alert-rules/{rule['id']}/evaluate/").json()
+    assert evaluated["state"] == "firing"
+    assert [(i["state"], i["value"]) for i in evaluated["instances"]] == [("firing", 6.0)]
+    history = api["viewer"].get(f"/api/v1/alert-rules/{rule['id']}/history/").json()
+    assert [(h["previous"], h["status"], h["value"]) for h in history] == [
+        ("ok", "firing", 6.0)]
+    firing = api["viewer"].get(f"/api/v1/projects/{a.pk}/alerts/?state=firing").json()
+    assert [i["rule"] for i in firing] == [rule["id"]]
+    now = datetime.now(UTC)
+    periods = api["viewer"].get(f"/api/v1/projects/{a.pk}/alert-events/", {
+        "status": "firing", "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(minutes=1)).isoformat()}).json()
+    assert [(p["query"], p["resolved_at"]) for p in periods] == [(RULE["query"], None)]
+    assert api["viewer"].post(f"/api/v1/alert-rules/{rule['id']}/evaluate/").status_code == 403
+
+
+def test_preview_shows_where_the_rule_would_have_fired(api, store):
+    a = api["a"]
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    # Latency 500 ms from 3 h ago to 2 h ago, 50 ms otherwise (one point a minute, last 6 h).
+    store.points(a, [{"name": "latency", "value": 500.0 if 120 <= m < 180 else 50.0,
+                      "timestamp": (now - timedelta(minutes=m)).isoformat()}
+                     for m in range(0, 360)])
+    rollups.fold()
+    response = api["viewer"].post(f"/api/v1/projects/{a.pk}/alert-rules/preview/", {
+        "query": "avg:latency{}", "reducer": "avg", "window_minutes": 5, "condition": "gt",
+        "threshold": 200, "for_seconds": 300}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["threshold"] == 200.0 and body["data"][0]["points"]
+    [group] = body["fired"]
+    [(start, end)] = group["periods"]
+    start, end = (datetime.fromtimestamp(t / 1000, UTC) for t in (start, end))
+    # The 5 min average crosses 200 within 2-3 minutes of the rise, then `for` adds 5 minutes.
+    rise, fall = now - timedelta(minutes=179), now - timedelta(minutes=120)
+    assert rise + timedelta(minutes=5) <= start <= rise + timedelta(minutes=9)
+    assert fall <= end <= fall + timedelta(minutes=4)
+    bad = api["viewer"].post(f"/api/v1/projects/{a.pk}/alert-rules/preview/", {
+        "query": "avg:latency{", "threshold": 1}, format="json")
+    assert bad.status_code == 400 and bad.json()["code"] == "QUERY_SYNTAX"
+
+
+def test_silences(api):
+    a = api["a"]
+    url = f"/api/v1/projects/{a.pk}/silences/"
+    late = api["editor"].post(url, {"matchers": {"team": "checkout"}, "ends_at": "tomorrow",
+                                    "reason": "deploy window"}, format="json")
+    assert late.status_code == 400 and list(late.json()["details"]) == ["ends_at"]
+    made = api["editor"].post(url, {"matchers": {"team": "checkout"}, "ends_at": "now+2h",
+                                    "reason": "deploy window"}, format="json")
+    assert made.status_code == 201, made.json()
+    ends = datetime.fromisoformat(made.json()["ends_at"])
+    assert timedelta(minutes=119) < ends - datetime.now(UTC) <= timedelta(hours=2)
+    empty = api["editor"].post(url, {"ends_at": "now", "reason": "all"}, format="json")
+    assert empty.status_code == 400 and list(empty.json()["details"]) == ["matchers"]
+    assert [s["reason"] for s in api["viewer"].get(url).json()] == ["deploy window"]
+    ended = api["editor"].delete(f"/api/v1/silences/{made.json()['id']}/")
+    assert datetime.fromisoformat(ended.json()["ends_at"]) <= datetime.now(UTC)
+    assert api["outsider"].get(f"/api/v1/silences/{made.json()['id']}/").status_code == 404
