@@ -15,8 +15,9 @@ from .models import State
 
 def backtest(project, fields: dict, *, hours: int = 24, now: datetime | None = None) -> dict:
     """``fields``: a cleaned rule (services.clean_rule). Returns the query's answer, the
-    threshold and, per group, the periods it would have fired: ``[{"group", "periods":
-    [[start_ms, end_ms | null]]}]`` (null: still firing at the end)."""
+    threshold and, per group, the value the condition compares (the reducer over the window at
+    each bucket) and the periods it would have fired: ``[{"group", "reduced": [[ms, value]],
+    "periods": [[start_ms, end_ms | null]]}]`` (null: still firing at the end)."""
     rule = SimpleNamespace(**fields)
     now = now or datetime.now(UTC)
     window = timedelta(minutes=rule.window_minutes)
@@ -29,19 +30,20 @@ def backtest(project, fields: dict, *, hours: int = 24, now: datetime | None = N
         if series.get("other"):
             continue
         points = [(datetime.fromtimestamp(t / 1000, UTC), v) for t, v in series["points"]]
-        state, pending, periods = State.OK, None, []
+        state, pending, periods, reduced = State.OK, None, [], []
         first = now - timedelta(hours=hours)
         for i, (at, _) in enumerate(points):
             if at < first:
                 continue
             values = [v for t, v in points[:i + 1] if v is not None and t > at - window]
             outcome = Outcome(group=series["tags"] or {}, value=reduce(values, rule.reducer))
+            reduced.append([int(at.timestamp() * 1000), outcome.value])
             decision = decide(rule, state, pending, outcome, at)
             if decision.state == State.FIRING and state != State.FIRING:
                 periods.append([int(at.timestamp() * 1000), None])
             elif state == State.FIRING and decision.state != State.FIRING:
                 periods[-1][1] = int(at.timestamp() * 1000)
             state, pending = decision.state, decision.pending_since
-        groups.append({"group": series["tags"] or {}, "periods": periods})
+        groups.append({"group": series["tags"] or {}, "periods": periods, "reduced": reduced})
     return {"data": answer["data"], "meta": answer["meta"], "threshold": rule.threshold,
-            "fired": groups}
+            "reducer_label": f"{rule.reducer} over {rule.window_minutes} min", "fired": groups}

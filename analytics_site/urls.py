@@ -29,6 +29,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("projects.urls")),
     path("projects/", include("dashboards.urls")),
+    path("projects/", include("alerts.urls")),
     path("public/dashboards/<str:token>/", dashboard_views.public_dashboard,
          name="public-dashboard"),
     path("public/dashboards/<str:token>/panels/<int:panel_id>/", PublicPanelData.as_view(),

@@ -119,10 +119,14 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             self._mark(name)
         await self.send_json({"type": "points", "count": message["count"], "latest": latest})
 
+    async def live_alerts(self, message: dict) -> None:
+        """Alert states of the project changed (the alerts app says so through the project's
+        group): the page re-reads its firing periods."""
+        await self.send_json({"type": "alerts"})
+
 
 def _is_member(user, project_id: int) -> bool:
     from projects.models import Project
 
     project = Project.objects.filter(pk=project_id).first()
     return project is not None and role_of(user, project) is not None
-

@@ -6,6 +6,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -30,6 +31,8 @@ def _or_404(call, *args, **kwargs):
     except ApiError as exc:
         if exc.status == 404:
             raise Http404(exc.message) from None
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
         raise
 
 

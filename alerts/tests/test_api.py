@@ -116,6 +116,9 @@ def test_preview_shows_where_the_rule_would_have_fired(api, store):
     body = response.json()
     assert body["threshold"] == 200.0 and body["data"][0]["points"]
     [group] = body["fired"]
+    assert body["reducer_label"] == "avg over 5 min"
+    reduced = [v for _, v in group["reduced"] if v is not None]
+    assert (max(reduced), min(reduced)) == (500.0, 50.0)  # the 5 min average, as compared
     [(start, end)] = group["periods"]
     start, end = (datetime.fromtimestamp(t / 1000, UTC) for t in (start, end))
     # The 5 min average crosses 200 within 2-3 minutes of the rise, then `for` adds 5 minutes.

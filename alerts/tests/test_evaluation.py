@@ -205,3 +205,12 @@ def test_templates_fill_placeholders_only(project):
     rule.pk = 7
     text = evaluation.render_message(rule, "firing", 0.95, {"mount": "/"})
     assert text == "Disk critical 0.95 ≥ 0.9 (mount=/) {value.__class__} {value:>999999}"
+
+
+@pytest.mark.parametrize("seconds_into_minute", [0, 30, 59])
+def test_the_window_is_exactly_its_minutes_of_buckets(store, project, seconds_into_minute):
+    _cpu(store, project, {"web-1": [(m, 1.0) for m in range(-20, 1)]})
+    rule = _rule(project, query="sum:cpu{}", reducer="sum", window_minutes=5, threshold=100)
+    _run(BASE + timedelta(seconds=seconds_into_minute))
+    # Buckets BASE-4m .. BASE: five points of 1, wherever in the minute the cycle runs.
+    assert AlertInstance.objects.get(rule=rule).value == 5.0

@@ -40,7 +40,41 @@ async function loadAnnotations() {
   }
 }
 
-function markLayout() {
+// Alert firing periods (GET /api/v1/projects/<id>/alert-events/?status=firing) are drawn as red
+// bands on the panels whose query is the rule's, and a FIRING badge marks a panel while one of
+// its rules fires; the WebSocket says when alert states change.
+let firing = [];
+
+async function loadFiring() {
+  if (PUBLIC_BASE_EARLY) return;
+  const query = new URLSearchParams({ start: START, end: END, status: "firing" });
+  try {
+    firing = await call("GET", `/api/v1/projects/${project}/alert-events/?${query}`);
+  } catch {
+    firing = [];
+  }
+  for (const [id, panel] of panels) {
+    const section = grid.querySelector(`[data-panel="${id}"]`);
+    const open = firing.some((f) => f.query === panel.query && !f.resolved_at);
+    let badge = section.querySelector(".panel-alert");
+    if (open && !badge) {
+      badge = Object.assign(document.createElement("span"),
+        { className: "badge state-firing panel-alert", textContent: "Firing" });
+      section.querySelector(".panel-head").append(badge);
+    } else if (!open && badge) {
+      badge.remove();
+    }
+  }
+}
+
+function alertShapes(panel) {
+  return firing.filter((f) => f.query === panel.query).map((f) => ({
+    type: "rect", xref: "x", yref: "paper", x0: new Date(f.triggered_at),
+    x1: f.resolved_at ? new Date(f.resolved_at) : new Date(), y0: 0, y1: 1,
+    fillcolor: "rgba(224, 49, 49, 0.13)", line: { width: 0 }, layer: "below" }));
+}
+
+function markLayout(panel) {
   const shapes = marks.map((m) => (m.ends_at
     ? { type: "rect", xref: "x", yref: "paper", x0: new Date(m.at), x1: new Date(m.ends_at),
       y0: 0, y1: 1, fillcolor: "rgba(232, 89, 12, 0.12)", line: { width: 0 }, layer: "below" }
@@ -49,7 +83,7 @@ function markLayout() {
   const labels = marks.map((m) => ({ x: new Date(m.at), xref: "x", yref: "paper", y: 1,
     yanchor: "bottom", text: "▾", hovertext: m.text, showarrow: false,
     font: { color: "#e8590c", size: 12 }, captureevents: true }));
-  return { shapes, annotations: labels };
+  return { shapes: [...shapes, ...(panel ? alertShapes(panel) : [])], annotations: labels };
 }
 
 function zoomTo(event) {
@@ -154,7 +188,7 @@ async function refresh(id, fresh = false) {
     const answer = await ask(panel, fresh);
     if (mine !== panel.asked) return;  // a newer answer for this panel is on its way
     lastUpdate = Date.now();
-    draw(panel, body, answer, { timeLayout: markLayout(), onPlot: (target) => {
+    draw(panel, body, answer, { timeLayout: markLayout(panel), onPlot: (target) => {
       target.on("plotly_relayout", zoomTo);
       if (canEdit) target.on("plotly_click", annotateAt);
     } });
@@ -312,6 +346,8 @@ function connect() {
       retries = 0;
       stopPolling();
       setState("connected", "Live");
+    } else if (data.type === "alerts") {
+      loadFiring().then(refreshAll);
     } else if (data.type === "panels") {
       for (const id of data.panels) if (panels.has(String(id))) refresh(String(id), true);
     }
@@ -341,10 +377,11 @@ function tick() {
   age.classList.toggle("stale", seconds > 30 && state.dataset.state !== "connected");
 }
 
-whenPlotly().then(loadAnnotations).then(refreshAll).then(() => {
-  grid.dataset.drawn = "true";
-  performance.mark("dashboard-drawn");  // bench/live.py reads it: ms since navigation start
-});
+whenPlotly().then(() => Promise.all([loadAnnotations(), loadFiring()])).then(refreshAll)
+  .then(() => {
+    grid.dataset.drawn = "true";
+    performance.mark("dashboard-drawn");  // bench/live.py reads it: ms since navigation start
+  });
 if (REFRESH_MS) setInterval(refreshAll, REFRESH_MS);
 if (!PUBLIC_BASE && !ZOOM_TO) connect();
 else setState("paused", ZOOM_TO ? "Zoomed: not live" : "Not live");

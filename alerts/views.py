@@ -1,0 +1,176 @@
+"""HTML pages of the alerts app: the rules list (state badges, last evaluation, silences), a
+rule's page (instances, history timeline, chart with the threshold and firing bands, evaluate
+now), the rule form (live preview and 24 h backtest) and the channels page (delivery log, send a
+test). Thin: reads from alerts.selectors, writes through alerts.services and alerts.evaluation;
+the scripts use the alerts API."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from analytics_site.errors import ApiError
+from projects.models import Role
+from projects.selectors import get_project_for, role_of
+
+from . import evaluation, selectors, services
+from .api.serializers import ChannelSerializer, RuleSerializer
+from .models import ChannelKind, Condition, NoData, Reducer, Severity
+
+
+def _or_404(call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from None
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        raise
+
+
+def _can_edit(user, project) -> bool:
+    return Role.rank(role_of(user, project)) >= Role.rank(Role.EDITOR)
+
+
+def _rule_in(request, project_id, rule_id, **kwargs):
+    rule = _or_404(selectors.get_rule_for, request.user, rule_id, **kwargs)
+    if rule.project_id != int(project_id):
+        raise Http404("Alert rule not found")
+    return rule
+
+
+@login_required
+def rule_list(request, project_id):
+    project = _or_404(get_project_for, request.user, project_id)
+    rules = list(selectors.rules_of(project))
+    for rule in rules:
+        rule.state = selectors.rule_state(rule)
+    return render(request, "alerts/list.html", {
+        "project": project, "rules": rules, "silences": selectors.silences_of(project)[:50],
+        "can_edit": _can_edit(request.user, project)})
+
+
+@login_required
+def rule_detail(request, project_id, rule_id):
+    rule = _rule_in(request, project_id, rule_id)
+    return render(request, "alerts/detail.html", {
+        "project": rule.project, "rule": rule, "state": selectors.rule_state(rule),
+        "instances": rule.instances.all(), "history": selectors.history_of(rule.project,
+                                                                          rule=rule)[:200],
+        "rule_data": RuleSerializer(rule).data, "can_edit": _can_edit(request.user,
+                                                                      rule.project)})
+
+
+@login_required
+def rule_form(request, project_id, rule_id=None):
+    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    rule = _rule_in(request, project_id, rule_id, min_role=Role.EDITOR) if rule_id else None
+    data = RuleSerializer(rule).data if rule else {
+        "id": None, **services.RULE_DEFAULTS, "name": "", "query": "", "threshold": None,
+        "channels": []}
+    return render(request, "alerts/form.html", {
+        "project": project, "rule": rule, "rule_data": data,
+        "channels": ChannelSerializer(selectors.channels_of(project), many=True).data,
+        "reducers": Reducer.choices, "conditions": Condition.choices,
+        "severities": Severity.choices, "no_data_choices": NoData.choices})
+
+
+@login_required
+@require_POST
+def rule_evaluate(request, project_id, rule_id):
+    rule = _rule_in(request, project_id, rule_id, min_role=Role.EDITOR)
+    report = evaluation.evaluate_now(rule)
+    rule.refresh_from_db()
+    if rule.last_error:
+        messages.error(request, f"Evaluated: the query failed — {rule.last_error}")
+    else:
+        messages.success(request, f"Evaluated now: {report.transitions} state change(s).")
+    return redirect("alerts:detail", project_id, rule_id)
+
+
+@login_required
+@require_POST
+def silence_create(request, project_id):
+    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    data = {"reason": request.POST.get("reason", ""),
+            "ends_at": f"now+{request.POST.get('duration', '1h')}"}
+    if request.POST.get("rule"):
+        data["rule"] = int(request.POST["rule"]) if request.POST["rule"].isdigit() else -1
+    matchers = request.POST.get("matchers", "").strip()
+    if matchers:
+        data["matchers"] = dict(part.split("=", 1) for part in matchers.split(",")
+                                if "=" in part)
+        data["matchers"] = {k.strip(): v.strip() for k, v in data["matchers"].items()}
+    try:
+        services.create_silence(project=project, data=data, user=request.user)
+        messages.success(request, "Silenced.")
+    except ApiError as exc:
+        messages.error(request, f"Not silenced: {exc.message}")
+    return redirect("alerts:list", project_id)
+
+
+@login_required
+@require_POST
+def silence_end(request, project_id, silence_id):
+    silence = _or_404(selectors.get_silence_for, request.user, silence_id, min_role=Role.EDITOR)
+    if silence.project_id != int(project_id):
+        raise Http404("Silence not found")
+    services.end_silence(silence=silence)
+    messages.success(request, "Silence ended.")
+    return redirect("alerts:list", project_id)
+
+
+@login_required
+def channels(request, project_id):
+    project = _or_404(get_project_for, request.user, project_id)
+    found = list(selectors.channels_of(project))
+    for channel in found:
+        channel.log = selectors.deliveries_of(channel, limit=20)
+    return render(request, "alerts/channels.html", {
+        "project": project, "channels": found, "kinds": ChannelKind.choices,
+        "can_edit": _can_edit(request.user, project)})
+
+
+@login_required
+@require_POST
+def channel_create(request, project_id):
+    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    post = request.POST
+    data = {"name": post.get("name", ""), "kind": post.get("kind", "")}
+    if data["kind"] == ChannelKind.EMAIL:
+        data["recipients"] = [r.strip() for r in post.get("recipients", "").split(",")
+                              if r.strip()]
+    else:
+        data["url"] = post.get("url", "")
+    try:
+        channel = services.create_channel(project=project, data=data)
+    except ApiError as exc:
+        messages.error(request, f"Not added: {exc.message}")
+    else:
+        note = f"Added “{channel.name}”."
+        if channel.secret:
+            note += (f" Its signing secret (X-Signature, HMAC-SHA256 of the body), shown once: "
+                     f"{channel.secret}")
+        messages.success(request, note)
+    return redirect("alerts:channels", project_id)
+
+
+@login_required
+@require_POST
+def channel_action(request, project_id, channel_id, action):
+    channel = _or_404(selectors.get_channel_for, request.user, channel_id, min_role=Role.EDITOR)
+    if channel.project_id != int(project_id):
+        raise Http404("Channel not found")
+    if action == "test":
+        services.send_test(channel=channel)
+        messages.success(request, f"A test notification to “{channel.name}” is on its way; "
+                                  "its delivery shows below.")
+    elif action == "delete":
+        services.delete_channel(channel=channel)
+        messages.success(request, f"Deleted “{channel.name}”.")
+    else:
+        raise Http404("No such action")
+    return redirect("alerts:channels", project_id)
