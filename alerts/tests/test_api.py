@@ -147,3 +147,30 @@ def test_silences(api):
     ended = api["editor"].delete(f"/api/v1/silences/{made.json()['id']}/")
     assert datetime.fromisoformat(ended.json()["ends_at"]) <= datetime.now(UTC)
     assert api["outsider"].get(f"/api/v1/silences/{made.json()['id']}/").status_code == 404
+
+
+def test_operators_set_thresholds_in_the_admin(api, client, django_user_model):
+    from django.utils import timezone
+
+    rule = AlertRule.objects.create(project=api["a"], name="Disk", query="max:disk{}",
+                                    threshold=0.9, next_evaluation_at=timezone.now()
+                                    + timedelta(hours=1))
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root")
+    client.force_login(admin)
+    listing = client.get("/admin/alerts/alertrule/")
+    assert listing.status_code == 200 and b"Disk" in listing.content
+    form = client.get(f"/admin/alerts/alertrule/{rule.pk}/change/")
+    assert form.status_code == 200
+    response = client.post(f"/admin/alerts/alertrule/{rule.pk}/change/", {
+        "project": api["a"].pk, "name": "Disk", "query": "max:disk{}", "reducer": "avg",
+        "window_minutes": 5, "condition": "gt", "threshold": 0.95, "for_seconds": 0,
+        "severity": "warning", "enabled": "on", "labels": "{}", "no_data": "no_data",
+        "renotify_minutes": 0, "message": "{rule}", "interval_seconds": 60,
+        "instances-TOTAL_FORMS": 0, "instances-INITIAL_FORMS": 0})
+    assert response.status_code == 302, response.content[:2000]
+    rule.refresh_from_db()
+    assert rule.threshold == 0.95 and rule.next_evaluation_at is None  # applies next cycle
+    refused = client.post("/admin/alerts/notificationchannel/add/", {
+        "project": api["a"].pk, "name": "meta", "kind": "webhook", "recipients": "[]",
+        "url": "http://169.254.169.254/", "secret": "", "timeout_s": 5, "enabled": "on"})
+    assert refused.status_code == 200 and b"internal address" in refused.content

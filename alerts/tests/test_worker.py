@@ -94,3 +94,30 @@ def test_a_worker_killed_mid_evaluation_fires_nothing_and_the_next_fires_once(
     assert len(webhook.requests) == 1
     assert AlertInstance.objects.get(rule=rule).state == "firing"
     assert list(Notification.objects.values_list("kind", "status")) == [("firing", "sent")]
+
+
+def test_a_failed_delivery_is_retried_by_the_worker_with_backoff(transactional_db,
+                                                                 make_project, webhook):  # noqa: F811
+    from alerts import delivery
+    from alerts.models import DeliveryAttempt
+    from alerts.tasks import deliver_notification
+
+    project = make_project("Fleet")
+    channel = services.create_channel(project=project, data={
+        "name": "hook", "kind": "webhook", "url": webhook.url})
+    webhook.statuses.append(502)  # the first try fails, the second succeeds
+    note = services.send_test(channel=channel, enqueue=lambda pk: None)
+    worker = _worker("retrier")
+    try:
+        deliver_notification.delay(note.pk)
+        requests = webhook.wait_for(2, timeout=60)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert len(requests) == 2
+    gap = DeliveryAttempt.objects.filter(notification=note).order_by("at")
+    first, second = list(gap)
+    assert (first.ok, first.response_code, second.ok) == (False, 502, True)
+    assert (second.at - first.at).total_seconds() >= delivery.BACKOFF_BASE_S - 0.5
+    note.refresh_from_db()
+    assert (note.status, note.attempts) == ("sent", 2)

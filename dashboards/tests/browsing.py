@@ -1,10 +1,5 @@
 """Helpers of the dashboards browser tests."""
 
+from tests.browser.login import login
 
-def login(page, server, username):
-    """Log in through the login page (test users' passwords are pw-<username>)."""
-    page.goto(f"{server}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/projects/")
+__all__ = ["login"]
