@@ -210,11 +210,11 @@ class Report:
 
 
 def _answer(rule, now: datetime, memo: dict, report: Report):
-    key = (rule.project_id, rule.query, rule.window_minutes)
+    start, end = window_bounds(now, rule.window_minutes)
+    key = (rule.project_id, rule.query, rule.window_minutes, end)
     if key not in memo:
         report.executions += 1
         try:
-            start, end = window_bounds(now, rule.window_minutes)
             memo[key] = engine.execute(
                 rule.project, query=rule.query, start=start.isoformat(), end=end.isoformat(),
                 step=step_for(rule.window_minutes), now=now,
@@ -404,21 +404,26 @@ def due_rules(now: datetime):
 
 def evaluate_due(now: datetime | None = None, budget_s: float = CYCLE_BUDGET_S,
                  batch: int = BATCH, enqueue=None) -> Report:
-    """One cycle: due rules in locked batches until none is left or the budget is spent."""
-    now = now or timezone.now()
+    """One cycle: due rules in locked batches until none is left or the budget is spent.
+
+    Each batch reads the clock anew (a cycle of many rules lasts seconds: data that arrived
+    meanwhile counts) unless ``now`` is given (tests). Its notifications are queued as soon as
+    it commits, not at the end of the cycle."""
     report = Report()
     memo: dict = {}
     deadline = time.monotonic() + budget_s
     while time.monotonic() < deadline:
+        at = now or timezone.now()
+        queued = len(report.queued)
         with transaction.atomic():
-            rules = list(due_rules(now).select_related("project")
+            rules = list(due_rules(at).select_related("project")
                          .select_for_update(skip_locked=True, of=("self",))
                          .order_by("next_evaluation_at", "id")[:batch])
             if not rules:
                 break
             report.batches += 1
-            evaluate_rules(rules, now, memo, report)
-    _enqueue(report.queued, enqueue)
+            evaluate_rules(rules, at, memo, report)
+        _enqueue(report.queued[queued:], enqueue)
     return report
 
 

@@ -6,12 +6,11 @@ the scripts use the alerts API."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from analytics_site.errors import ApiError
+from analytics_site.errors import ApiError, or_404
 from projects.models import Role
 from projects.selectors import get_project_for, role_of
 
@@ -20,23 +19,12 @@ from .api.serializers import ChannelSerializer, RuleSerializer
 from .models import ChannelKind, Condition, NoData, Reducer, Severity
 
 
-def _or_404(call, *args, **kwargs):
-    try:
-        return call(*args, **kwargs)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise Http404(exc.message) from None
-        if exc.status == 403:
-            raise PermissionDenied(exc.message) from None
-        raise
-
-
 def _can_edit(user, project) -> bool:
     return Role.rank(role_of(user, project)) >= Role.rank(Role.EDITOR)
 
 
 def _rule_in(request, project_id, rule_id, **kwargs):
-    rule = _or_404(selectors.get_rule_for, request.user, rule_id, **kwargs)
+    rule = or_404(selectors.get_rule_for, request.user, rule_id, **kwargs)
     if rule.project_id != int(project_id):
         raise Http404("Alert rule not found")
     return rule
@@ -44,7 +32,7 @@ def _rule_in(request, project_id, rule_id, **kwargs):
 
 @login_required
 def rule_list(request, project_id):
-    project = _or_404(get_project_for, request.user, project_id)
+    project = or_404(get_project_for, request.user, project_id)
     rules = list(selectors.rules_of(project))
     for rule in rules:
         rule.state = selectors.rule_state(rule)
@@ -66,7 +54,7 @@ def rule_detail(request, project_id, rule_id):
 
 @login_required
 def rule_form(request, project_id, rule_id=None):
-    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
     rule = _rule_in(request, project_id, rule_id, min_role=Role.EDITOR) if rule_id else None
     data = RuleSerializer(rule).data if rule else {
         "id": None, **services.RULE_DEFAULTS, "name": "", "query": "", "threshold": None,
@@ -94,7 +82,7 @@ def rule_evaluate(request, project_id, rule_id):
 @login_required
 @require_POST
 def silence_create(request, project_id):
-    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
     data = {"reason": request.POST.get("reason", ""),
             "ends_at": f"now+{request.POST.get('duration', '1h')}"}
     if request.POST.get("rule"):
@@ -115,7 +103,7 @@ def silence_create(request, project_id):
 @login_required
 @require_POST
 def silence_end(request, project_id, silence_id):
-    silence = _or_404(selectors.get_silence_for, request.user, silence_id, min_role=Role.EDITOR)
+    silence = or_404(selectors.get_silence_for, request.user, silence_id, min_role=Role.EDITOR)
     if silence.project_id != int(project_id):
         raise Http404("Silence not found")
     services.end_silence(silence=silence)
@@ -125,7 +113,7 @@ def silence_end(request, project_id, silence_id):
 
 @login_required
 def channels(request, project_id):
-    project = _or_404(get_project_for, request.user, project_id)
+    project = or_404(get_project_for, request.user, project_id)
     found = list(selectors.channels_of(project))
     for channel in found:
         channel.log = selectors.deliveries_of(channel, limit=20)
@@ -137,7 +125,7 @@ def channels(request, project_id):
 @login_required
 @require_POST
 def channel_create(request, project_id):
-    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
     post = request.POST
     data = {"name": post.get("name", ""), "kind": post.get("kind", "")}
     if data["kind"] == ChannelKind.EMAIL:
@@ -161,7 +149,7 @@ def channel_create(request, project_id):
 @login_required
 @require_POST
 def channel_action(request, project_id, channel_id, action):
-    channel = _or_404(selectors.get_channel_for, request.user, channel_id, min_role=Role.EDITOR)
+    channel = or_404(selectors.get_channel_for, request.user, channel_id, min_role=Role.EDITOR)
     if channel.project_id != int(project_id):
         raise Http404("Channel not found")
     if action == "test":

@@ -214,3 +214,19 @@ def json_or_html_403(request, exception=None):
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)
+
+
+def or_404(call, *args, **kwargs):
+    """For HTML views: run a scoped lookup, turning its ApiError into the page's own answer —
+    404 (not yours, or not there) or 403 (your role is too small)."""
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    try:
+        return call(*args, **kwargs)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from None
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        raise

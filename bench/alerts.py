@@ -228,8 +228,7 @@ def main() -> None:
             log(f"starting the stack ({'external' if args.external else 'embedded'} servers) …")
             log(f"  ready in {stack.start():.1f} s at {stack.base_url}")
             created = stack.create_project()
-            env = {**stack.env, **json.loads(stack.run("-m", "analytics_site.embedded", "urls")
-                                             .strip().splitlines()[-1])}
+            env = stack.child_env()
             log(f"A. one cycle of {args.rules:,} rules over {args.queries} queries …")
             done = subprocess.run(
                 [sys.executable, __file__, "--inner-cycle", str(args.rules), str(args.queries),

@@ -158,6 +158,12 @@ class Stack:
                  f"IngestKey.objects.filter(key='{key}').update(rate_limit_per_s=0)")
         return project
 
+    def child_env(self) -> dict:
+        """The stack's environment with the servers' URLs (embedded ones included), for a
+        process that works on the stack's database and Redis directly."""
+        urls = self.last_json(self.run("-m", "analytics_site.embedded", "urls"))
+        return {**self.env, **urls}
+
     def database_url(self) -> str:
         if self.external:
             return self.env["DATABASE_URL"]

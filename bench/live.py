@@ -293,8 +293,7 @@ def main() -> None:
             log(f"starting the stack ({'external' if args.external else 'embedded'} servers) …")
             log(f"  ready in {stack.start():.1f} s at {stack.base_url}")
             created = stack.create_project()
-            env = {**stack.env, **json.loads(stack.run("-m", "analytics_site.embedded", "urls")
-                                             .strip().splitlines()[-1])}
+            env = stack.child_env()
             log(f"A. loading 30 days at scale {args.scale} and a 12-panel dashboard …")
             began = time.perf_counter()
             import subprocess

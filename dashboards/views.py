@@ -6,12 +6,11 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from analytics_site.errors import ApiError
+from analytics_site.errors import ApiError, or_404
 from projects.models import Role
 from projects.selectors import get_project_for, role_of
 
@@ -25,20 +24,9 @@ DASHBOARD_RANGES = {"15m": "15 minutes", "1h": "1 hour", "6h": "6 hours", "24h":
 REFRESH = {"off": "Off", "5s": "5 s", "10s": "10 s", "30s": "30 s", "1m": "1 min"}
 
 
-def _or_404(call, *args, **kwargs):
-    try:
-        return call(*args, **kwargs)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise Http404(exc.message) from None
-        if exc.status == 403:
-            raise PermissionDenied(exc.message) from None
-        raise
-
-
 @login_required
 def overview(request, project_id):
-    project = _or_404(get_project_for, request.user, project_id)
+    project = or_404(get_project_for, request.user, project_id)
     chosen = request.GET.get("range", "7d")
     if chosen not in RANGES:
         chosen = "7d"
@@ -48,7 +36,7 @@ def overview(request, project_id):
 
 @login_required
 def dashboard_list(request, project_id):
-    project = _or_404(get_project_for, request.user, project_id)
+    project = or_404(get_project_for, request.user, project_id)
     can_edit = Role.rank(role_of(request.user, project)) >= Role.rank(Role.EDITOR)
     return render(request, "dashboards/list.html", {
         "project": project, "dashboards": selectors.dashboards_of(project),
@@ -58,7 +46,7 @@ def dashboard_list(request, project_id):
 @login_required
 @require_POST
 def dashboard_create(request, project_id):
-    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
     try:
         dashboard = services.create_dashboard(project=project, name=request.POST.get("name"),
                                               user=request.user)
@@ -71,7 +59,7 @@ def dashboard_create(request, project_id):
 @login_required
 @require_POST
 def dashboard_import(request, project_id):
-    project = _or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
+    project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
     upload = request.FILES.get("file")
     try:
         data = json.loads(upload.read() if upload else request.POST.get("json", ""))
@@ -88,7 +76,7 @@ def dashboard_import(request, project_id):
 @login_required
 @require_POST
 def dashboard_action(request, project_id, dashboard_id, action):
-    dashboard = _or_404(selectors.get_dashboard_for, request.user, dashboard_id,
+    dashboard = or_404(selectors.get_dashboard_for, request.user, dashboard_id,
                         min_role=Role.EDITOR)
     if dashboard.project_id != int(project_id):
         raise Http404("Dashboard not found")
@@ -110,7 +98,7 @@ def dashboard_action(request, project_id, dashboard_id, action):
 
 @login_required
 def dashboard_detail(request, project_id, dashboard_id):
-    dashboard = _or_404(selectors.get_dashboard_for, request.user, dashboard_id)
+    dashboard = or_404(selectors.get_dashboard_for, request.user, dashboard_id)
     if dashboard.project_id != int(project_id):
         raise Http404("Dashboard not found")
     project = dashboard.project
@@ -130,7 +118,7 @@ def dashboard_detail(request, project_id, dashboard_id):
 def public_dashboard(request, token):
     """A dashboard behind its public link: no login, no navigation, nothing else of the
     project; panels load their own stored queries only."""
-    dashboard = _or_404(selectors.public_dashboard, token)
+    dashboard = or_404(selectors.public_dashboard, token)
     chosen = request.GET.get("range", "6h")
     response = render(request, "dashboards/detail.html", {
         "public": True, "public_base": f"/public/dashboards/{token}/",
@@ -148,7 +136,7 @@ def public_dashboard(request, token):
 def panel_editor(request, project_id, dashboard_id, panel_id=None):
     """Create or edit a panel: the query with a live preview and the engine's messages in
     place. Saving goes through the panels API (the page's script)."""
-    dashboard = _or_404(selectors.get_dashboard_for, request.user, dashboard_id,
+    dashboard = or_404(selectors.get_dashboard_for, request.user, dashboard_id,
                         min_role=Role.EDITOR)
     if dashboard.project_id != int(project_id):
         raise Http404("Dashboard not found")
