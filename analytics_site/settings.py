@@ -296,7 +296,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Analytics platform API",
     "DESCRIPTION": (
-        "Projects, members, keys and tokens; ingestion; queries. Authenticate with a personal "
+        "Projects, members, keys and tokens; ingestion; queries; dashboards; alerts. "
+        "Authenticate with a personal "
         "API token: `Authorization: Bearer <token>`. Errors always have the form "
         '`{"error": "...", "code": "...", "details": {...}}`.'
     ),
@@ -306,6 +307,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStateEnum": "alerts.models.State",
+        "ChannelKindEnum": "alerts.models.ChannelKind",
+        "NotificationKindEnum": "alerts.models.Notification.Kind",
+        "DeliveryStatusEnum": "alerts.models.Notification.Status",
+    },
 }
 
 # -- logging: one JSON object per line ------------------------------------------------------------

@@ -17,6 +17,10 @@ def test_schema_lists_the_project_endpoints(client):
     assert {
         "/api/v1/projects/", "/api/v1/projects/{id}/", "/api/v1/projects/{project_id}/members/",
         "/api/v1/projects/{project_id}/ingest-keys/{id}/rotate/", "/api/v1/tokens/",
+        "/api/v1/projects/{project_id}/alert-rules/", "/api/v1/alert-rules/{id}/evaluate/",
+        "/api/v1/projects/{project_id}/alert-rules/preview/",
+        "/api/v1/notification-channels/{id}/test/", "/api/v1/projects/{project_id}/silences/",
+        "/api/v1/projects/{project_id}/live-ticket/",
     } <= paths
 
 
