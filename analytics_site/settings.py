@@ -346,6 +346,8 @@ PUBLIC_URL = env_str("PUBLIC_URL")  # how browsers reach this instance; used in 
 # -- ingestion ------------------------------------------------------------------------------------
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024)
 INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000)
+# Receivers of other formats (line protocol, …): points decoded from one request.
+RECEIVER_MAX_POINTS = env_int("RECEIVER_MAX_POINTS", 20000)
 INGEST_DB_POOL_SIZE = env_int("INGEST_DB_POOL_SIZE", 8)
 INGEST_DB_TIMEOUT_S = float(env_str("INGEST_DB_TIMEOUT_S", "5"))
 INGEST_DEFAULT_RATE_PER_S = env_int("INGEST_DEFAULT_RATE_PER_S", 50000)

@@ -10,6 +10,7 @@ from analytics_site import health
 from dashboards import views as dashboard_views
 from dashboards.api.views import PublicPanelData
 from events import views as event_views
+from events.api import receiver_views
 
 admin.site.site_header = "Analytics administration"
 admin.site.site_title = "Analytics admin"
@@ -37,6 +38,15 @@ urlpatterns = [
     path("demo/", event_views.demo, name="demo"),
     path("demo/<path:subpage>", event_views.demo, name="demo-subpage"),
     path("admin/", admin.site.urls),
+    # Receivers of other protocols, at the paths their clients use.
+    path("write", receiver_views.write_v1, name="influx-write-v1"),
+    path("api/v2/write", receiver_views.write_v2, name="influx-write-v2"),
+    *[path(route, receiver_views.posthog_capture, name=f"posthog-{i}")
+      for i, route in enumerate(["batch/", "batch", "capture/", "capture", "e/", "e",
+                                 "i/v0/e/", "i/v0/e"])],
+    path("v1/batch", receiver_views.segment_endpoint(None), name="segment-batch"),
+    *[path(f"v1/{kind}", receiver_views.segment_endpoint(kind), name=f"segment-{kind}")
+      for kind in ("track", "identify", "page", "screen", "alias", "group")],
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

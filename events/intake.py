@@ -49,15 +49,26 @@ async def authorize(raw_key, origin: str | None) -> services.IngestKey:
     return key
 
 
-async def ingest(*, key: services.IngestKey, kind: str, payload: dict,
-                 client: services.Client) -> services.Result:
-    items = _items(payload, kind)
-    wait = await ratelimit.take(key_id=key.id, items=max(len(items), 1),
+async def take_rate(key: services.IngestKey, items: int) -> None:
+    """Spend ``items`` of the key's rate, or raise RateLimited (429 with Retry-After)."""
+    wait = await ratelimit.take(key_id=key.id, items=max(items, 1),
                                 limit_per_s=key.rate_limit_per_s)
     if wait is not None:
         raise RateLimited(f"Over this key's rate of {key.rate_limit_per_s} items per second.",
                           retry_after=max(1, round(wait + 0.4999)),
                           details={"limit_per_s": key.rate_limit_per_s})
+
+
+async def ingest_points(*, key: services.IngestKey, items: list) -> services.Result:
+    """Points a receiver decoded from its own format (its own batch limit checked)."""
+    await take_rate(key, len(items))
+    return await services.record_points(key=key, items=items)
+
+
+async def ingest(*, key: services.IngestKey, kind: str, payload: dict,
+                 client: services.Client) -> services.Result:
+    items = _items(payload, kind)
+    await take_rate(key, len(items))
     if kind == "events":
         return await services.ingest_events(key=key, items=items, sent_at=_sent_at(payload),
                                             client=client)

@@ -1,0 +1,197 @@
+"""Endpoints of the compatible receivers, at the paths their clients use: InfluxDB's
+``POST /write`` (v1) and ``POST /api/v2/write`` (v2); PostHog's ``/batch/``, ``/capture/``,
+``/e/``, ``/i/v0/e/``; Segment's ``/v1/batch``, ``/v1/track``, ``/v1/identify``, ``/v1/page``,
+``/v1/screen``, ``/v1/alias``, ``/v1/group``. Async views like the own ingestion endpoints: they
+own the HTTP part (body limit, gzip / base64, where the key comes from, the answers the
+protocol's clients expect) and hand the decoded items to ``events.intake``.
+
+Influx: the ingest key is the token (``Authorization: Token <key>``, v2 clients), or ``?p=`` /
+Basic auth's password (v1 clients), or ``X-API-Key``; ``org``, ``bucket`` and ``db`` are
+ignored: the key says which project the points belong to. PostHog: the key is the project API
+key the SDK sends (``api_key`` / ``token``). Segment: the key is the write key (Basic auth's
+user name, or ``writeKey``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from urllib.parse import parse_qs
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from analytics_site.errors import ApiError, error_body
+
+from .. import intake, services
+from ..receivers import influx, product
+from .views import _client_ip, _cors_headers, _preflight, _read_body
+
+
+def _answer(message: str, code: str, status: int, details: dict | None = None,
+            headers: dict | None = None) -> JsonResponse:
+    # Our error shape, plus "message", which InfluxDB clients show.
+    body = {**error_body(message, code, details or {}), "message": message}
+    return JsonResponse(body, status=status, headers=headers or {})
+
+
+def _key_of(request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() in ("token", "bearer") and credentials:
+        return credentials.strip()
+    if scheme.lower() == "basic" and credentials:
+        try:
+            return base64.b64decode(credentials).decode().partition(":")[2] or None
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return request.GET.get("p") or request.headers.get("X-API-Key")
+
+
+async def _write(request, default_precision: str):
+    if request.method != "POST":
+        return _answer("Use POST.", "METHOD_NOT_ALLOWED", 405, headers={"Allow": "POST"})
+    precision = request.GET.get("precision") or default_precision
+    try:
+        key = await intake.authorize(_key_of(request), None)
+        try:
+            text = _read_body(request).decode()
+        except UnicodeDecodeError:
+            raise ApiError("Body is not UTF-8 text.", code="INVALID_BODY") from None
+        try:
+            parsed = influx.parse(text, precision)
+        except influx.LineError as exc:
+            raise ApiError(str(exc), code="VALIDATION_ERROR",
+                           details={"precision": [str(exc)]}) from None
+        if len(parsed.points) > settings.RECEIVER_MAX_POINTS:
+            raise ApiError(f"At most {settings.RECEIVER_MAX_POINTS} points per request; got "
+                           f"{len(parsed.points)}.", code="BATCH_TOO_LARGE",
+                           details={"max_items": settings.RECEIVER_MAX_POINTS})
+        result = await intake.ingest_points(key=key, items=parsed.points) if parsed.points \
+            else None
+    except ApiError as exc:
+        return _answer(exc.message, exc.code, exc.status, exc.details, exc.headers)
+    problems = [{"line": line, "code": "INVALID_LINE", "message": message}
+                for line, message in parsed.errors]
+    problems += [{"line": parsed.lines[r.index], "code": r.code, "message": r.message}
+                 for r in (result.rejected if result else [])]
+    if not problems:
+        return HttpResponse(status=204)
+    problems.sort(key=lambda p: p["line"])
+    first = problems[0]
+    accepted = result.accepted if result else 0
+    return _answer(f"partial write: line {first['line']}: {first['message']} "
+                   f"({len(problems)} rejected, {accepted} points kept)", "PARTIAL_WRITE", 400,
+                   {"accepted": accepted, "rejected": problems[:100]})
+
+
+@csrf_exempt
+async def write_v1(request):
+    return await _write(request, "ns")
+
+
+@csrf_exempt
+async def write_v2(request):
+    return await _write(request, "ns")
+
+
+# -- product analytics SDKs -----------------------------------------------------------------------
+def _posthog_body(request, body: bytes):
+    """PostHog's SDKs send JSON, gzip (``?compression=gzip-js`` or Content-Encoding), or base64
+    JSON (raw, or in a ``data`` form field)."""
+    compression = request.GET.get("compression", "")
+    if compression == "gzip-js":
+        try:
+            body = zlib.decompress(body, wbits=31)
+        except zlib.error:
+            raise ApiError("Body is not valid gzip.", code="INVALID_BODY") from None
+    elif compression and compression != "base64":
+        raise ApiError(f"compression={compression[:20]} is not supported: send JSON, gzip-js "
+                       "or base64.", code="UNSUPPORTED_MEDIA_TYPE", status=415)
+    text = body.strip()
+    if text.startswith(b"data="):
+        text = parse_qs(text.decode("latin-1")).get("data", [""])[0].encode()
+    if text[:1] not in (b"{", b"["):
+        try:
+            text = base64.b64decode(text + b"=" * (-len(text) % 4), validate=False)
+        except (binascii.Error, ValueError):
+            raise ApiError("Body is neither JSON nor base64 JSON.", code="INVALID_BODY") from None
+    try:
+        import orjson
+
+        return orjson.loads(text)
+    except ValueError as exc:
+        raise ApiError(f"Body is not valid JSON: {exc}.", code="INVALID_JSON") from None
+
+
+def _segment_key(request, payload) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "basic" and credentials:
+        try:
+            return base64.b64decode(credentials).decode().partition(":")[0] or None
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return payload.get("writeKey") if isinstance(payload, dict) else None
+
+
+async def _events(request, decode, ok_body: dict):
+    if request.method == "OPTIONS":
+        return _preflight(request)
+    if request.method != "POST":
+        return _answer("Use POST.", "METHOD_NOT_ALLOWED", 405, headers={"Allow": "POST"})
+    origin = request.headers.get("Origin")
+    cors = {}
+    try:
+        body = _read_body(request)
+        items, raw_key, sent_at = decode(body)
+        key = await intake.authorize(raw_key or request.headers.get("X-API-Key"), origin)
+        cors = _cors_headers(origin)
+        if len(items) > settings.INGEST_MAX_BATCH:
+            raise ApiError(f"At most {settings.INGEST_MAX_BATCH} events per request; got "
+                           f"{len(items)}.", code="BATCH_TOO_LARGE",
+                           details={"max_items": settings.INGEST_MAX_BATCH})
+        client = services.Client(ip=_client_ip(request),
+                                 user_agent=request.headers.get("User-Agent", "")[:1000])
+        payload = {"events": items}
+        if sent_at:
+            payload["sent_at"] = sent_at
+        result = await intake.ingest(key=key, kind="events", payload=payload, client=client)
+    except product.PayloadError as exc:
+        return _answer(str(exc), "VALIDATION_ERROR", 400, headers=cors)
+    except ApiError as exc:
+        return _answer(exc.message, exc.code, exc.status, exc.details, {**cors, **exc.headers})
+    if items and not result.accepted:
+        first = result.rejected[0]
+        return _answer(f"No event was accepted: item {first.index}: {first.message}",
+                       "VALIDATION_ERROR", 400, {"rejected": [r.as_dict()
+                                                              for r in result.rejected[:100]]},
+                       cors)
+    return JsonResponse({**ok_body, **result.as_dict()}, status=200, headers=cors)
+
+
+@csrf_exempt
+async def posthog_capture(request):
+    def decode(body):
+        return product.posthog_events(_posthog_body(request, body))
+
+    return await _events(request, decode, {"status": 1})
+
+
+def segment_endpoint(kind: str | None):
+    @csrf_exempt
+    async def view(request):
+        def decode(body):
+            payload = _json_object(body)
+            items, key, sent_at = product.segment_events(payload, kind)
+            return items, _segment_key(request, payload) or key, sent_at
+
+        return await _events(request, decode, {"success": True})
+
+    view.__name__ = f"segment_{kind or 'batch'}"
+    return view
+
+
+def _json_object(body: bytes):
+    return intake.parse_json(body)
