@@ -195,3 +195,55 @@ def segment_endpoint(kind: str | None):
 
 def _json_object(body: bytes):
     return intake.parse_json(body)
+
+
+# -- OpenTelemetry --------------------------------------------------------------------------------
+def _otlp_answer(rejected: int, message: str, as_json: bool) -> HttpResponse:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceResponse,
+    )
+
+    answer = ExportMetricsServiceResponse()
+    if rejected:
+        answer.partial_success.rejected_data_points = rejected
+        answer.partial_success.error_message = message[:1000]
+    if as_json:
+        from google.protobuf import json_format
+
+        return HttpResponse(json_format.MessageToJson(answer), status=200,
+                            content_type="application/json")
+    return HttpResponse(answer.SerializeToString(), status=200,
+                        content_type="application/x-protobuf")
+
+
+@csrf_exempt
+async def otlp_metrics(request):
+    """``POST /v1/metrics``: OTLP/HTTP, protobuf (``application/x-protobuf``) or JSON; the
+    ingest key in ``X-API-Key`` or ``Authorization: Bearer`` (the exporter's headers)."""
+    from ..ratelimit import client as redis_client
+    from ..receivers import otlp
+
+    if request.method != "POST":
+        return _answer("Use POST.", "METHOD_NOT_ALLOWED", 405, headers={"Allow": "POST"})
+    content_type = request.headers.get("Content-Type", "application/x-protobuf").lower()
+    as_json = "json" in content_type
+    try:
+        key = await intake.authorize(_key_of(request), None)
+        try:
+            decoded = otlp.flatten(otlp.decode(_read_body(request), content_type))
+        except otlp.OtlpError as exc:
+            raise ApiError(str(exc), code="INVALID_BODY") from None
+        increases = await otlp.apply_cumulative(decoded, redis_client(), key.project_id)
+        points = otlp.settle(decoded, increases)
+        if len(points) > settings.RECEIVER_MAX_POINTS:
+            raise ApiError(f"At most {settings.RECEIVER_MAX_POINTS} points per request; got "
+                           f"{len(points)}.", code="BATCH_TOO_LARGE",
+                           details={"max_items": settings.RECEIVER_MAX_POINTS})
+        result = await intake.ingest_points(key=key, items=points) if points else None
+    except ApiError as exc:
+        return _answer(exc.message, exc.code, exc.status, exc.details, exc.headers)
+    problems = list(decoded.errors)
+    problems += [f"{points[r.index]['name']}: {r.message}" for r in
+                 (result.rejected if result else [])]
+    rejected = decoded.rejected + (len(result.rejected) if result else 0)
+    return _otlp_answer(rejected, "; ".join(problems[:20]), as_json)

@@ -1,0 +1,269 @@
+"""OpenTelemetry metrics (OTLP/HTTP, protobuf or JSON) as the platform's metric points.
+
+What each kind becomes (resource attributes and point attributes are the tags; dots in
+attribute keys are kept, other characters outside the tag alphabet become ``_``):
+
+- **Gauge** and **non-monotonic Sum** (an UpDownCounter): a point of the metric's name per data
+  point, the value as is.
+- **Monotonic Sum** (a Counter): the engine adds points (``sum:`` / ``rate:``), so each point is
+  the increase since the previous report: DELTA temporality as sent; CUMULATIVE converted — the
+  previous total of the series (kept in Redis for a day, keyed by its start time) is subtracted;
+  a new start time or a smaller total is a reset and counts from zero. The first report of a
+  cumulative series only sets the baseline unless its start time is within the last 10 minutes
+  (a process that just started: everything it counted is new).
+- **Histogram** and **ExponentialHistogram**: ``name.count`` and ``name.sum`` (increases, as
+  above), ``name.min`` / ``name.max`` when sent, and ``name.p50``, ``name.p75``, ``name.p90``,
+  ``name.p95``, ``name.p99`` estimated from the interval's buckets (linear within a bucket).
+- **Summary**: ``name.count``, ``name.sum`` and ``name.pNN`` for the quantiles it carries.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+logger = logging.getLogger(__name__)
+DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
+FRESH_START_NS = 10 * 60 * 10**9
+TAG_CHARS = re.compile(r"[^A-Za-z0-9_.:/-]")
+
+
+class OtlpError(ValueError):
+    pass
+
+
+def decode(body: bytes, content_type: str) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    try:
+        if "json" in content_type:
+            json_format.Parse(body.decode(), request, ignore_unknown_fields=True)
+        else:
+            request.ParseFromString(body)
+    except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
+        raise OtlpError(f"not an OTLP ExportMetricsServiceRequest: {str(exc)[:200]}") from None
+    return request
+
+
+def _value(any_value) -> str | None:
+    kind = any_value.WhichOneof("value")
+    if kind in ("string_value", "bool_value", "int_value", "double_value"):
+        value = getattr(any_value, kind)
+        return ("true" if value else "false") if kind == "bool_value" else str(value)
+    return None  # arrays, maps and bytes make no tag
+
+
+def tags_of(*attribute_lists) -> dict[str, str]:
+    tags = {}
+    for attributes in attribute_lists:
+        for kv in attributes:
+            value = _value(kv.value)
+            if value:
+                key = TAG_CHARS.sub("_", kv.key)
+                if not key[:1].isalpha() and not key.startswith("_"):
+                    key = f"_{key}"
+                tags[key[:100]] = value[:200]
+    return tags
+
+
+def quantiles_from_buckets(bounds: list[tuple[float, float, float]]) -> dict[float, float]:
+    """``bounds``: (lower, upper, count) per bucket in order. Linear inside a bucket."""
+    total = sum(c for _, _, c in bounds)
+    if total <= 0:
+        return {}
+    found = {}
+    for q in QUANTILES:
+        rank, seen = q * total, 0.0
+        for lower, upper, count in bounds:
+            if count and seen + count >= rank:
+                lower = upper if math.isinf(lower) else lower
+                upper = lower if math.isinf(upper) else upper
+                found[q] = lower + (upper - lower) * ((rank - seen) / count)
+                break
+            seen += count
+    return found
+
+
+@dataclass
+class Decoded:
+    points: list[dict] = field(default_factory=list)
+    # cumulative series whose increase needs the previous report: (state key, start ns,
+    # values, point templates) — resolved by ``apply_cumulative``
+    cumulative: list[tuple[str, int, list[float], list[dict]]] = field(default_factory=list)
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _point(name: str, value: float, tags: dict, time_ns: int) -> dict:
+    point = {"name": name, "value": value, "tags": tags}
+    if time_ns:
+        point["timestamp"] = time_ns / 1e9
+    return point
+
+
+def _series_key(name: str, tags: dict) -> str:
+    return name + "|" + orjson.dumps(tags, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _increases(out: Decoded, temporality: int, name: str, tags: dict, dp, values: list[float],
+               templates: list[dict]) -> None:
+    """``values`` are counts (per the templates' order) of one data point."""
+    if temporality == DELTA:
+        for template, value in zip(templates, values, strict=True):
+            out.points.append({**template, "value": value})
+    else:
+        out.cumulative.append((_series_key(name, tags), dp.start_time_unix_nano, values,
+                               templates))
+
+
+def _explicit_buckets(dp) -> list[tuple[float, float, float]]:
+    bounds = list(dp.explicit_bounds)
+    edges = [-math.inf, *bounds, math.inf]
+    return [(edges[i], edges[i + 1], float(c)) for i, c in enumerate(dp.bucket_counts)]
+
+
+def _exponential_buckets(dp) -> list[tuple[float, float, float]]:
+    base = 2 ** (2 ** -dp.scale)
+    buckets = []
+    for i, count in reversed(list(enumerate(dp.negative.bucket_counts))):
+        index = dp.negative.offset + i
+        buckets.append((-(base ** (index + 1)), -(base ** index), float(count)))
+    if dp.zero_count:
+        buckets.append((-dp.zero_threshold, dp.zero_threshold, float(dp.zero_count)))
+    for i, count in enumerate(dp.positive.bucket_counts):
+        index = dp.positive.offset + i
+        buckets.append((base ** index, base ** (index + 1), float(count)))
+    return buckets
+
+
+def flatten(request: ExportMetricsServiceRequest) -> Decoded:
+    out = Decoded()
+    for resource_metrics in request.resource_metrics:
+        resource_tags = tags_of(resource_metrics.resource.attributes)
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                kind = metric.WhichOneof("data")
+                try:
+                    _flatten_metric(out, metric, kind, resource_tags)
+                except (ValueError, OverflowError) as exc:
+                    out.rejected += 1
+                    out.errors.append(f"{metric.name}: {exc}")
+    return out
+
+
+def _flatten_metric(out: Decoded, metric, kind: str | None, resource_tags: dict) -> None:
+    name = metric.name
+    if kind in ("gauge", "sum"):
+        data = getattr(metric, kind)
+        for dp in data.data_points:
+            value = dp.as_double if dp.WhichOneof("value") == "as_double" else float(dp.as_int)
+            tags = {**resource_tags, **tags_of(dp.attributes)}
+            if kind == "sum" and data.is_monotonic:
+                _increases(out, data.aggregation_temporality, name, tags, dp, [value],
+                           [_point(name, 0.0, tags, dp.time_unix_nano)])
+            else:
+                out.points.append(_point(name, value, tags, dp.time_unix_nano))
+    elif kind in ("histogram", "exponential_histogram"):
+        data = getattr(metric, kind)
+        for dp in data.data_points:
+            tags = {**resource_tags, **tags_of(dp.attributes)}
+            buckets = _explicit_buckets(dp) if kind == "histogram" else _exponential_buckets(dp)
+            at = dp.time_unix_nano
+            for extreme in ("min", "max"):
+                if dp.HasField(extreme):
+                    out.points.append(_point(f"{name}.{extreme}", getattr(dp, extreme), tags,
+                                             at))
+            templates = [_point(f"{name}.count", 0.0, tags, at),
+                         _point(f"{name}.sum", 0.0, tags, at)]
+            templates += [{"histogram": True, "tags": tags, "at": at, "name": name}
+                          for _ in buckets]
+            values = [float(dp.count), dp.sum if dp.HasField("sum") else 0.0]
+            values += [c for _, _, c in buckets]
+            out_bounds = [(lo, hi) for lo, hi, _ in buckets]
+            templates[2:] = [{**t, "bounds": b} for t, b in zip(templates[2:], out_bounds,
+                                                                  strict=True)]
+            _increases(out, data.aggregation_temporality, name, tags, dp, values, templates)
+    elif kind == "summary":
+        for dp in metric.summary.data_points:
+            tags = {**resource_tags, **tags_of(dp.attributes)}
+            at = dp.time_unix_nano
+            for quantile in dp.quantile_values:
+                label = f"p{round(quantile.quantile * 100):d}" if quantile.quantile < 1 \
+                    else "max"
+                out.points.append(_point(f"{name}.{label}", quantile.value, tags, at))
+            # Summaries are cumulative by definition.
+            _increases(out, CUMULATIVE, name, tags, dp, [float(dp.count), dp.sum],
+                       [_point(f"{name}.count", 0.0, tags, at),
+                        _point(f"{name}.sum", 0.0, tags, at)])
+    elif kind is not None:
+        raise ValueError(f"unsupported metric kind {kind}")
+
+
+def settle(out: Decoded, increases: list[list[float] | None]) -> list[dict]:
+    """Points from the decoded delta parts: ``increases`` (per ``out.cumulative`` entry, None
+    when it only set a baseline) joined with the delta templates already in ``out.points``."""
+    points = [p for p in out.points if "histogram" not in p]
+    pending = [(p, None) for p in out.points if "histogram" in p]
+    for (_, _, _, templates), values in zip(out.cumulative, increases, strict=True):
+        if values is None:
+            continue
+        for template, value in zip(templates, values, strict=True):
+            if "histogram" in template:
+                pending.append((template, value))
+            else:
+                points.append({**template, "value": value})
+    # Histogram buckets of one data point → estimated quantiles.
+    groups: dict[tuple, list] = {}
+    for template, value in pending:
+        count = template.get("value", 0.0) if value is None else value
+        key = (template["name"], orjson.dumps(template["tags"], option=orjson.OPT_SORT_KEYS),
+               template["at"])
+        groups.setdefault(key, []).append((*template["bounds"], count))
+    for (name, raw_tags, at), buckets in groups.items():
+        tags = orjson.loads(raw_tags)
+        for q, value in quantiles_from_buckets(buckets).items():
+            points.append(_point(f"{name}.p{round(q * 100)}", value, tags, at))
+    return points
+
+
+async def apply_cumulative(out: Decoded, redis, project_id: int) -> list[list[float] | None]:
+    """The increase of each cumulative series since its previous report (state in Redis)."""
+    if not out.cumulative:
+        return []
+    keys = [f"otlp:{project_id}:{key}" for key, _, _, _ in out.cumulative]
+    try:
+        previous = await redis.mget(keys)
+    except Exception:  # Redis down: no increases this time, rather than wrong ones
+        return [None] * len(keys)
+    now_ns = time.time_ns()
+    results, updates = [], {}
+    for (_, start, values, _), key, old in zip(out.cumulative, keys, previous, strict=True):
+        state = orjson.loads(old) if old else None
+        if state and state["start"] == start and len(state["values"]) == len(values) \
+                and all(v >= p for v, p in zip(values, state["values"], strict=True)):
+            results.append([v - p for v, p in zip(values, state["values"], strict=True)])
+        elif state or (start and now_ns - start < FRESH_START_NS):
+            results.append(list(values))  # a reset, or a process that just started
+        else:
+            results.append(None)  # first sight of a long-running series: baseline only
+        updates[key] = orjson.dumps({"start": start, "values": values})
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for key, value in updates.items():
+                pipe.set(key, value, ex=86400)
+            await pipe.execute()
+    except Exception:  # the next report then counts from its own baseline
+        logger.warning("OTLP cumulative state not saved", exc_info=True)
+    return results
