@@ -80,6 +80,8 @@ def children(web_fds: list[int]) -> list[Child]:
                          "--concurrency", concurrency, "-n", "worker@%h"]),
         Child("beat", [_bin("celery"), "-A", "analytics_site", "beat", "-l", "INFO",
                        "--pidfile="]),
+        # StatsD / DogStatsD for the listeners configured in the admin (none: it waits).
+        Child("statsd", [sys.executable, "manage.py", "statsd"]),
         *extra,
     ]
 

@@ -129,3 +129,34 @@ class DailySalt(models.Model):
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class StatsdListener(models.Model):
+    """A StatsD / DogStatsD listener served by ``manage.py statsd`` (started by ``make run``):
+    what it binds, which ingest key (so which project) its metrics go to, how often it flushes.
+    The command reads these rows every 30 s, so a change here applies without a restart; it
+    writes back what it received."""
+
+    name = models.CharField(max_length=100)
+    ingest_key = models.ForeignKey("projects.IngestKey", on_delete=models.CASCADE,
+                                   related_name="statsd_listeners")
+    host = models.GenericIPAddressField(default="127.0.0.1", help_text=(
+        "Loopback by default; 0.0.0.0 listens on every interface."))
+    port = models.PositiveIntegerField(default=8125)
+    udp = models.BooleanField(default=True)
+    tcp = models.BooleanField(default=True)
+    flush_interval_s = models.PositiveIntegerField(default=10)
+    enabled = models.BooleanField(default=True)
+    last_received_at = models.DateTimeField(null=True, blank=True, editable=False)
+    received_total = models.BigIntegerField(default=0, editable=False)
+    points_total = models.BigIntegerField(default=0, editable=False)
+    rejected_total = models.BigIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, default="", editable=False)
+
+    class Meta:
+        ordering = ["port", "id"]
+        constraints = [models.UniqueConstraint(fields=["host", "port"],
+                                               name="events_statsd_one_per_address")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.host}:{self.port})"

@@ -126,7 +126,7 @@ def test_embedded_mode_starts_serves_stops_cleanly_and_reuses_its_data(tmp_path)
         code = run.stop()
     output = run.output()
     assert code == 0, output
-    for name in ("web1", "web2", "worker", "beat"):
+    for name in ("web1", "web2", "worker", "beat", "statsd"):
         assert f"\n{name.ljust(6)} | " in output, name
     assert "Admin login: operator (password from ADMIN_PASSWORD)" in output
     assert "Demo project created" in output

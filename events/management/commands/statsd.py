@@ -1,0 +1,197 @@
+"""``manage.py statsd``: serve StatsD / DogStatsD over UDP and TCP and write what it aggregates
+as metric points every flush interval, through the same write path as the REST API (the key's
+project, rate and limits).
+
+    manage.py statsd                      # every enabled listener configured in the admin
+    manage.py statsd --key pk_… [--host 127.0.0.1] [--port 8125] [--flush 10]   # one, ad hoc
+
+Configured listeners are re-read every 30 s: added, changed or disabled ones start or stop
+without a restart. With none configured the command waits for one (``make run`` starts it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from asgiref.sync import sync_to_async
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import F
+from django.utils import timezone
+
+from analytics_site.errors import ApiError
+from events import intake, selectors
+from events.models import StatsdListener
+from events.receivers.statsd import Aggregator
+
+logger = logging.getLogger("events.statsd")
+RELOAD_S = 30
+MAX_TCP_LINE = 64 * 1024
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, aggregator: Aggregator):
+        self.aggregator = aggregator
+
+    def datagram_received(self, data, addr):
+        self.aggregator.feed(data.decode("utf-8", "replace"))
+
+
+class Served:
+    """One listener: its sockets, its aggregator and its flush loop."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.aggregator = Aggregator()
+        self.transports: list = []
+        self.servers: list = []
+        self.flusher: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.config["host"], self.config["port"]
+        if self.config["udp"]:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self.aggregator), local_addr=(host, port))
+            sock = transport.get_extra_info("socket")
+            import socket
+
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+            self.transports.append(transport)
+        if self.config["tcp"]:
+            self.servers.append(await asyncio.start_server(self._tcp, host, port,
+                                                           limit=MAX_TCP_LINE))
+        self.flusher = asyncio.create_task(self._flush_every())
+        logger.info("statsd listening on %s:%s (%s) for key %s…", host, port,
+                    "+".join(k for k in ("udp", "tcp") if self.config[k]),
+                    self.config["key"][:8])
+
+    async def _tcp(self, reader, writer) -> None:
+        try:
+            while line := await reader.readline():
+                self.aggregator.feed(line.decode("utf-8", "replace"))
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _flush_every(self) -> None:
+        interval = self.config["flush"]
+        while True:
+            await asyncio.sleep(interval - time.time() % interval)  # on the interval's edge
+            await self.flush()
+
+    async def flush(self) -> None:
+        aggregator = self.aggregator
+        received, rejected, error = aggregator.received, aggregator.rejected, \
+            aggregator.last_error
+        aggregator.received = aggregator.rejected = 0
+        aggregator.last_error = ""
+        points = aggregator.flush(time.time())
+        stored = 0
+        if points:
+            key = await selectors.ingest_key(self.config["key"])
+            try:
+                if key is None:
+                    raise ApiError("the listener's ingest key is revoked or unknown")
+                from django.conf import settings
+
+                size = settings.RECEIVER_MAX_POINTS
+                for first in range(0, len(points), size):
+                    result = await intake.ingest_points(key=key,
+                                                        items=points[first:first + size])
+                    stored += result.accepted
+                    rejected += len(result.rejected)
+                    if result.rejected:
+                        error = result.rejected[-1].message
+            except ApiError as exc:
+                rejected += len(points) - stored
+                error = exc.message
+                logger.warning("statsd flush of %s points failed: %s", len(points), exc.message)
+        if self.config.get("pk") and (received or rejected):
+            await sync_to_async(_record)(self.config["pk"], received, stored, rejected, error)
+
+    async def stop(self) -> None:
+        if self.flusher:
+            self.flusher.cancel()
+        for transport in self.transports:
+            transport.close()
+        for server in self.servers:
+            server.close()
+            await server.wait_closed()
+        await self.flush()  # what arrived since the last flush is not lost
+
+
+def _record(pk: int, received: int, stored: int, rejected: int, error: str) -> None:
+    fields = {"received_total": F("received_total") + received,
+              "points_total": F("points_total") + stored,
+              "rejected_total": F("rejected_total") + rejected}
+    if received:
+        fields["last_received_at"] = timezone.now()
+    if error:
+        fields["last_error"] = error[:1000]
+    StatsdListener.objects.filter(pk=pk).update(**fields)
+
+
+def _configured() -> dict[tuple, dict]:
+    found = {}
+    for listener in (StatsdListener.objects.filter(enabled=True, ingest_key__revoked_at=None)
+                     .select_related("ingest_key")):
+        found[(listener.host, listener.port)] = {
+            "pk": listener.pk, "host": listener.host, "port": listener.port,
+            "udp": listener.udp, "tcp": listener.tcp, "flush": listener.flush_interval_s,
+            "key": listener.ingest_key.key}
+    return found
+
+
+class Command(BaseCommand):
+    help = "Serve StatsD / DogStatsD (UDP and TCP) for the listeners configured in the admin."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--key", help="Serve one listener for this ingest key instead.")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8125)
+        parser.add_argument("--flush", type=int, default=10, help="Flush interval, seconds.")
+
+    def handle(self, *args, key, host, port, flush, **options):
+        if flush < 1:
+            raise CommandError("--flush must be at least 1 second.")
+        fixed = None
+        if key:
+            fixed = {(host, port): {"pk": None, "host": host, "port": port, "udp": True,
+                                    "tcp": True, "flush": flush, "key": key}}
+        asyncio.run(self._serve(fixed))
+
+    async def _serve(self, fixed: dict | None) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        running: dict[tuple, Served] = {}
+        while not stop.is_set():
+            wanted = fixed if fixed is not None else await sync_to_async(_configured)()
+            for address in list(running):
+                if address not in wanted or running[address].config != wanted[address]:
+                    await running.pop(address).stop()
+            for address, config in wanted.items():
+                if address not in running:
+                    served = Served(config)
+                    try:
+                        await served.start()
+                    except OSError as exc:
+                        logger.error("statsd cannot listen on %s:%s: %s", *address, exc)
+                        continue
+                    running[address] = served
+            if not running and fixed is None:
+                logger.info("no StatsD listener configured (admin: Statsd listeners); "
+                            "checking again in %s s", RELOAD_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RELOAD_S)
+        for served in running.values():
+            await served.stop()
+        from events import db
+
+        await (await db.pool()).close()
