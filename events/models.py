@@ -160,3 +160,31 @@ class StatsdListener(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.host}:{self.port})"
+
+
+class ScrapeTarget(models.Model):
+    """A Prometheus endpoint the worker scrapes (``events.scrape_targets``, every 5 s, for the
+    targets that are due). Its samples go to ``project`` with the tags ``job`` (the name),
+    ``instance`` (host:port) and ``labels``; ``up`` and ``scrape_duration_seconds`` are recorded
+    too, as Prometheus does."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="scrape_targets")
+    name = models.CharField(max_length=100, help_text="The job name (tag `job`).")
+    url = models.URLField(max_length=500, help_text="e.g. http://10.0.0.5:9100/metrics")
+    interval_s = models.PositiveIntegerField(default=15)
+    timeout_s = models.FloatField(default=5.0)
+    labels = models.JSONField(default=dict, blank=True, help_text="Extra tags, e.g. {\"env\": "
+                                                                  "\"prod\"}.")
+    enabled = models.BooleanField(default=True)
+    next_scrape_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_scrape_at = models.DateTimeField(null=True, blank=True, editable=False)
+    up = models.BooleanField(null=True, editable=False)
+    last_duration_ms = models.FloatField(null=True, editable=False)
+    last_samples = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, default="", editable=False)
+
+    class Meta:
+        ordering = ["project", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import retention, rollups
+from . import retention, rollups, scrape
 
 
 @shared_task(name="events.maintain_partitions")
@@ -17,3 +17,9 @@ def maintain_partitions() -> dict:
 def fold_rollups() -> dict:
     report = rollups.fold()
     return vars(report)
+
+
+@shared_task(name="events.scrape_targets")
+def scrape_targets() -> dict:
+    reports = scrape.scrape_due()
+    return {"scraped": len(reports), "down": sum(not r["up"] for r in reports)}

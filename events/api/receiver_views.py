@@ -247,3 +247,39 @@ async def otlp_metrics(request):
                  (result.rejected if result else [])]
     rejected = decoded.rejected + (len(result.rejected) if result else 0)
     return _otlp_answer(rejected, "; ".join(problems[:20]), as_json)
+
+
+# -- Prometheus remote write ----------------------------------------------------------------------
+@csrf_exempt
+async def prometheus_remote_write(request):
+    """``POST /api/v1/prom/write``: a snappy-compressed protobuf ``WriteRequest`` (Prometheus'
+    ``remote_write`` with ``authorization: {credentials: pk_…}`` or basic auth's password)."""
+    from ..ratelimit import client as redis_client
+    from ..receivers import counters, prometheus
+
+    if request.method != "POST":
+        return _answer("Use POST.", "METHOD_NOT_ALLOWED", 405, headers={"Allow": "POST"})
+    try:
+        key = await intake.authorize(_key_of(request), None)
+        try:
+            collected = prometheus.collect_remote_write(
+                prometheus.decode_remote_write(_read_body(request)))
+        except prometheus.PrometheusError as exc:
+            raise ApiError(str(exc), code="INVALID_BODY") from None
+        increases = await counters.increases(redis_client(), key.project_id,
+                                             collected.entries())
+        points = collected.settle(increases)
+        if len(points) > settings.RECEIVER_MAX_POINTS:
+            raise ApiError(f"At most {settings.RECEIVER_MAX_POINTS} samples per request; got "
+                           f"{len(points)}.", code="BATCH_TOO_LARGE",
+                           details={"max_items": settings.RECEIVER_MAX_POINTS})
+        result = await intake.ingest_points(key=key, items=points) if points else None
+    except ApiError as exc:
+        return _answer(exc.message, exc.code, exc.status, exc.details, exc.headers)
+    if result and result.rejected:
+        first = result.rejected[0]
+        return _answer(f"{len(result.rejected)} samples rejected, e.g. "
+                       f"{points[first.index]['name']}: {first.message}", "PARTIAL_WRITE", 400,
+                       {"accepted": result.accepted,
+                        "rejected": [r.as_dict() for r in result.rejected[:100]]})
+    return HttpResponse(status=204)

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import analytics_views, query_views, views
+from . import analytics_views, query_views, receiver_views, views
 
 app_name = "events-api"
 urlpatterns = [
     path("events/batch", views.events_batch, name="events-batch"),
     path("metrics", views.metrics, name="metrics"),
+    path("prom/write", receiver_views.prometheus_remote_write, name="prom-remote-write"),
     path("query", query_views.QueryView.as_view(), name="query"),
     path("metrics/", query_views.MetricList.as_view(), name="metric-list"),
     path("metrics/<str:name>/tags", query_views.MetricTags.as_view(), name="metric-tags"),

@@ -7,10 +7,9 @@ attribute keys are kept, other characters outside the tag alphabet become ``_``)
   point, the value as is.
 - **Monotonic Sum** (a Counter): the engine adds points (``sum:`` / ``rate:``), so each point is
   the increase since the previous report: DELTA temporality as sent; CUMULATIVE converted — the
-  previous total of the series (kept in Redis for a day, keyed by its start time) is subtracted;
-  a new start time or a smaller total is a reset and counts from zero. The first report of a
-  cumulative series only sets the baseline unless its start time is within the last 10 minutes
-  (a process that just started: everything it counted is new).
+  previous total of the series is subtracted (``counters``: a new start time or a smaller total
+  is a reset); the first report of a cumulative series only sets the baseline unless its start
+  time is within the last 10 minutes (a process that just started: all it counted is new).
 - **Histogram** and **ExponentialHistogram**: ``name.count`` and ``name.sum`` (increases, as
   above), ``name.min`` / ``name.max`` when sent, and ``name.p50``, ``name.p75``, ``name.p90``,
   ``name.p95``, ``name.p99`` estimated from the interval's buckets (linear within a bucket).
@@ -19,7 +18,6 @@ attribute keys are kept, other characters outside the tag alphabet become ``_``)
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import time
@@ -33,7 +31,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-logger = logging.getLogger(__name__)
+from . import counters
+
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
 QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
@@ -239,31 +238,8 @@ def settle(out: Decoded, increases: list[list[float] | None]) -> list[dict]:
 
 
 async def apply_cumulative(out: Decoded, redis, project_id: int) -> list[list[float] | None]:
-    """The increase of each cumulative series since its previous report (state in Redis)."""
-    if not out.cumulative:
-        return []
-    keys = [f"otlp:{project_id}:{key}" for key, _, _, _ in out.cumulative]
-    try:
-        previous = await redis.mget(keys)
-    except Exception:  # Redis down: no increases this time, rather than wrong ones
-        return [None] * len(keys)
+    """The increase of each cumulative series since its previous report."""
     now_ns = time.time_ns()
-    results, updates = [], {}
-    for (_, start, values, _), key, old in zip(out.cumulative, keys, previous, strict=True):
-        state = orjson.loads(old) if old else None
-        if state and state["start"] == start and len(state["values"]) == len(values) \
-                and all(v >= p for v, p in zip(values, state["values"], strict=True)):
-            results.append([v - p for v, p in zip(values, state["values"], strict=True)])
-        elif state or (start and now_ns - start < FRESH_START_NS):
-            results.append(list(values))  # a reset, or a process that just started
-        else:
-            results.append(None)  # first sight of a long-running series: baseline only
-        updates[key] = orjson.dumps({"start": start, "values": values})
-    try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for key, value in updates.items():
-                pipe.set(key, value, ex=86400)
-            await pipe.execute()
-    except Exception:  # the next report then counts from its own baseline
-        logger.warning("OTLP cumulative state not saved", exc_info=True)
-    return results
+    return await counters.increases(redis, project_id, [
+        (f"otlp:{key}", start, values, bool(start) and now_ns - start < FRESH_START_NS)
+        for key, start, values, _ in out.cumulative])

@@ -1,0 +1,175 @@
+"""Prometheus: the text exposition format (what a scrape returns) and remote write (snappy
+protobuf ``WriteRequest``), as the platform's metric points.
+
+Labels are tags (``__name__`` is the metric name). Gauges and untyped samples are stored as
+they are. Counters (``*_total``, counter families), histogram ``_count`` / ``_sum`` / ``_bucket``
+and summary ``_count`` / ``_sum`` are running totals: stored as increases since the previous
+report of the series (``counters``). A histogram's bucket increases also give ``name.p50`` …
+``name.p99`` (linear inside a bucket); a summary's quantiles are stored as ``name.p50`` … (and
+``name.max`` for quantile 1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cramjam
+import orjson
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from prometheus_client.parser import text_string_to_metric_families
+
+from .otlp import quantiles_from_buckets
+
+CUMULATIVE_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+
+
+class PrometheusError(ValueError):
+    pass
+
+
+# -- remote write: the message definitions of prometheus/prompb (types.proto, remote.proto) -----
+def _messages():
+    proto = descriptor_pb2.FileDescriptorProto(name="prompb_minimal.proto", package="prometheus",
+                                               syntax="proto3")
+    field = descriptor_pb2.FieldDescriptorProto
+
+    def message(name, *fields):
+        msg = proto.message_type.add(name=name)
+        for number, (field_name, kind, label, type_name) in enumerate(fields, start=1):
+            if field_name is None:
+                continue
+            added = msg.field.add(name=field_name, number=number, type=kind, label=label)
+            if type_name:
+                added.type_name = type_name
+
+    optional, repeated = field.LABEL_OPTIONAL, field.LABEL_REPEATED
+    message("Label", ("name", field.TYPE_STRING, optional, None),
+            ("value", field.TYPE_STRING, optional, None))
+    message("Sample", ("value", field.TYPE_DOUBLE, optional, None),
+            ("timestamp", field.TYPE_INT64, optional, None))
+    message("TimeSeries", ("labels", field.TYPE_MESSAGE, repeated, ".prometheus.Label"),
+            ("samples", field.TYPE_MESSAGE, repeated, ".prometheus.Sample"))
+    # WriteRequest: timeseries = 1, (2 reserved), metadata = 3 (not used here: skipped on parse)
+    message("WriteRequest", ("timeseries", field.TYPE_MESSAGE, repeated, ".prometheus.TimeSeries"))
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(
+        f"prometheus.{name}")) for name in ("Label", "Sample", "TimeSeries", "WriteRequest")}
+
+
+MESSAGES = _messages()
+WriteRequest = MESSAGES["WriteRequest"]
+
+
+def decode_remote_write(body: bytes):
+    try:
+        raw = bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as exc:
+        raise PrometheusError(f"body is not snappy-compressed: {str(exc)[:100]}") from None
+    request = WriteRequest()
+    try:
+        request.ParseFromString(raw)
+    except Exception as exc:
+        raise PrometheusError(f"not a remote-write WriteRequest: {str(exc)[:100]}") from None
+    return request
+
+
+def _is_cumulative(name: str, family_type: str | None = None) -> bool:
+    if family_type in ("counter",):
+        return not name.endswith("_created")
+    if family_type in ("histogram", "summary"):
+        return name.endswith(("_count", "_sum", "_bucket"))
+    return name.endswith(CUMULATIVE_SUFFIXES)
+
+
+def series_key(name: str, tags: dict) -> str:
+    return name + "|" + orjson.dumps(tags, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class Collected:
+    """Points stored as they are, and running totals waiting for their increases."""
+
+    def __init__(self):
+        self.points: list[dict] = []
+        self.totals: list[tuple[str, dict, float, float | None]] = []  # name, tags, value, ts
+        self.samples = 0
+
+    def add(self, name: str, tags: dict, value: float, timestamp: float | None,
+            cumulative: bool) -> None:
+        self.samples += 1
+        if not math.isfinite(value):
+            return
+        if cumulative:
+            self.totals.append((name, tags, value, timestamp))
+        else:
+            point = {"name": name, "value": value, "tags": tags}
+            if timestamp is not None:
+                point["timestamp"] = timestamp
+            self.points.append(point)
+
+    def entries(self) -> list[tuple[str, int, list[float], bool]]:
+        return [(f"prom:{series_key(n, t)}", 0, [v], False) for n, t, v, _ in self.totals]
+
+    def settle(self, increases: list[list[float] | None]) -> list[dict]:
+        """The points, with the running totals' increases and bucket quantiles."""
+        points = list(self.points)
+        buckets: dict[tuple, list] = {}
+        for (name, tags, _, timestamp), increase in zip(self.totals, increases, strict=True):
+            if increase is None:
+                continue
+            if name.endswith("_bucket") and "le" in tags:
+                rest = {k: v for k, v in tags.items() if k != "le"}
+                key = (name[:-7], orjson.dumps(rest, option=orjson.OPT_SORT_KEYS), timestamp)
+                buckets.setdefault(key, []).append((float(tags["le"]), increase[0]))
+                continue
+            point = {"name": name, "value": increase[0], "tags": tags}
+            if timestamp is not None:
+                point["timestamp"] = timestamp
+            points.append(point)
+        for (base, raw_tags, timestamp), cumulative in buckets.items():
+            cumulative.sort()
+            per_bucket, lower, seen = [], 0.0, 0.0
+            for upper, count in cumulative:
+                per_bucket.append((lower, upper, max(0.0, count - seen)))
+                lower, seen = upper, count
+            for q, value in quantiles_from_buckets(per_bucket).items():
+                point = {"name": f"{base}.p{round(q * 100)}", "value": value,
+                         "tags": orjson.loads(raw_tags)}
+                if timestamp is not None:
+                    point["timestamp"] = timestamp
+                points.append(point)
+        return points
+
+
+def collect_exposition(text: str, extra_tags: dict) -> Collected:
+    out = Collected()
+    try:
+        families = list(text_string_to_metric_families(text))
+    except Exception as exc:  # the parser raises ValueError and friends
+        raise PrometheusError(f"not the Prometheus text format: {str(exc)[:200]}") from None
+    for family in families:
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            tags = {**extra_tags, **sample.labels}
+            if family.type == "summary" and "quantile" in sample.labels:
+                quantile = float(tags.pop("quantile"))
+                label = "max" if quantile >= 1 else f"p{round(quantile * 100)}"
+                out.add(f"{family.name}.{label}", tags, float(sample.value), sample.timestamp,
+                        False)
+                continue
+            out.add(sample.name, tags, float(sample.value),
+                    float(sample.timestamp) if sample.timestamp is not None else None,
+                    _is_cumulative(sample.name, family.type))
+    return out
+
+
+def collect_remote_write(request) -> Collected:
+    out = Collected()
+    for series in request.timeseries:
+        labels = {label.name: label.value for label in series.labels}
+        name = labels.pop("__name__", "")
+        for sample in series.samples:
+            out.add(name, labels, sample.value, sample.timestamp / 1000 if sample.timestamp
+                    else None, _is_cumulative(name))
+    return out
