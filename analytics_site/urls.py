@@ -45,6 +45,7 @@ urlpatterns = [
       for i, route in enumerate(["batch/", "batch", "capture/", "capture", "e/", "e",
                                  "i/v0/e/", "i/v0/e"])],
     path("v1/metrics", receiver_views.otlp_metrics, name="otlp-metrics"),
+    path("api/event", receiver_views.plausible_event, name="plausible-event"),
     path("v1/batch", receiver_views.segment_endpoint(None), name="segment-batch"),
     *[path(f"v1/{kind}", receiver_views.segment_endpoint(kind), name=f"segment-{kind}")
       for kind in ("track", "identify", "page", "screen", "alias", "group")],

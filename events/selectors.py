@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import psycopg
 from django.conf import settings
 from psycopg_pool import PoolTimeout
@@ -70,3 +71,22 @@ def ingest_key_of(project) -> IngestKey | None:
         return None
     return _key_info(key.pk, project.pk, key.allowed_origins, key.rate_limit_per_s,
                      project.raw_retention_days)
+
+
+async def ingest_key_for_site(domain: str) -> IngestKey | None:
+    """The active ingest key that allows the site ``domain`` as an origin (https or http) —
+    how a Plausible-style event, which carries a domain and no key, finds its project."""
+    if not domain or len(domain) > 253:
+        return None
+    origins = [orjson.dumps([f"{scheme}://{domain.lower()}"]).decode()
+               for scheme in ("https", "http")]
+    try:
+        async with (await db.pool()).connection() as conn:
+            row = await (await conn.execute(
+                """SELECT k.key FROM projects_ingestkey k
+                   WHERE k.revoked_at IS NULL
+                     AND (k.allowed_origins @> %s::jsonb OR k.allowed_origins @> %s::jsonb)
+                   ORDER BY k.id LIMIT 1""", origins)).fetchone()
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise ServiceUnavailable("Storage is unavailable; retry later.", retry_after=5) from exc
+    return await ingest_key(row[0]) if row else None

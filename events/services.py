@@ -9,6 +9,7 @@ events (the uuid is stored once per project).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections import OrderedDict
@@ -99,6 +100,20 @@ async def _salt_of(conn, day: date) -> str:
         _salts.clear()
         _salts[day] = salt
     return salt
+
+
+async def anonymous_visitor_id(*, scope: str, ip: str, user_agent: str) -> str:
+    """A visitor id without cookies (Plausible's way): a hash of the day's salt, the site, the
+    IP and the user agent. The salt is deleted after the day, so the id cannot be traced back
+    to an IP later, and it changes every day."""
+    day = datetime.now(UTC).date()
+    try:
+        async with (await db.pool()).connection() as conn:
+            salt = await _salt_of(conn, day)
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise ServiceUnavailable("Storage is unavailable; retry later.", retry_after=5) from exc
+    digest = hashlib.sha256(f"{salt}|{scope}|{ip}|{user_agent}".encode()).hexdigest()
+    return f"v_{digest[:32]}"
 
 
 # -- events ---------------------------------------------------------------------------------------

@@ -283,3 +283,45 @@ async def prometheus_remote_write(request):
                        {"accepted": result.accepted,
                         "rejected": [r.as_dict() for r in result.rejected[:100]]})
     return HttpResponse(status=204)
+
+
+# -- Plausible ------------------------------------------------------------------------------------
+@csrf_exempt
+async def plausible_event(request):
+    """``POST /api/event``: Plausible's events API. No key in the body: the site's ``domain``
+    finds the ingest key whose allowed origins include ``https://<domain>`` (or ``http://``);
+    ``X-API-Key`` works too. Visitors are counted without cookies, like Plausible: a daily
+    salted hash of the domain, IP and user agent."""
+    if request.method == "OPTIONS":
+        return _preflight(request)
+    if request.method != "POST":
+        return _answer("Use POST.", "METHOD_NOT_ALLOWED", 405, headers={"Allow": "POST"})
+    from .. import selectors
+
+    origin = request.headers.get("Origin")
+    cors = _cors_headers(origin)
+    ip = _client_ip(request)
+    user_agent = request.headers.get("User-Agent", "")[:1000]
+    try:
+        payload = intake.parse_json(_read_body(request))
+        domain = product.plausible_event(payload, "")[1]
+        raw_key = request.headers.get("X-API-Key")
+        key = await intake.authorize(raw_key, origin) if raw_key else \
+            await selectors.ingest_key_for_site(domain)
+        if key is None:
+            raise ApiError(f"No ingest key allows the site {domain[:100]!r}: add "
+                           f"https://{domain[:100]} to a key's allowed origins, or send "
+                           "X-API-Key.", code="UNAUTHORIZED", status=401)
+        visitor = await services.anonymous_visitor_id(scope=domain, ip=ip,
+                                                      user_agent=user_agent)
+        item, _ = product.plausible_event(payload, visitor)
+        result = await intake.ingest(key=key, kind="events", payload={"events": [item]},
+                                     client=services.Client(ip=ip, user_agent=user_agent))
+    except product.PayloadError as exc:
+        return _answer(str(exc), "VALIDATION_ERROR", 400, headers=cors)
+    except ApiError as exc:
+        return _answer(exc.message, exc.code, exc.status, exc.details, {**cors, **exc.headers})
+    if result.rejected:
+        first = result.rejected[0]
+        return _answer(first.message, first.code, 400, headers=cors)
+    return HttpResponse("ok", status=202, content_type="text/plain", headers=cors)

@@ -142,3 +142,40 @@ def segment_events(payload, kind: str | None = None) -> tuple[list, str | None, 
         raise PayloadError("batch: must be a list of messages.")
     items = [e for e in (segment_event(m, kind) for m in messages) if e is not None]
     return items, payload.get("writeKey"), payload.get("sentAt")
+
+
+# -- Plausible ------------------------------------------------------------------------------------
+def plausible_event(payload, visitor: str) -> tuple[dict, str]:
+    """(the event item, the site's domain) of a Plausible ``/api/event`` body: ``name`` /
+    ``n`` (``pageview`` is a page view), ``url`` / ``u``, ``domain`` / ``d`` (the first of a
+    comma-separated list), ``referrer`` / ``r``, ``props`` / ``p`` (an object or its JSON) and
+    ``revenue``. ``visitor`` is the cookieless visitor id the caller derived."""
+    if not isinstance(payload, dict):
+        raise PayloadError("Expected a JSON object.")
+    name = payload.get("name") or payload.get("n")
+    url = payload.get("url") or payload.get("u")
+    domain = payload.get("domain") or payload.get("d")
+    if not isinstance(name, str) or not name:
+        raise PayloadError("name: required.")
+    if not isinstance(url, str) or not url:
+        raise PayloadError("url: required.")
+    if not isinstance(domain, str) or not domain:
+        raise PayloadError("domain: required.")
+    props = payload.get("props", payload.get("p")) or {}
+    if isinstance(props, str):
+        try:
+            import orjson
+
+            props = orjson.loads(props)
+        except ValueError:
+            raise PayloadError("props: not JSON.") from None
+    if not isinstance(props, dict):
+        raise PayloadError("props: must be an object.")
+    if isinstance(payload.get("revenue"), dict):
+        props = {**props, "revenue": payload["revenue"]}
+    item = {"event": "$pageview" if name == "pageview" else name, "distinct_id": visitor,
+            "page_url": url, "properties": props}
+    referrer = payload.get("referrer") or payload.get("r")
+    if isinstance(referrer, str) and referrer:
+        item["referrer"] = referrer
+    return item, domain.split(",")[0].strip().lower()

@@ -126,3 +126,41 @@ def test_bad_payloads_and_keys(ingest, project):
     assert wrong_type.status_code == 400 and "type" in wrong_type.json()["error"]
     assert list(Event.objects.filter(project=project).values_list("event", flat=True)) == [
         "good"]
+
+
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/120.0.0.0 Safari/537.36")
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+
+
+def test_plausible_events_as_its_documentation_gives_them(ingest, project):
+    key = IngestKey.objects.get(project=project)
+    key.allowed_origins = ["https://shop.example"]
+    key.save()
+
+    def send(body, agent=CHROME):
+        return ingest.post("/api/event", json=body,
+                           headers={"User-Agent": agent, "Content-Type": "application/json"})
+
+    first = send({"name": "pageview", "url": "https://shop.example/pricing?plan=pro",
+                  "domain": "shop.example", "referrer": "https://news.ycombinator.com/item"})
+    assert (first.status_code, first.text) == (202, "ok")
+    assert send({"name": "Signup", "url": "https://shop.example/pricing",
+                 "domain": "shop.example", "props": '{"plan": "pro"}'}).status_code == 202
+    assert send({"n": "pageview", "u": "https://shop.example/docs", "d": "shop.example"},
+                agent=FIREFOX).status_code == 202
+    events = list(Event.objects.filter(project=project).order_by("timestamp"))
+    assert [(e.event, e.path) for e in events] == [
+        ("$pageview", "/pricing"), ("Signup", "/pricing"), ("$pageview", "/docs")]
+    assert events[0].referrer_domain == "news.ycombinator.com"
+    assert events[0].browser == "Chrome" and events[2].browser == "Firefox"
+    assert events[1].properties == {"plan": "pro"}
+    # Cookieless visitors: the same browser is one visitor, another browser another.
+    assert events[0].distinct_id == events[1].distinct_id != events[2].distinct_id
+    assert events[0].distinct_id.startswith("v_")
+
+    unknown = send({"name": "pageview", "url": "https://other.example/", "domain":
+                    "other.example"})
+    assert unknown.status_code == 401 and "other.example" in unknown.json()["error"]
+    missing = send({"name": "pageview", "domain": "shop.example"})
+    assert missing.status_code == 400 and missing.json()["error"] == "url: required."
