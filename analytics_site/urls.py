@@ -35,6 +35,7 @@ urlpatterns = [
          name="public-dashboard"),
     path("public/dashboards/<str:token>/panels/<int:panel_id>/", PublicPanelData.as_view(),
          name="public-panel"),
+    path("projects/<int:project_id>/sources/", event_views.sources, name="sources"),
     path("demo/", event_views.demo, name="demo"),
     path("demo/<path:subpage>", event_views.demo, name="demo-subpage"),
     path("admin/", admin.site.urls),

@@ -77,6 +77,7 @@ async def _scrape(client: httpx.AsyncClient, target: dict) -> dict:
     if key is None:
         report["error"] = report["error"] or "the project has no active ingest key"
         return report
+    from . import sources
     try:
         from django.conf import settings
 
@@ -89,6 +90,8 @@ async def _scrape(client: httpx.AsyncClient, target: dict) -> dict:
                                   f"{points[first + bad.index]['name']}: {bad.message}"
     except ApiError as exc:
         report["error"] = exc.message
+    await sources.note(redis_client(), target["project"], "prom_scrape",
+                       accepted=report["samples"], rejected=0, error=report["error"])
     return report
 
 
@@ -129,5 +132,14 @@ async def _run(now: datetime) -> list[dict]:
 
 
 def scrape_due(now: datetime | None = None) -> list[dict]:
-    """Scrape every due target once (from sync code: Celery, tests)."""
-    return asyncio.run(_run(now or timezone.now()))
+    """Scrape every due target once (from sync code: Celery, tests). From a thread that already
+    runs an event loop, in a thread of its own."""
+    now = now or timezone.now()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_run(now))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(_run(now))).result()

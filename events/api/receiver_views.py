@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from analytics_site.errors import ApiError, error_body
 
-from .. import intake, services
+from .. import intake, services, sources
 from ..receivers import influx, product
 from .views import _client_ip, _cors_headers, _preflight, _read_body
 
@@ -34,6 +34,21 @@ def _answer(message: str, code: str, status: int, details: dict | None = None,
     # Our error shape, plus "message", which InfluxDB clients show.
     body = {**error_body(message, code, details or {}), "message": message}
     return JsonResponse(body, status=status, headers=headers or {})
+
+
+async def _note(key, kind: str, result, *, rejected: int = 0, error: str = "",
+                unit: str = "points") -> None:
+    """Count the request for the Sources page."""
+    from ..ratelimit import client as redis_client
+
+    if key is None:
+        return
+    accepted = result.accepted if result else 0
+    rejected += len(result.rejected) if result else 0
+    if not error and result and result.rejected:
+        error = result.rejected[-1].message
+    await sources.note(redis_client(), key.project_id, kind, accepted=accepted,
+                       rejected=rejected, error=error, unit=unit)
 
 
 def _key_of(request) -> str | None:
@@ -72,6 +87,8 @@ async def _write(request, default_precision: str):
             else None
     except ApiError as exc:
         return _answer(exc.message, exc.code, exc.status, exc.details, exc.headers)
+    await _note(key, "influx", result, rejected=len(parsed.errors),
+                error=parsed.errors[-1][1] if parsed.errors else "")
     problems = [{"line": line, "code": "INVALID_LINE", "message": message}
                 for line, message in parsed.errors]
     problems += [{"line": parsed.lines[r.index], "code": r.code, "message": r.message}
@@ -136,7 +153,7 @@ def _segment_key(request, payload) -> str | None:
     return payload.get("writeKey") if isinstance(payload, dict) else None
 
 
-async def _events(request, decode, ok_body: dict):
+async def _events(request, decode, ok_body: dict, kind: str):
     if request.method == "OPTIONS":
         return _preflight(request)
     if request.method != "POST":
@@ -162,6 +179,7 @@ async def _events(request, decode, ok_body: dict):
         return _answer(str(exc), "VALIDATION_ERROR", 400, headers=cors)
     except ApiError as exc:
         return _answer(exc.message, exc.code, exc.status, exc.details, {**cors, **exc.headers})
+    await _note(key, kind, result, unit="events")
     if items and not result.accepted:
         first = result.rejected[0]
         return _answer(f"No event was accepted: item {first.index}: {first.message}",
@@ -176,7 +194,7 @@ async def posthog_capture(request):
     def decode(body):
         return product.posthog_events(_posthog_body(request, body))
 
-    return await _events(request, decode, {"status": 1})
+    return await _events(request, decode, {"status": 1}, "posthog")
 
 
 def segment_endpoint(kind: str | None):
@@ -187,7 +205,7 @@ def segment_endpoint(kind: str | None):
             items, key, sent_at = product.segment_events(payload, kind)
             return items, _segment_key(request, payload) or key, sent_at
 
-        return await _events(request, decode, {"success": True})
+        return await _events(request, decode, {"success": True}, "segment")
 
     view.__name__ = f"segment_{kind or 'batch'}"
     return view
@@ -242,6 +260,8 @@ async def otlp_metrics(request):
         result = await intake.ingest_points(key=key, items=points) if points else None
     except ApiError as exc:
         return _answer(exc.message, exc.code, exc.status, exc.details, exc.headers)
+    await _note(key, "otlp", result, rejected=decoded.rejected,
+                error=decoded.errors[-1] if decoded.errors else "")
     problems = list(decoded.errors)
     problems += [f"{points[r.index]['name']}: {r.message}" for r in
                  (result.rejected if result else [])]
@@ -276,6 +296,7 @@ async def prometheus_remote_write(request):
         result = await intake.ingest_points(key=key, items=points) if points else None
     except ApiError as exc:
         return _answer(exc.message, exc.code, exc.status, exc.details, exc.headers)
+    await _note(key, "prom_remote_write", result)
     if result and result.rejected:
         first = result.rejected[0]
         return _answer(f"{len(result.rejected)} samples rejected, e.g. "
@@ -321,6 +342,7 @@ async def plausible_event(request):
         return _answer(str(exc), "VALIDATION_ERROR", 400, headers=cors)
     except ApiError as exc:
         return _answer(exc.message, exc.code, exc.status, exc.details, {**cors, **exc.headers})
+    await _note(key, "plausible", result, unit="events")
     if result.rejected:
         first = result.rejected[0]
         return _answer(first.message, first.code, 400, headers=cors)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import analytics_views, query_views, receiver_views, views
+from . import analytics_views, query_views, receiver_views, source_views, views
 
 app_name = "events-api"
 urlpatterns = [
@@ -8,6 +8,8 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     path("prom/write", receiver_views.prometheus_remote_write, name="prom-remote-write"),
     path("query", query_views.QueryView.as_view(), name="query"),
+    path("projects/<int:project_id>/sources/", source_views.SourceList.as_view(),
+         name="source-list"),
     path("metrics/", query_views.MetricList.as_view(), name="metric-list"),
     path("metrics/<str:name>/tags", query_views.MetricTags.as_view(), name="metric-tags"),
     path("metrics/<str:name>/window", query_views.MetricWindow.as_view(), name="metric-window"),

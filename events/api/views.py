@@ -91,10 +91,21 @@ async def _ingest(request, kind: str):
         client = services.Client(ip=_client_ip(request),
                                  user_agent=request.headers.get("User-Agent", "")[:1000])
         result = await intake.ingest(key=key, kind=kind, payload=payload, client=client)
+        await _note_api(key, kind, result)
     except ApiError as exc:
         return _json(error_body(exc.message, exc.code, exc.details), exc.status,
                      {**cors, **exc.headers})
     return _json(result.as_dict(), 202, cors)
+
+
+async def _note_api(key, kind: str, result) -> None:
+    from .. import sources
+    from ..ratelimit import client as redis_client
+
+    await sources.note(redis_client(), key.project_id, "api", accepted=result.accepted,
+                       rejected=len(result.rejected),
+                       error=result.rejected[-1].message if result.rejected else "",
+                       unit="events" if kind == "events" else "points")
 
 
 @csrf_exempt

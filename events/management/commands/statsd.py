@@ -111,6 +111,14 @@ class Served:
                 rejected += len(points) - stored
                 error = exc.message
                 logger.warning("statsd flush of %s points failed: %s", len(points), exc.message)
+        if received or rejected:
+            key_info = await selectors.ingest_key(self.config["key"])
+            if key_info is not None:
+                from events import sources
+                from events.ratelimit import client as redis_client
+
+                await sources.note(redis_client(), key_info.project_id, "statsd",
+                                   accepted=stored, rejected=rejected, error=error)
         if self.config.get("pk") and (received or rejected):
             await sync_to_async(_record)(self.config["pk"], received, stored, rejected, error)
 

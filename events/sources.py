@@ -1,0 +1,80 @@
+"""What each source of a project has been sending: per receiver kind, items accepted and
+rejected per minute (kept an hour) and the last time and error, in Redis. The receivers note
+every request; the Sources page and its API read it back, with the StatsD listeners' and scrape
+targets' own status rows."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import redis
+from django.conf import settings
+
+KINDS = {
+    "api": "Own API (REST / WebSocket)", "influx": "InfluxDB line protocol",
+    "otlp": "OpenTelemetry (OTLP)", "prom_remote_write": "Prometheus remote write",
+    "prom_scrape": "Prometheus scrape", "statsd": "StatsD / DogStatsD",
+    "posthog": "PostHog SDKs", "segment": "Segment SDKs", "plausible": "Plausible",
+}
+KEEP_S = 3600
+WINDOW_MIN = 5
+
+
+def _minute(now: float) -> int:
+    return int(now // 60)
+
+
+async def note(redis_client, project_id: int, kind: str, *, accepted: int, rejected: int = 0,
+               error: str = "", unit: str = "points") -> None:
+    """Count one request's items (best effort: a Redis hiccup never fails an ingest)."""
+    now = time.time()
+    key = f"src:{project_id}:{kind}:{_minute(now)}"
+    last = {"at": now, "accepted": accepted, "rejected": rejected, "unit": unit}
+    try:
+        async with redis_client.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, "accepted", accepted)
+            pipe.hincrby(key, "rejected", rejected)
+            pipe.expire(key, KEEP_S)
+            pipe.set(f"src:{project_id}:{kind}:last", orjson.dumps(last), ex=7 * 86400)
+            if error:
+                pipe.set(f"src:{project_id}:{kind}:error",
+                         orjson.dumps({"at": now, "error": error[:500]}), ex=7 * 86400)
+            pipe.sadd(f"src:{project_id}:kinds", kind)
+            await pipe.execute()
+    except Exception:  # noqa: S110 - statistics only
+        pass
+
+
+def summary(project_id: int) -> list[dict]:
+    """Every kind the project has used: last received, per-minute rate over the last
+    ``WINDOW_MIN`` minutes, rejected items in that window and the last error."""
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    try:
+        kinds = sorted(k.decode() for k in client.smembers(f"src:{project_id}:kinds"))
+        now = time.time()
+        minutes = [_minute(now) - i for i in range(WINDOW_MIN)]
+        found = []
+        for kind in kinds:
+            with client.pipeline(transaction=False) as pipe:
+                for minute in minutes:
+                    pipe.hgetall(f"src:{project_id}:{kind}:{minute}")
+                pipe.get(f"src:{project_id}:{kind}:last")
+                pipe.get(f"src:{project_id}:{kind}:error")
+                *counts, last, error = pipe.execute()
+            accepted = sum(int(c.get(b"accepted", 0)) for c in counts)
+            rejected = sum(int(c.get(b"rejected", 0)) for c in counts)
+            last = orjson.loads(last) if last else {}
+            error = orjson.loads(error) if error else {}
+            found.append({
+                "kind": kind, "label": KINDS.get(kind, kind),
+                "unit": last.get("unit", "points"),
+                "last_received_at": last.get("at"),
+                "per_minute": round(accepted / WINDOW_MIN, 1),
+                "rejected_recent": rejected,
+                "last_error": error.get("error", ""), "last_error_at": error.get("at")})
+        return found
+    except redis.RedisError:
+        return []
+    finally:
+        client.close()
