@@ -1,0 +1,219 @@
+"""Receivers benchmark: points per second each compatible receiver accepts and stores on this
+machine, driven by the real client libraries, and the fraction of StatsD packets lost.
+
+    .venv/bin/python bench/sources.py [--seconds 15] [--external]
+
+It starts its own stack (``python -m analytics_site.launcher``: embedded PostgreSQL and Redis in a
+temporary DATA_DIR, web, worker, beat; ``--external`` uses DATABASE_URL / REDIS_URL), creates a
+project with its rate limit off, then for ``--seconds`` each (loopback only):
+
+- **statsd**: ``manage.py statsd --key … --flush 2`` on a free port; two sender processes with
+  the ``datadog`` DogStatsD client (client-side buffering: many metrics per UDP packet) send
+  ``bench.hits:1|c`` at ``--statsd-rate`` metrics/s in all (100,000 by default; 0 = as fast as
+  they can). Accepted = the stored total of ``bench.hits`` after the last flush; loss = 1 -
+  accepted / sent; the figure is accepted per second.
+- **otlp**: two processes with ``opentelemetry-sdk`` and its OTLP HTTP exporter, each exporting
+  a gauge with 2,000 attribute sets (2,000 data points per export) in a loop.
+- **influx**: two processes with ``influxdb-client`` (v2 API, synchronous writes) sending
+  batches of 5,000 lines.
+- **remote_write**: two processes posting snappy ``WriteRequest``s of 2,000 series (built with
+  ``events.receivers.prometheus``'s message definitions) with ``httpx``.
+
+For the HTTP receivers the figure is the points stored (counted in PostgreSQL) per second of the
+phase. Last line: {"statsd_per_s", "statsd_loss_pct", "otlp_per_s", "influx_per_s",
+"remote_write_per_s"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent))
+
+from ingest import Stack, psycopg_url  # noqa: E402  (bench/ingest.py)
+
+SENDERS = 2
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stored(database_url: str, name: str) -> tuple[int, float]:
+    with psycopg.connect(psycopg_url(database_url)) as conn:
+        row = conn.execute("""SELECT count(*), coalesce(sum(p.value), 0)
+                              FROM events_metricpoint p JOIN events_metricseries s
+                                ON s.id = p.series_id WHERE s.name = %s""", [name]).fetchone()
+    return row
+
+
+# -- senders (each in a process of its own) -------------------------------------------------------
+def _statsd_sender(port: int, per_s: float, seconds: float, worker: int, out) -> None:
+    from datadog.dogstatsd import DogStatsd
+
+    client = DogStatsd(host="127.0.0.1", port=port, disable_buffering=False,
+                       disable_telemetry=True, max_buffer_len=0)
+    sent, started = 0, time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        if per_s and sent > elapsed * per_s:  # paced: per_s metrics a second
+            time.sleep(0.001)
+            continue
+        for _ in range(100):
+            client.increment("bench.hits")
+        sent += 100
+    client.flush()
+    out.put(sent)
+
+
+def _otlp_sender(url: str, key: str, seconds: float, worker: int, out) -> None:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.metrics import Observation
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    exporter = OTLPMetricExporter(endpoint=f"{url}/v1/metrics", headers={"x-api-key": key})
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(metric_readers=[reader])
+    tick = {"n": 0}
+
+    def observe(_options):
+        tick["n"] += 1
+        return [Observation(float(tick["n"]), {"series": f"w{worker}-{i}"}) for i in range(2000)]
+
+    provider.get_meter("bench").create_observable_gauge("bench.otlp", callbacks=[observe])
+    exports, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        provider.force_flush()
+        exports += 1
+    provider.shutdown()  # one last export
+    out.put((exports + 1) * 2000)
+
+
+def _influx_sender(url: str, key: str, seconds: float, worker: int, out) -> None:
+    from influxdb_client import InfluxDBClient
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    sent, batch_no, deadline = 0, 0, time.monotonic() + seconds
+    with InfluxDBClient(url=url, token=key, org="bench", timeout=60_000) as client:
+        write = client.write_api(write_options=SYNCHRONOUS)
+        while time.monotonic() < deadline:
+            now_ns = time.time_ns()
+            lines = [f"bench,host=w{worker}-{i % 500} influx={batch_no} {now_ns + i}"
+                     for i in range(5000)]
+            write.write(bucket="bench", record=lines)
+            sent += len(lines)
+            batch_no += 1
+    out.put(sent)
+
+
+def _remote_write_sender(url: str, key: str, seconds: float, worker: int, out) -> None:
+    import cramjam
+    import httpx
+
+    from events.receivers import prometheus
+
+    sent, deadline = 0, time.monotonic() + seconds
+    with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
+        while time.monotonic() < deadline:
+            request = prometheus.WriteRequest()
+            now_ms = int(time.time() * 1000)
+            for i in range(2000):
+                series = request.timeseries.add()
+                series.labels.add(name="__name__", value="bench_remote_write")
+                series.labels.add(name="series", value=f"w{worker}-{i}")
+                series.samples.add(value=float(i), timestamp=now_ms)
+            body = bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+            response = client.post(f"{url}/api/v1/prom/write", content=body)
+            if response.status_code == 204:
+                sent += 2000
+    out.put(sent)
+
+
+def run_senders(target, args_of, seconds: float) -> tuple[int, float]:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args_of(w), seconds, w, out))
+             for w in range(SENDERS)]
+    started = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    total = sum(out.get(timeout=seconds + 120) for _ in procs)
+    for proc in procs:
+        proc.join(30)
+    return total, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--statsd-rate", type=int, default=100_000,
+                        help="metrics per second the StatsD senders send (0: as fast as they can)")
+    parser.add_argument("--external", action="store_true")
+    args = parser.parse_args()
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp:
+        stack = Stack(Path(tmp) / "data", args.external)
+        statsd_proc = None
+        try:
+            log(f"starting the stack ({'external' if args.external else 'embedded'} servers) …")
+            log(f"  ready in {stack.start():.1f} s at {stack.base_url}")
+            created = stack.create_project()
+            key, url = created["ingest_key"], stack.base_url
+            database_url = stack.database_url()
+            env = stack.child_env()
+
+            port = _free_port()
+            statsd_proc = subprocess.Popen(
+                [sys.executable, "manage.py", "statsd", "--key", key, "--port", str(port),
+                 "--flush", "2"], cwd=BENCH_DIR.parent, env=env)
+            time.sleep(3)
+            log(f"statsd: {SENDERS} DogStatsD senders, {args.statsd_rate:,} metrics/s in all …")
+            sent, took = run_senders(_statsd_sender,
+                                     lambda w: (port, args.statsd_rate / SENDERS), args.seconds)
+            time.sleep(5)  # the last flushes
+            _, accepted = stored(database_url, "bench.hits")
+            loss = max(0.0, 1 - accepted / sent) * 100 if sent else 0.0
+            figures["statsd_per_s"] = round(accepted / args.seconds)  # the senders' window
+            figures["statsd_loss_pct"] = round(loss, 3)
+            log(f"  sent {sent:,} in {took:.1f} s, stored {int(accepted):,}: "
+                f"{figures['statsd_per_s']:,}/s, loss {loss:.3f} %")
+
+            for label, target, name in (
+                    ("otlp", _otlp_sender, "bench.otlp"),
+                    ("influx", _influx_sender, "bench.influx"),
+                    ("remote_write", _remote_write_sender, "bench_remote_write")):
+                log(f"{label}: {SENDERS} senders …")
+                before, _ = stored(database_url, name)
+                sent, took = run_senders(target, lambda w: (url, key), args.seconds)
+                count, _ = stored(database_url, name)
+                figures[f"{label}_per_s"] = round((count - before) / took)
+                log(f"  sent {sent:,}, stored {count - before:,} in {took:.1f} s: "
+                    f"{figures[f'{label}_per_s']:,} points/s")
+        finally:
+            if statsd_proc is not None:
+                statsd_proc.terminate()
+                statsd_proc.wait(30)
+            stack.stop()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
