@@ -131,3 +131,28 @@ def test_quantiles_from_buckets():
     assert otlp.quantiles_from_buckets(buckets) == {
         0.5: 20.0, 0.75: 25.0, 0.9: 28.0, 0.95: 29.0, 0.99: 29.8}
     assert otlp.quantiles_from_buckets([(0.0, 1.0, 0.0)]) == {}
+
+
+def test_delta_temporality_is_stored_as_sent(ingest_server, project):
+    from opentelemetry.sdk.metrics import Counter, Histogram
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+    delta = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
+    exporter = OTLPMetricExporter(endpoint=f"{ingest_server}/v1/metrics",
+                                  headers={"x-api-key": _key(project)},
+                                  preferred_temporality=delta)
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(metric_readers=[reader])
+    meter = provider.get_meter("jobs")
+    done = meter.create_counter("jobs.done")
+    took = meter.create_histogram("jobs.seconds")
+    done.add(3)
+    took.record(2.0)
+    assert provider.force_flush()
+    done.add(4)
+    took.record(4.0)
+    assert provider.force_flush()
+    provider.shutdown()
+    assert _total(project, "sum:jobs.done{}") == 7
+    assert _total(project, "sum:jobs.seconds.count{}") == 2
+    assert _total(project, "sum:jobs.seconds.sum{}") == 6.0
