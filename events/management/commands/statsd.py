@@ -179,6 +179,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         running: dict[tuple, Served] = {}
+        waiting = False  # said once that there is nothing to serve
         while not stop.is_set():
             wanted = fixed if fixed is not None else await sync_to_async(_configured)()
             for address in list(running):
@@ -193,9 +194,10 @@ class Command(BaseCommand):
                         logger.error("statsd cannot listen on %s:%s: %s", *address, exc)
                         continue
                     running[address] = served
-            if not running and fixed is None:
+            if not running and fixed is None and not waiting:
                 logger.info("no StatsD listener configured (admin: Statsd listeners); "
-                            "checking again in %s s", RELOAD_S)
+                            "checking every %s s", RELOAD_S)
+            waiting = not running
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RELOAD_S)
         for served in running.values():
