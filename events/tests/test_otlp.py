@@ -3,8 +3,6 @@ with its OTLP HTTP exporter: counters (cumulative, turned into increases), up-do
 gauges as values, explicit and exponential histograms as count / sum / min / max and estimated
 percentiles, resource attributes as tags; JSON bodies too; bad bodies and keys refused."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -17,9 +15,9 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
-from events import query as engine
 from events.models import MetricSeries
 from events.receivers import otlp
+from events.tests import recent
 from projects.models import IngestKey
 
 pytestmark = pytest.mark.slow
@@ -32,22 +30,6 @@ def project(ingest, make_project):
 
 def _key(project) -> str:
     return IngestKey.objects.get(project=project).key
-
-
-def _values(project, query):
-    """The non-empty buckets of the last 10 minutes (one, unless the test spans a boundary)."""
-    end = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
-    answer = engine.execute(project, query=query, start="now-10m", end=end, step="1h",
-                            use_cache=False, table="raw")
-    return [v for s in answer["data"] for _, v in s["points"] if v is not None]
-
-
-def _total(project, query):
-    return sum(_values(project, query))
-
-
-def _last(project, query):
-    return _values(project, query)[-1]
 
 
 def test_the_opentelemetry_sdk_exports_every_kind(ingest_server, project):
@@ -78,23 +60,23 @@ def test_the_opentelemetry_sdk_exports_every_kind(ingest_server, project):
     assert provider.force_flush()
     provider.shutdown()
 
-    assert _total(project, "sum:orders{region:eu}") == 5.0
+    assert recent.total(project, "sum:orders{region:eu}") == 5.0
     series = MetricSeries.objects.get(project=project, name="orders")
     assert series.tags["service.name"] == "checkout" and series.tags["host.name"] == "web-1"
-    assert _last(project, "last:queue.depth{}") == 3.0
-    assert _last(project, "last:room.temperature{room:lab}") == 21.5
-    assert _total(project, "sum:http.latency.count{}") == 100.0
-    assert _total(project, "sum:http.latency.sum{}") == 5050.0
-    assert min(_values(project, "min:http.latency.min{}")) == 1.0
-    assert max(_values(project, "max:http.latency.max{}")) == 100.0
+    assert recent.last(project, "last:queue.depth{}") == 3.0
+    assert recent.last(project, "last:room.temperature{room:lab}") == 21.5
+    assert recent.total(project, "sum:http.latency.count{}") == 100.0
+    assert recent.total(project, "sum:http.latency.sum{}") == 5050.0
+    assert min(recent.values(project, "min:http.latency.min{}")) == 1.0
+    assert max(recent.values(project, "max:http.latency.max{}")) == 100.0
     # Default buckets ..., 25, 50, 75, 100, ...: the median lies in (25, 50].
-    p50 = _last(project, "last:http.latency.p50{}")
+    p50 = recent.last(project, "last:http.latency.p50{}")
     assert 45 <= p50 <= 55
-    p99 = _last(project, "last:http.latency.p99{}")
+    p99 = recent.last(project, "last:http.latency.p99{}")
     assert 75 < p99 <= 100
-    size_p50 = _last(project, "last:payload.size.p50{}")
+    size_p50 = recent.last(project, "last:payload.size.p50{}")
     assert abs(size_p50 - 500) / 500 < 0.05  # exponential buckets: within a few percent
-    assert _total(project, "sum:payload.size.count{}") == 100.0
+    assert recent.total(project, "sum:payload.size.count{}") == 100.0
 
 
 def test_json_bodies_and_partial_success(ingest, project):
@@ -113,7 +95,7 @@ def test_json_bodies_and_partial_success(ingest, project):
     answer = json_format.Parse(response.text, ExportMetricsServiceResponse())
     assert answer.partial_success.rejected_data_points == 1
     assert answer.partial_success.error_message.startswith("bad name with spaces: name:")
-    assert _last(project, "last:disk.free{}") == 12.5
+    assert recent.last(project, "last:disk.free{}") == 12.5
 
 
 def test_bad_bodies_and_keys(ingest, project):
@@ -153,6 +135,6 @@ def test_delta_temporality_is_stored_as_sent(ingest_server, project):
     took.record(4.0)
     assert provider.force_flush()
     provider.shutdown()
-    assert _total(project, "sum:jobs.done{}") == 7
-    assert _total(project, "sum:jobs.seconds.count{}") == 2
-    assert _total(project, "sum:jobs.seconds.sum{}") == 6.0
+    assert recent.total(project, "sum:jobs.done{}") == 7
+    assert recent.total(project, "sum:jobs.seconds.count{}") == 2
+    assert recent.total(project, "sum:jobs.seconds.sum{}") == 6.0

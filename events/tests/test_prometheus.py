@@ -17,10 +17,10 @@ from prometheus_client import (
     start_http_server,
 )
 
-from events import query as engine
 from events import scrape
 from events.models import MetricSeries, ScrapeTarget
 from events.receivers import prometheus
+from events.tests import recent
 from projects.models import IngestKey
 from tests.server_fixtures import _free_port
 
@@ -30,17 +30,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def project(ingest, make_project):
     return make_project("Infra")
-
-
-def _values(project, query):
-    end = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
-    answer = engine.execute(project, query=query, start="now-10m", end=end, step="1h",
-                            use_cache=False, table="raw")
-    return [v for s in answer["data"] for _, v in s["points"] if v is not None]
-
-
-def _total(project, query):
-    return sum(_values(project, query))
 
 
 def test_targets_are_scraped_with_counters_as_increases(project):
@@ -74,17 +63,17 @@ def test_targets_are_scraped_with_counters_as_increases(project):
         assert scrape.scrape_due(later) == []  # not due again before its interval
     finally:
         server.shutdown()
-    assert _total(project, "sum:http_requests_total{code:200,job:shop,env:test}") == 5
-    assert _values(project, "last:room_temperature{}") == [21.5]
-    assert _total(project, "sum:request_latency_seconds_count{}") == 4
-    [p50] = _values(project, "last:request_latency_seconds.p50{}")
+    assert recent.total(project, "sum:http_requests_total{code:200,job:shop,env:test}") == 5
+    assert recent.values(project, "last:room_temperature{}") == [21.5]
+    assert recent.total(project, "sum:request_latency_seconds_count{}") == 4
+    [p50] = recent.values(project, "last:request_latency_seconds.p50{}")
     assert 0.1 < p50 <= 0.2  # 3 of the interval's 4 observations are in (0.1, 0.2]
-    assert _total(project, "sum:payload_bytes_count{}") == 0  # no new observations
+    assert recent.total(project, "sum:payload_bytes_count{}") == 0  # no new observations
     up = {s.tags["job"]: s for s in MetricSeries.objects.filter(project=project, name="up")}
     assert set(up) == {"shop", "gone"} and up["shop"].tags["instance"] == f"127.0.0.1:{port}"
-    assert _values(project, "min:up{job:shop}") == [1.0]
-    assert _values(project, "max:up{job:gone}") == [0.0]
-    assert _values(project, "max:scrape_duration_seconds{job:shop}")[0] < 5
+    assert recent.values(project, "min:up{job:shop}") == [1.0]
+    assert recent.values(project, "max:up{job:gone}") == [0.0]
+    assert recent.values(project, "max:scrape_duration_seconds{job:shop}")[0] < 5
     target.refresh_from_db()
     dead.refresh_from_db()
     assert (target.up, target.last_error) == (True, "")
@@ -117,9 +106,9 @@ def test_remote_write(ingest, project):
         "Content-Type": "application/x-protobuf",
         "X-Prometheus-Remote-Write-Version": "0.1.0"})
     assert response.status_code == 204, response.text
-    assert _values(project, "last:node_load1{instance:db-1}") == [0.75]
+    assert recent.values(project, "last:node_load1{instance:db-1}") == [0.75]
     # The first sample sets the counter's baseline; the second is an increase of 60.
-    assert _total(project, "sum:node_cpu_seconds_total{cpu:0}") == 60
+    assert recent.total(project, "sum:node_cpu_seconds_total{cpu:0}") == 60
     junk = ingest.post("/api/v1/prom/write", content=b"not snappy",
                        headers={"Authorization": f"Bearer {key}"})
     assert junk.status_code == 400 and junk.json()["code"] == "INVALID_BODY"

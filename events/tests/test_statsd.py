@@ -7,16 +7,15 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import statsd as plain_statsd
 from datadog.dogstatsd import DogStatsd
 
 from conftest import child_env
-from events import query as engine
 from events.models import StatsdListener
 from events.receivers.statsd import Aggregator, StatsdError, parse_line
+from events.tests import recent
 from projects.models import IngestKey
 from tests.server_fixtures import BASE_DIR
 
@@ -51,13 +50,6 @@ def _wait_listening(port: int, proc: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError("the statsd command did not listen")
-
-
-def _total(project, query) -> float:
-    end = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
-    answer = engine.execute(project, query=query, start="now-10m", end=end, step="1h",
-                            use_cache=False, table="raw")
-    return sum(v for s in answer["data"] for _, v in s["points"] if v is not None)
 
 
 def _until(check, timeout=15):
@@ -99,19 +91,19 @@ def test_dogstatsd_and_statsd_clients_over_udp_and_tcp(project):
         over_tcp.connect()
         over_tcp.incr("tcp.hits", 4)
         over_tcp.close()
-        _until(lambda: _total(project, "sum:tcp.hits{}") == 4)
-        assert _total(project, "sum:page.views{path:/home,env:test}") == 5
-        assert _total(project, "last:queue.size{env:test}") == 12
-        assert _total(project, "sum:db.query.count{}") == 4
-        assert _total(project, "sum:db.query.sum{}") == 100
-        assert _total(project, "max:db.query.max{}") == 40
-        assert _total(project, "last:db.query.p50{}") == 20
-        assert _total(project, "last:db.query.p95{}") == 40
-        assert _total(project, "count:db.query{}") == 4  # the samples themselves (sketches)
-        assert _total(project, "sum:users.unique{}") == 3
-        assert _total(project, "last:payload.bytes.max{}") == 512
-        assert _total(project, "sum:jobs.done{}") == 3  # (sample rates: test_the_aggregator)
-        _until(lambda: _total(project, "last:workers{}") == 7)
+        _until(lambda: recent.total(project, "sum:tcp.hits{}") == 4)
+        assert recent.total(project, "sum:page.views{path:/home,env:test}") == 5
+        assert recent.total(project, "last:queue.size{env:test}") == 12
+        assert recent.total(project, "sum:db.query.count{}") == 4
+        assert recent.total(project, "sum:db.query.sum{}") == 100
+        assert recent.total(project, "max:db.query.max{}") == 40
+        assert recent.total(project, "last:db.query.p50{}") == 20
+        assert recent.total(project, "last:db.query.p95{}") == 40
+        assert recent.total(project, "count:db.query{}") == 4  # the samples themselves (sketches)
+        assert recent.total(project, "sum:users.unique{}") == 3
+        assert recent.total(project, "last:payload.bytes.max{}") == 512
+        assert recent.total(project, "sum:jobs.done{}") == 3  # (sample rates: test_the_aggregator)
+        _until(lambda: recent.total(project, "last:workers{}") == 7)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -135,8 +127,8 @@ def test_listeners_from_the_admin_record_what_they_received(project):
         assert listener.rejected_total == 1
         assert listener.last_error.startswith("expected name:value|type")
         assert listener.last_received_at is not None
-        assert _total(project, "sum:deploys{}") == 1
-        assert _total(project, "sum:latency.count{}") == 2  # 1 sample at rate 0.5
+        assert recent.total(project, "sum:deploys{}") == 1
+        assert recent.total(project, "sum:latency.count{}") == 2  # 1 sample at rate 0.5
     finally:
         proc.terminate()
         proc.wait(30)
