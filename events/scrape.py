@@ -125,6 +125,9 @@ async def _run(now: datetime) -> list[dict]:
         async with httpx.AsyncClient(follow_redirects=True) as client:
             reports = await asyncio.gather(*(_scrape(client, t) for t in targets))
     finally:
+        from . import sources
+
+        await sources.flush(redis_client())  # this loop ends before a scheduled flush
         await (await db.pool()).close()
         await redis_client().aclose()
     await _closing(_save)(list(reports), now, {t["pk"]: t["interval"] for t in targets})

@@ -25,22 +25,55 @@ def _minute(now: float) -> int:
     return int(now // 60)
 
 
+# Counted in the process and written to Redis at most once a second: a receiver's request must
+# not pay a Redis round trip for statistics (the ingest benchmark lost a quarter of its rate).
+_pending: dict[tuple[int, str], dict] = {}
+_flush_scheduled = False
+FLUSH_S = 1.0
+
+
 async def note(redis_client, project_id: int, kind: str, *, accepted: int, rejected: int = 0,
                error: str = "", unit: str = "points") -> None:
-    """Count one request's items (best effort: a Redis hiccup never fails an ingest)."""
-    now = time.time()
-    key = f"src:{project_id}:{kind}:{_minute(now)}"
-    last = {"at": now, "accepted": accepted, "rejected": rejected, "unit": unit}
+    """Count one request's items; written within a second (best effort: statistics only)."""
+    global _flush_scheduled
+    entry = _pending.setdefault((project_id, kind), {"accepted": 0, "rejected": 0})
+    entry["accepted"] += accepted
+    entry["rejected"] += rejected
+    entry["last"] = {"at": time.time(), "accepted": accepted, "rejected": rejected,
+                     "unit": unit}
+    if error:
+        entry["error"] = {"at": time.time(), "error": error[:500]}
+    if not _flush_scheduled:
+        import asyncio
+
+        _flush_scheduled = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(FLUSH_S, lambda: loop.create_task(flush(redis_client)))
+
+
+async def flush(redis_client) -> None:
+    """Write what was counted since the last flush (also called directly by short-lived
+    loops, e.g. a scrape, before they end)."""
+    global _flush_scheduled
+    _flush_scheduled = False
+    pending = dict(_pending)
+    _pending.clear()
+    if not pending:
+        return
+    minute = _minute(time.time())
     try:
         async with redis_client.pipeline(transaction=False) as pipe:
-            pipe.hincrby(key, "accepted", accepted)
-            pipe.hincrby(key, "rejected", rejected)
-            pipe.expire(key, KEEP_S)
-            pipe.set(f"src:{project_id}:{kind}:last", orjson.dumps(last), ex=7 * 86400)
-            if error:
-                pipe.set(f"src:{project_id}:{kind}:error",
-                         orjson.dumps({"at": now, "error": error[:500]}), ex=7 * 86400)
-            pipe.sadd(f"src:{project_id}:kinds", kind)
+            for (project_id, kind), entry in pending.items():
+                key = f"src:{project_id}:{kind}:{minute}"
+                pipe.hincrby(key, "accepted", entry["accepted"])
+                pipe.hincrby(key, "rejected", entry["rejected"])
+                pipe.expire(key, KEEP_S)
+                pipe.set(f"src:{project_id}:{kind}:last", orjson.dumps(entry["last"]),
+                         ex=7 * 86400)
+                if "error" in entry:
+                    pipe.set(f"src:{project_id}:{kind}:error", orjson.dumps(entry["error"]),
+                             ex=7 * 86400)
+                pipe.sadd(f"src:{project_id}:kinds", kind)
             await pipe.execute()
     except Exception:  # noqa: S110 - statistics only
         pass

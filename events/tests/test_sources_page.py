@@ -2,6 +2,7 @@
 StatsD listeners and scrape targets with their health, updated while the page is open; the API
 behind it scoped to members."""
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -35,6 +36,7 @@ def test_sources_show_receivers_listeners_and_targets(page, ingest, ingest_serve
     ScrapeTarget.objects.create(project=fleet, name="node", url="http://10.0.0.5:9100/metrics",
                                 up=False, last_error="ConnectError: refused",
                                 last_scrape_at=datetime.now(UTC), last_duration_ms=3.5)
+    time.sleep(1.5)  # receivers write their counts to Redis within a second
     login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{fleet.pk}/sources/")
     influx = page.locator("#receivers tr[data-kind=influx]")

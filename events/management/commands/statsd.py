@@ -202,6 +202,9 @@ class Command(BaseCommand):
                 await asyncio.wait_for(stop.wait(), RELOAD_S)
         for served in running.values():
             await served.stop()
-        from events import db
+        from events import db, sources
+        from events.ratelimit import client as redis_client
+
+        await sources.flush(redis_client())
 
         await (await db.pool()).close()
