@@ -250,7 +250,7 @@ def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Re
                                            starts_at__lte=now, ends_at__gt=now))
     channels: dict[int, list] = {}  # read when a rule has something to send (rarely)
     new_instances, changed, events, notes = [], [], [], []
-    closing: list[tuple[int, datetime]] = []  # instances whose firing period ends now
+    closing: list[AlertInstance] = []  # instances whose firing period ends now
     for rule in rules:
         report.rules += 1
         instances = by_rule[rule.pk]
@@ -283,7 +283,7 @@ def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Re
                                          value=outcome.value, error=outcome.error,
                                          triggered_at=now, silenced=muted))
                 if previous == State.FIRING and decision.state == State.OK:
-                    closing.append((instance, now))
+                    closing.append(instance)
                 if decision.state == State.FIRING and not instance.notified_firing and not muted:
                     kinds.append(Notification.Kind.FIRING)
                     instance.notified_firing = True
@@ -318,13 +318,11 @@ def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Re
 
     AlertInstance.objects.bulk_create(new_instances)
     _save_instances(changed)
-    for event in events:
-        event.instance_id = event.instance.pk
     AlertEvent.objects.bulk_create(events)
-    for instance, at in closing:
-        AlertEvent.objects.filter(instance_id=instance.pk, status=State.FIRING,
-                                  resolved_at__isnull=True, triggered_at__lt=at).update(
-            resolved_at=at)
+    if closing:  # their firing periods end now (one statement for the batch)
+        AlertEvent.objects.filter(instance_id__in=[i.pk for i in closing], status=State.FIRING,
+                                  resolved_at__isnull=True, triggered_at__lt=now).update(
+            resolved_at=now)
     for event, note in notes:
         note.event = event
     created = Notification.objects.bulk_create([n for _, n in notes])

@@ -8,6 +8,7 @@ and call ``authorize`` once per request or connection and ``ingest`` once per ba
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import orjson
@@ -59,10 +60,31 @@ async def take_rate(key: services.IngestKey, items: int) -> None:
                           details={"limit_per_s": key.rate_limit_per_s})
 
 
+def check_receiver_batch(points: list) -> None:
+    """One request of another format may carry at most RECEIVER_MAX_POINTS points."""
+    limit = settings.RECEIVER_MAX_POINTS
+    if len(points) > limit:
+        raise ApiError(f"At most {limit} points per request; got {len(points)}.",
+                       code="BATCH_TOO_LARGE", details={"max_items": limit})
+
+
 async def ingest_points(*, key: services.IngestKey, items: list) -> services.Result:
-    """Points a receiver decoded from its own format (its own batch limit checked)."""
+    """Points a receiver decoded from one request (``check_receiver_batch`` first)."""
     await take_rate(key, len(items))
     return await services.record_points(key=key, items=items)
+
+
+async def store_points(*, key: services.IngestKey, items: list) -> services.Result:
+    """Points a process of our own produced (a StatsD flush, a scrape): any number, written in
+    chunks of RECEIVER_MAX_POINTS; rejected indexes refer to ``items``."""
+    total = services.Result(accepted=0, stored=0)
+    size = settings.RECEIVER_MAX_POINTS
+    for first in range(0, len(items), size):
+        part = await ingest_points(key=key, items=items[first:first + size])
+        total.accepted += part.accepted
+        total.stored += part.stored
+        total.rejected += [replace(r, index=r.index + first) for r in part.rejected]
+    return total
 
 
 async def ingest(*, key: services.IngestKey, kind: str, payload: dict,

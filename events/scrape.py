@@ -79,15 +79,11 @@ async def _scrape(client: httpx.AsyncClient, target: dict) -> dict:
         return report
     from . import sources
     try:
-        from django.conf import settings
-
-        for first in range(0, len(points), settings.RECEIVER_MAX_POINTS):
-            result = await intake.ingest_points(
-                key=key, items=points[first:first + settings.RECEIVER_MAX_POINTS])
-            if result.rejected and not report["error"]:
-                bad = result.rejected[0]
-                report["error"] = f"{len(result.rejected)} samples rejected, e.g. " \
-                                  f"{points[first + bad.index]['name']}: {bad.message}"
+        result = await intake.store_points(key=key, items=points)
+        if result.rejected and not report["error"]:
+            bad = result.rejected[0]
+            report["error"] = f"{len(result.rejected)} samples rejected, e.g. " \
+                              f"{points[bad.index]['name']}: {bad.message}"
     except ApiError as exc:
         report["error"] = exc.message
     await sources.note(redis_client(), target["project"], "prom_scrape",

@@ -32,3 +32,10 @@ class APITokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'
+
+
+def token_of(request):
+    """The request's API token (the object scope checks need), or None for a session."""
+    from .models import APIToken
+
+    return request.auth if isinstance(request.auth, APIToken) else None

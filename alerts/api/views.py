@@ -9,15 +9,12 @@ from rest_framework.views import APIView
 
 from analytics_site.errors import ValidationFailed
 from events.query.timerange import parse_time
-from projects.models import APIToken, Role, Scope
+from projects.authentication import token_of
+from projects.models import Role, Scope
 from projects.selectors import get_project_for
 
 from .. import backtest, evaluation, selectors, services
 from . import serializers as s
-
-
-def _token(request):
-    return request.auth if isinstance(request.auth, APIToken) else None
 
 
 def _body(request) -> dict:
@@ -27,13 +24,13 @@ def _body(request) -> dict:
 
 
 def _project(request, project_id, write=False):
-    return get_project_for(request.user, project_id, token=_token(request),
+    return get_project_for(request.user, project_id, token=token_of(request),
                            min_role=Role.EDITOR if write else Role.VIEWER,
                            scope=Scope.WRITE if write else Scope.READ)
 
 
 def _access(request, write=False) -> dict:
-    return {"token": _token(request), "min_role": Role.EDITOR if write else Role.VIEWER,
+    return {"token": token_of(request), "min_role": Role.EDITOR if write else Role.VIEWER,
             "scope": Scope.WRITE if write else Scope.READ}
 
 

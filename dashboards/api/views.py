@@ -12,15 +12,12 @@ from rest_framework.views import APIView
 
 from analytics_site.errors import NotFound
 from events import query as engine
-from projects.models import APIToken, Role, Scope
+from projects.authentication import token_of
+from projects.models import Role, Scope
 from projects.selectors import get_project_for
 
 from .. import selectors, services
 from . import serializers as s
-
-
-def _token(request):
-    return request.auth if isinstance(request.auth, APIToken) else None
 
 
 def _body(request) -> dict:
@@ -29,21 +26,21 @@ def _body(request) -> dict:
 
 def _dashboard(request, pk, *, write=False):
     return selectors.get_dashboard_for(
-        request.user, pk, min_role=Role.EDITOR if write else Role.VIEWER, token=_token(request),
+        request.user, pk, min_role=Role.EDITOR if write else Role.VIEWER, token=token_of(request),
         scope=Scope.WRITE if write else Scope.READ)
 
 
 class DashboardList(APIView):
     @extend_schema(responses=s.DashboardSerializer(many=True), operation_id="dashboards_list")
     def get(self, request, project_id):
-        project = get_project_for(request.user, project_id, token=_token(request))
+        project = get_project_for(request.user, project_id, token=token_of(request))
         return Response(s.DashboardSerializer(selectors.dashboards_of(project), many=True).data)
 
     @extend_schema(request=s.DashboardWriteSerializer, responses={201: s.DashboardSerializer},
                    operation_id="dashboards_create")
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
-                                  token=_token(request), scope=Scope.WRITE)
+                                  token=token_of(request), scope=Scope.WRITE)
         data = _body(request)
         dashboard = services.create_dashboard(project=project, name=data.get("name"),
                                               user=request.user,
@@ -104,14 +101,14 @@ class PanelDetail(APIView):
                    operation_id="panels_update")
     def patch(self, request, pk):
         panel = selectors.get_panel_for(request.user, pk, min_role=Role.EDITOR,
-                                        token=_token(request), scope=Scope.WRITE)
+                                        token=token_of(request), scope=Scope.WRITE)
         panel = services.update_panel(panel=panel, **_body(request))
         return Response(s.PanelSerializer(panel).data)
 
     @extend_schema(responses={204: None}, operation_id="panels_delete")
     def delete(self, request, pk):
         panel = selectors.get_panel_for(request.user, pk, min_role=Role.EDITOR,
-                                        token=_token(request), scope=Scope.WRITE)
+                                        token=token_of(request), scope=Scope.WRITE)
         services.delete_panel(panel=panel)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -130,7 +127,7 @@ class DashboardImport(APIView):
                    operation_id="dashboards_import")
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
-                                  token=_token(request), scope=Scope.WRITE)
+                                  token=token_of(request), scope=Scope.WRITE)
         dashboard = services.import_dashboard(project=project, data=request.data,
                                               user=request.user)
         return Response(s.DashboardSerializer(dashboard).data, status=status.HTTP_201_CREATED)
@@ -180,7 +177,7 @@ class AnnotationList(APIView):
                    parameters=[OpenApiParameter("start", str), OpenApiParameter("end", str),
                                OpenApiParameter("dashboard", int)])
     def get(self, request, project_id):
-        project = get_project_for(request.user, project_id, token=_token(request))
+        project = get_project_for(request.user, project_id, token=token_of(request))
         params = request.query_params
         start = services.parse_moment(params["start"], "start") if params.get("start") else None
         end = services.parse_moment(params["end"], "end") if params.get("end") else None
@@ -194,7 +191,7 @@ class AnnotationList(APIView):
                    operation_id="annotations_create")
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
-                                  token=_token(request), scope=Scope.WRITE)
+                                  token=token_of(request), scope=Scope.WRITE)
         data = _body(request)
         dashboard = None
         if data.get("dashboard") is not None:
@@ -209,7 +206,7 @@ class AnnotationDetail(APIView):
     @extend_schema(responses={204: None}, operation_id="annotations_delete")
     def delete(self, request, pk):
         annotation = selectors.get_annotation_for(request.user, pk, min_role=Role.EDITOR,
-                                                  token=_token(request), scope=Scope.WRITE)
+                                                  token=token_of(request), scope=Scope.WRITE)
         services.delete_annotation(annotation=annotation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -221,7 +218,7 @@ class LiveTicket(APIView):
     @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT},
                    operation_id="live_ticket_create")
     def post(self, request, project_id):
-        project = get_project_for(request.user, project_id, token=_token(request))
+        project = get_project_for(request.user, project_id, token=token_of(request))
         ticket = services.issue_live_ticket(user=request.user, project=project)
         return Response({"ticket": ticket, "expires_in": services.LIVE_TICKET_TTL_S,
                          "url": f"/ws/projects/{project.pk}/?ticket={ticket}"},

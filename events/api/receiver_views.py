@@ -51,16 +51,26 @@ async def _note(key, kind: str, result, *, rejected: int = 0, error: str = "",
                        rejected=rejected, error=error, unit=unit)
 
 
-def _key_of(request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() in ("token", "bearer") and credentials:
-        return credentials.strip()
-    if scheme.lower() == "basic" and credentials:
+def _authorization(request) -> tuple[str, str]:
+    """(scheme, credentials) of the Authorization header; Basic credentials decoded to
+    ``user:password`` ("" when they do not decode)."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    scheme, credentials = scheme.lower(), credentials.strip()
+    if scheme == "basic" and credentials:
         try:
-            return base64.b64decode(credentials).decode().partition(":")[2] or None
+            credentials = base64.b64decode(credentials).decode()
         except (ValueError, UnicodeDecodeError):
-            return None
+            credentials = ""
+    return scheme, credentials
+
+
+def _key_of(request) -> str | None:
+    """Token / Bearer, Basic auth's password, ``?p=`` (Influx v1) or ``X-API-Key``."""
+    scheme, credentials = _authorization(request)
+    if scheme in ("token", "bearer") and credentials:
+        return credentials
+    if scheme == "basic" and credentials:
+        return credentials.partition(":")[2] or None
     return request.GET.get("p") or request.headers.get("X-API-Key")
 
 
@@ -79,10 +89,7 @@ async def _write(request, default_precision: str):
         except influx.LineError as exc:
             raise ApiError(str(exc), code="VALIDATION_ERROR",
                            details={"precision": [str(exc)]}) from None
-        if len(parsed.points) > settings.RECEIVER_MAX_POINTS:
-            raise ApiError(f"At most {settings.RECEIVER_MAX_POINTS} points per request; got "
-                           f"{len(parsed.points)}.", code="BATCH_TOO_LARGE",
-                           details={"max_items": settings.RECEIVER_MAX_POINTS})
+        intake.check_receiver_batch(parsed.points)
         result = await intake.ingest_points(key=key, items=parsed.points) if parsed.points \
             else None
     except ApiError as exc:
@@ -143,13 +150,10 @@ def _posthog_body(request, body: bytes):
 
 
 def _segment_key(request, payload) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "basic" and credentials:
-        try:
-            return base64.b64decode(credentials).decode().partition(":")[0] or None
-        except (ValueError, UnicodeDecodeError):
-            return None
+    """Segment's write key: Basic auth's user name, or ``writeKey`` in the body."""
+    scheme, credentials = _authorization(request)
+    if scheme == "basic" and credentials:
+        return credentials.partition(":")[0] or None
     return payload.get("writeKey") if isinstance(payload, dict) else None
 
 
@@ -253,10 +257,7 @@ async def otlp_metrics(request):
             raise ApiError(str(exc), code="INVALID_BODY") from None
         increases = await otlp.apply_cumulative(decoded, redis_client(), key.project_id)
         points = otlp.settle(decoded, increases)
-        if len(points) > settings.RECEIVER_MAX_POINTS:
-            raise ApiError(f"At most {settings.RECEIVER_MAX_POINTS} points per request; got "
-                           f"{len(points)}.", code="BATCH_TOO_LARGE",
-                           details={"max_items": settings.RECEIVER_MAX_POINTS})
+        intake.check_receiver_batch(points)
         result = await intake.ingest_points(key=key, items=points) if points else None
     except ApiError as exc:
         return _answer(exc.message, exc.code, exc.status, exc.details, exc.headers)
@@ -289,10 +290,7 @@ async def prometheus_remote_write(request):
         increases = await counters.increases(redis_client(), key.project_id,
                                              collected.entries())
         points = collected.settle(increases)
-        if len(points) > settings.RECEIVER_MAX_POINTS:
-            raise ApiError(f"At most {settings.RECEIVER_MAX_POINTS} samples per request; got "
-                           f"{len(points)}.", code="BATCH_TOO_LARGE",
-                           details={"max_items": settings.RECEIVER_MAX_POINTS})
+        intake.check_receiver_batch(points)
         result = await intake.ingest_points(key=key, items=points) if points else None
     except ApiError as exc:
         return _answer(exc.message, exc.code, exc.status, exc.details, exc.headers)

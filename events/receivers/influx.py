@@ -81,6 +81,17 @@ def _value(raw: str) -> float | None:
     return float(value)
 
 
+def _moment(timestamp: str, precision: float) -> float | None:
+    """Epoch seconds of the line's timestamp (in ``precision`` units), None when absent."""
+    timestamp = timestamp.strip()
+    if not timestamp:
+        return None
+    try:
+        return int(timestamp) * precision
+    except ValueError:
+        raise LineError(f"invalid timestamp {timestamp[:40]!r}") from None
+
+
 def _fast_line(line: str, precision: float) -> tuple[list[dict], int]:
     """A line without escapes or quotes (nearly every line): plain splits, 5x faster than the
     scanner below, with the same results and errors."""
@@ -97,12 +108,7 @@ def _fast_line(line: str, precision: float) -> tuple[list[dict], int]:
         if not eq or not name or not value:
             raise LineError(f"invalid tag {pair[:40]!r}")
         tags[name] = value
-    moment = None
-    if timestamp.strip():
-        try:
-            moment = int(timestamp.strip()) * precision
-        except ValueError:
-            raise LineError(f"invalid timestamp {timestamp.strip()[:40]!r}") from None
+    moment = _moment(timestamp, precision)
     points = []
     for pair in fields_text.split(","):
         name, eq, raw = pair.partition("=")
@@ -133,12 +139,7 @@ def parse_line(line: str, precision: float) -> tuple[list[dict], int]:
         if not eq or not name or not value:
             raise LineError(f"invalid tag {pair[:40]!r}")
         tags[_unescape(name, ",= ")] = _unescape(value, ",= ")
-    moment = None
-    if timestamp.strip():
-        try:
-            moment = int(timestamp.strip()) * precision
-        except ValueError:
-            raise LineError(f"invalid timestamp {timestamp.strip()[:40]!r}") from None
+    moment = _moment(timestamp, precision)
     points, strings = [], 0
     more = True
     while more:

@@ -184,15 +184,14 @@ def _flatten_metric(out: Decoded, metric, kind: str | None, resource_tags: dict)
                 if dp.HasField(extreme):
                     out.points.append(_point(f"{name}.{extreme}", getattr(dp, extreme), tags,
                                              at))
+            # count, sum, then one template per bucket (its quantiles come from the buckets'
+            # increases in ``settle``)
             templates = [_point(f"{name}.count", 0.0, tags, at),
-                         _point(f"{name}.sum", 0.0, tags, at)]
-            templates += [{"histogram": True, "tags": tags, "at": at, "name": name}
-                          for _ in buckets]
-            values = [float(dp.count), dp.sum if dp.HasField("sum") else 0.0]
-            values += [c for _, _, c in buckets]
-            out_bounds = [(lo, hi) for lo, hi, _ in buckets]
-            templates[2:] = [{**t, "bounds": b} for t, b in zip(templates[2:], out_bounds,
-                                                                  strict=True)]
+                         _point(f"{name}.sum", 0.0, tags, at),
+                         *({"histogram": True, "name": name, "tags": tags, "at": at,
+                            "bounds": (lower, upper)} for lower, upper, _ in buckets)]
+            values = [float(dp.count), dp.sum if dp.HasField("sum") else 0.0,
+                      *(count for _, _, count in buckets)]
             _increases(out, data.aggregation_temporality, name, tags, dp, values, templates)
     elif kind == "summary":
         for dp in metric.summary.data_points:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 
 from asgiref.sync import sync_to_async
@@ -23,8 +24,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from analytics_site.errors import ApiError
-from events import intake, selectors
+from events import intake, selectors, sources
 from events.models import StatsdListener
+from events.ratelimit import client as redis_client
 from events.receivers.statsd import Aggregator
 
 logger = logging.getLogger("events.statsd")
@@ -57,8 +59,6 @@ class Served:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Udp(self.aggregator), local_addr=(host, port))
             sock = transport.get_extra_info("socket")
-            import socket
-
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
             self.transports.append(transport)
         if self.config["tcp"]:
@@ -92,33 +92,24 @@ class Served:
         aggregator.last_error = ""
         points = aggregator.flush(time.time())
         stored = 0
+        key = await selectors.ingest_key(self.config["key"]) if points or received or \
+            rejected else None
         if points:
-            key = await selectors.ingest_key(self.config["key"])
             try:
                 if key is None:
                     raise ApiError("the listener's ingest key is revoked or unknown")
-                from django.conf import settings
-
-                size = settings.RECEIVER_MAX_POINTS
-                for first in range(0, len(points), size):
-                    result = await intake.ingest_points(key=key,
-                                                        items=points[first:first + size])
-                    stored += result.accepted
-                    rejected += len(result.rejected)
-                    if result.rejected:
-                        error = result.rejected[-1].message
+                result = await intake.store_points(key=key, items=points)
+                stored = result.accepted
+                rejected += len(result.rejected)
+                if result.rejected:
+                    error = result.rejected[-1].message
             except ApiError as exc:
                 rejected += len(points) - stored
                 error = exc.message
                 logger.warning("statsd flush of %s points failed: %s", len(points), exc.message)
-        if received or rejected:
-            key_info = await selectors.ingest_key(self.config["key"])
-            if key_info is not None:
-                from events import sources
-                from events.ratelimit import client as redis_client
-
-                await sources.note(redis_client(), key_info.project_id, "statsd",
-                                   accepted=stored, rejected=rejected, error=error)
+        if key is not None and (received or rejected):
+            await sources.note(redis_client(), key.project_id, "statsd", accepted=stored,
+                               rejected=rejected, error=error)
         if self.config.get("pk") and (received or rejected):
             await sync_to_async(_record)(self.config["pk"], received, stored, rejected, error)
 
@@ -202,8 +193,7 @@ class Command(BaseCommand):
                 await asyncio.wait_for(stop.wait(), RELOAD_S)
         for served in running.values():
             await served.stop()
-        from events import db, sources
-        from events.ratelimit import client as redis_client
+        from events import db
 
         await sources.flush(redis_client())
 
