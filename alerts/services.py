@@ -80,7 +80,7 @@ def _labels(value, name: str = "labels") -> dict:
     return value
 
 
-def check_query(text: str, project) -> str:
+def check_query(text: str) -> str:
     """The query must parse (the engine's error, with its position, otherwise)."""
     engine.parse(text)
     return text
@@ -101,7 +101,7 @@ def clean_rule(project, data: dict, current: AlertRule | None = None) -> dict:
     merged = {**base, **{k: v for k, v in data.items() if k != "channels"}}
     clean = {
         "name": _text(merged, "name", 100),
-        "query": check_query(_text(merged, "query", 2000), project),
+        "query": check_query(_text(merged, "query", 2000)),
         "reducer": _choice(merged, "reducer", Reducer, Reducer.AVG),
         "window_minutes": _number(merged, "window_minutes", low=1, high=MAX_WINDOW_MINUTES,
                                   integer=True),

@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 
 from dashboards import services
 from dashboards.models import Dashboard, Panel
-from dashboards.tests.browsing import login
 from events import rollups
 from projects.models import Role
+from tests.browser.login import login
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from dashboards.tests.browsing import login
 from events import rollups
 from projects.models import IngestKey
+from tests.browser.login import login
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from analytics_site.errors import ApiError, error_body
 
-from .. import intake, services, sources
+from .. import intake, selectors, services, sources
+from ..ratelimit import client as redis_client
 from ..receivers import influx, product
 from .views import _client_ip, _cors_headers, _preflight, _read_body
 
@@ -39,7 +40,6 @@ def _answer(message: str, code: str, status: int, details: dict | None = None,
 async def _note(key, kind: str, result, *, rejected: int = 0, error: str = "",
                 unit: str = "points") -> None:
     """Count the request for the Sources page."""
-    from ..ratelimit import client as redis_client
 
     if key is None:
         return
@@ -242,8 +242,8 @@ def _otlp_answer(rejected: int, message: str, as_json: bool) -> HttpResponse:
 async def otlp_metrics(request):
     """``POST /v1/metrics``: OTLP/HTTP, protobuf (``application/x-protobuf``) or JSON; the
     ingest key in ``X-API-Key`` or ``Authorization: Bearer`` (the exporter's headers)."""
-    from ..ratelimit import client as redis_client
-    from ..receivers import otlp
+
+    from ..receivers import otlp  # protobuf decoders: ~0.1 s to import, only when used
 
     if request.method != "POST":
         return _answer("Use POST.", "METHOD_NOT_ALLOWED", 405, headers={"Allow": "POST"})
@@ -275,8 +275,8 @@ async def otlp_metrics(request):
 async def prometheus_remote_write(request):
     """``POST /api/v1/prom/write``: a snappy-compressed protobuf ``WriteRequest`` (Prometheus'
     ``remote_write`` with ``authorization: {credentials: pk_…}`` or basic auth's password)."""
-    from ..ratelimit import client as redis_client
-    from ..receivers import counters, prometheus
+
+    from ..receivers import counters, prometheus  # loaded when first used (~0.1 s)
 
     if request.method != "POST":
         return _answer("Use POST.", "METHOD_NOT_ALLOWED", 405, headers={"Allow": "POST"})
@@ -315,7 +315,6 @@ async def plausible_event(request):
         return _preflight(request)
     if request.method != "POST":
         return _answer("Use POST.", "METHOD_NOT_ALLOWED", 405, headers={"Allow": "POST"})
-    from .. import selectors
 
     origin = request.headers.get("Origin")
     cors = _cors_headers(origin)

@@ -16,7 +16,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from analytics_site.errors import ApiError, error_body
 
-from .. import intake, services
+from .. import intake, services, sources
+from ..ratelimit import client as redis_client
 
 ALLOWED_HEADERS = "Content-Type, X-API-Key, Content-Encoding"
 
@@ -99,9 +100,6 @@ async def _ingest(request, kind: str):
 
 
 async def _note_api(key, kind: str, result) -> None:
-    from .. import sources
-    from ..ratelimit import client as redis_client
-
     await sources.note(redis_client(), key.project_id, "api", accepted=result.accepted,
                        rejected=len(result.rejected),
                        error=result.rejected[-1].message if result.rejected else "",

@@ -1,5 +1,0 @@
-"""Helpers of the dashboards browser tests."""
-
-from tests.browser.login import login
-
-__all__ = ["login"]
