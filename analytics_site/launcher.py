@@ -4,29 +4,49 @@
    under ``DATA_DIR`` (see ``analytics_site.embedded``).
 2. Applies migrations, makes sure the admin user exists (prints the login) and seeds the demo
    project once.
-3. Runs web (daphne), the Celery worker and Celery beat as child processes, their output
-   interleaved line by line with a name prefix.
+3. Runs web (daphne), the Celery worker, Celery beat and the StatsD server as child processes,
+   their output interleaved line by line with a name prefix, and supervises them.
 
-Ctrl-C (or SIGTERM) stops every child (SIGTERM, then SIGKILL after a grace period) and then the
-embedded servers; if one child dies, the others are stopped too and the exit code says so.
+A supervisor, not a domino: a child that dies once the stack is up is started again, after a
+backoff that grows while it keeps dying (1 s … 30 s) and starts over once it has stayed up a
+minute; each restart is logged with the child's name and its last error line. A child that dies
+during start-up (before ``/readyz`` first answers 200, within ``STARTUP_S``) is a broken
+installation or configuration rather than a fault: the launcher names it and its last error
+line, stops the rest and exits non-zero, so ``make run`` fails loudly instead of restarting for
+ever.
+
+Ctrl-C (or SIGTERM) stops every child (SIGTERM, then SIGKILL after ``GRACE_S``) and then the
+embedded servers; all of it within ``STOP_TIMEOUT_S``.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import errno
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 GRACE_S = 15
+# Children get GRACE_S, then PostgreSQL (pg_ctl's fast stop) and Redis theirs: a bound for
+# tests and for operators' stop timeouts.
+STOP_TIMEOUT_S = 45
+STARTUP_S = 180
+STABLE_S = 60
+BACKOFF_S = (1, 2, 4, 8, 16, 30)
 COLOURS = ["36", "33", "35", "32", "34", "31"]
+_EXCEPTION_LINE = re.compile(
+    r"^(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Failure)\b(?::.*)?$")
 
 
 @dataclass
@@ -35,6 +55,41 @@ class Child:
     argv: list[str]
     proc: subprocess.Popen | None = None
     pass_fds: tuple[int, ...] = ()
+    index: int = 0
+    started_at: float = 0.0
+    restarts: int = 0
+    failures: int = 0  # deaths in a row, for the backoff; 0 once it has been up STABLE_S
+    restart_at: float | None = None
+    pump: threading.Thread | None = None
+    tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
+
+
+def last_error_line(lines) -> str:
+    """The line that says why a process died: the last exception line of a traceback (plain, or
+    inside a JSON log line's ``exc``), else the message of its last ERROR log line, else its last
+    line."""
+    fallback = ""
+    for line in reversed(list(lines)):
+        text = line.strip()
+        if not text:
+            continue
+        fallback = fallback or text
+        if text.startswith("{"):
+            try:
+                entry = json.loads(text)
+            except ValueError:
+                entry = None
+            if isinstance(entry, dict) and entry.get("level") in {"ERROR", "CRITICAL"}:
+                exc = str(entry.get("exc") or "").strip().splitlines()
+                return exc[-1] if exc else str(entry.get("message", text))
+            continue
+        if _EXCEPTION_LINE.match(text) or text.startswith(("CRITICAL", "ERROR", "Error:")):
+            return text
+    return fallback or "(no output)"
+
+
+class PortTaken(Exception):
+    pass
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -45,7 +100,14 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(f"{host}:{port} is taken by another program (another `make run`?); "
+                            "stop it, or start with PORT=<another port>") from None
+        raise
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
@@ -74,7 +136,7 @@ def children(web_fds: list[int]) -> list[Child]:
                "--proxy-headers", "analytics_site.asgi:application"], pass_fds=(fd,))
         for n, fd in enumerate(web_fds)
     ]
-    return [
+    found = [
         *web,
         Child("worker", [_bin("celery"), "-A", "analytics_site", "worker", "-l", "INFO",
                          "--concurrency", concurrency, "-n", "worker@%h"]),
@@ -84,6 +146,9 @@ def children(web_fds: list[int]) -> list[Child]:
         Child("statsd", [sys.executable, "manage.py", "statsd"]),
         *extra,
     ]
+    for index, child in enumerate(found):
+        child.index = index
+    return found
 
 
 class Launcher:
@@ -94,6 +159,8 @@ class Launcher:
         self.width = max(len(c.name) for c in self.children)
         self.colour = sys.stdout.isatty()
         self.stopping = threading.Event()
+        self.ready = threading.Event()
+        self.started_at = 0.0
         self.print_lock = threading.Lock()
 
     def say(self, name: str, line: str, index: int = -1) -> None:
@@ -104,10 +171,12 @@ class Launcher:
             sys.stdout.write(f"{label} | {line}\n")
             sys.stdout.flush()
 
-    def _pump(self, child: Child, index: int) -> None:
-        assert child.proc is not None and child.proc.stdout is not None
-        for raw in child.proc.stdout:
-            self.say(child.name, raw.rstrip("\n"), index)
+    def _pump(self, child: Child, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            child.tail.append(line)
+            self.say(child.name, line, child.index)
 
     def prepare(self) -> None:
         """Migrations, admin user, demo project: in this process, before the children start."""
@@ -127,34 +196,90 @@ class Launcher:
 
         connections.close_all()
 
+    def _spawn(self, child: Child) -> None:
+        child.tail.clear()
+        child.proc = subprocess.Popen(  # noqa: S603 - our own fixed command lines
+            child.argv,
+            cwd=BASE_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+            pass_fds=child.pass_fds,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        child.started_at = time.monotonic()
+        child.restart_at = None
+        child.pump = threading.Thread(target=self._pump, args=(child, child.proc), daemon=True)
+        child.pump.start()
+        self.say(child.name, f"started (pid {child.proc.pid})", child.index)
+
     def start(self) -> None:
-        for index, child in enumerate(self.children):
-            child.proc = subprocess.Popen(  # noqa: S603 - our own fixed command lines
-                child.argv,
-                cwd=BASE_DIR,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                bufsize=1,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
-                pass_fds=child.pass_fds,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-            threading.Thread(target=self._pump, args=(child, index), daemon=True).start()
-            self.say(child.name, f"started (pid {child.proc.pid})", index)
+        self.started_at = time.monotonic()
+        for child in self.children:
+            self._spawn(child)
         self.say("setup", f"serving on http://{self.host}:{self.port}/  (Ctrl-C stops everything)")
+        threading.Thread(target=self._await_ready, daemon=True).start()
+
+    def _await_ready(self) -> None:
+        """Start-up ends when /readyz first answers 200 (web, PostgreSQL, Redis, a worker that
+        answers, beat): from then on a child that dies is restarted."""
+        import urllib.request
+
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/readyz"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
+        while not self.stopping.is_set() and time.monotonic() - self.started_at < STARTUP_S:
+            try:
+                with opener.open(url, timeout=2) as answer:
+                    if answer.status == 200:
+                        self.ready.set()
+                        self.say("setup", f"ready in {time.monotonic() - self.started_at:.1f} s")
+                        return
+            except OSError:
+                pass
+            self.stopping.wait(0.5)
 
     def watch(self) -> int:
-        """Wait until a signal or a child's death; return the exit code."""
+        """Supervise until a signal (exit code 0) or a death during start-up (non-zero)."""
         while not self.stopping.is_set():
-            for child in self.children:
-                assert child.proc is not None
-                code = child.proc.poll()
-                if code is not None:
-                    self.say("setup", f"{child.name} exited with code {code}; stopping the rest")
-                    return code or 1
-            self.stopping.wait(0.5)
+            code = self._check()
+            if code is not None:
+                return code
+            self.stopping.wait(0.25)
         return 0
+
+    def _check(self) -> int | None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.proc is None:
+                if child.restart_at is not None and now >= child.restart_at:
+                    self._spawn(child)
+                continue
+            code = child.proc.poll()
+            if code is None:
+                if child.failures and now - child.started_at >= STABLE_S:
+                    child.failures = 0
+                continue
+            _signal_group(child.proc, signal.SIGKILL)  # what it left behind (Celery's pool)
+            if child.pump is not None:
+                child.pump.join(2)  # its last lines printed before we name the error
+            error = last_error_line(child.tail)
+            if not self.ready.is_set() and now - self.started_at < STARTUP_S:
+                self.say("setup", f"{child.name} died during start-up (exit code {code}): "
+                                  f"{error}")
+                self.say("setup", "stopping the rest; see above for its output, and the "
+                                  "README's 'When it does not start'")
+                return code or 1
+            delay = BACKOFF_S[min(child.failures, len(BACKOFF_S) - 1)]
+            child.failures += 1
+            child.restarts += 1
+            child.proc = None
+            child.restart_at = now + delay
+            self.say("setup", f"{child.name} exited with code {code} ({error}); restarting it "
+                              f"in {delay} s (restart {child.restarts})")
+        return None
 
     def stop(self) -> None:
         running = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
@@ -197,7 +322,11 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     default_web = str(min(os.cpu_count() or 1, 4))
-    launcher = Launcher(host, port, int(os.environ.get("WEB_CONCURRENCY") or default_web))
+    try:
+        launcher = Launcher(host, port, int(os.environ.get("WEB_CONCURRENCY") or default_web))
+    except PortTaken as exc:
+        print(f"setup | cannot serve: {exc}", file=sys.stderr)
+        return 1
 
     def on_signal(signum, frame):
         launcher.stopping.set()
@@ -217,7 +346,11 @@ def main() -> int:
         launcher.say("setup", "using DATABASE_URL and REDIS_URL")
     code = 0
     try:
-        launcher.prepare()
+        try:
+            launcher.prepare()
+        except Exception as exc:
+            launcher.say("setup", f"start-up failed: {type(exc).__name__}: {exc}")
+            raise
         if not launcher.stopping.is_set():
             launcher.start()
             code = launcher.watch()

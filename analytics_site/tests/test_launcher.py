@@ -162,3 +162,115 @@ def test_with_database_and_redis_urls_it_starts_no_embedded_server(tmp_path):
         assert run.stop() == 0
         with psycopg.connect(**params, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+BLOCK_HTTPX = '''
+import importlib.abc, sys
+
+class _Missing(importlib.abc.MetaPathFinder):
+    """As on a machine where only requirements-dev.txt would have installed httpx."""
+    def find_spec(self, name, path=None, target=None):
+        if name == "httpx" or name.startswith("httpx."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, _Missing())
+'''
+
+
+@pytest.fixture
+def external_env(tmp_path):
+    """Environment for a launcher on the machine's servers, in a database of its own (created
+    here, dropped after): faster than the embedded servers, and nothing it writes reaches the
+    suite's database."""
+    name = f"launcher_{uuid.uuid4().hex[:8]}"
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params["dbname"] = "postgres"
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = urlsplit(settings.DATABASE_URL)._replace(path=f"/{name}").geturl()
+
+    def make(**extra) -> dict:
+        env = _env(tmp_path / "var", _free_port(), DATABASE_URL=database_url,
+                   REDIS_URL=redis_url_with_db(settings.REDIS_URL, 14), SEED_DEMO="false",
+                   WEB_CONCURRENCY="1")
+        env.update(extra)
+        return env
+
+    yield make
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_child_that_dies_during_start_up_is_named_with_its_error_and_nothing_is_left(
+        tmp_path, external_env):
+    """The newcomer's failure: a runtime package missing. The launcher names the child and the
+    line that says why, stops the rest and exits non-zero, instead of leaving a half stack."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_HTTPX)
+    run = Run(external_env(PYTHONPATH=str(site)), tmp_path / "run.log")
+    try:
+        code = run.proc.wait(120)
+    finally:
+        if run.proc.poll() is None:
+            run.stop()
+    output = run.output()
+    assert code != 0, output
+    died = [line for line in output.splitlines() if "died during start-up" in line]
+    assert died, output
+    assert died[0].endswith("ModuleNotFoundError: No module named 'httpx'"), died
+    assert died[0].split("| ", 1)[1].split()[0] in {"worker", "beat", "web"}, died
+    assert output.rstrip().endswith("stopped"), output[-2000:]
+    assert _get(run.url("/healthz"))[0] == 0
+
+
+def test_a_child_killed_after_start_up_is_restarted_and_the_stack_stays_up(tmp_path,
+                                                                           external_env):
+    run = Run(external_env(), tmp_path / "run.log")
+    try:
+        run.wait_ready()
+        deadline = time.monotonic() + 30
+        while "setup  | ready in" not in run.output():  # the launcher saw it too
+            assert time.monotonic() < deadline, run.output()[-3000:]
+            time.sleep(0.2)
+        worker = next(p for p in run.processes() if "worker" in " ".join(p.cmdline())
+                      and p.parent().pid == run.proc.pid)
+        worker.kill()
+        deadline = time.monotonic() + 60
+        while "worker exited with code -9" not in run.output():
+            assert time.monotonic() < deadline, run.output()[-3000:]
+            time.sleep(0.2)
+        # A new worker, answering: /readyz checks that a worker replies to a ping.
+        ready = run.wait_ready()
+        assert ready["checks"]["worker"]["ok"]
+        workers = [p for p in run.processes() if "worker" in " ".join(p.cmdline())
+                   and p.parent().pid == run.proc.pid]
+        assert [p.pid for p in workers] != [worker.pid] and len(workers) == 1
+        assert run.proc.poll() is None
+    finally:
+        code = run.stop()
+    output = run.output()
+    assert code == 0, output[-3000:]
+    restarted = [line for line in output.splitlines() if "worker exited with code -9" in line]
+    assert "restarting it in 1 s (restart 1)" in restarted[0], restarted
+
+
+def test_the_last_error_line_is_found_in_plain_tracebacks_and_json_logs():
+    from analytics_site.launcher import last_error_line
+
+    traceback_lines = ["Traceback (most recent call last):", '  File "x.py", line 1',
+                       "    import httpx", "ModuleNotFoundError: No module named 'httpx'",
+                       "", "worker: Warm shutdown"]
+    assert last_error_line(traceback_lines) == "ModuleNotFoundError: No module named 'httpx'"
+    json_lines = [
+        json.dumps({"level": "INFO", "message": "listening"}),
+        json.dumps({"level": "ERROR", "message": "statsd failed",
+                    "exc": "Traceback...\npsycopg.OperationalError: the connection is lost"}),
+        json.dumps({"level": "INFO", "message": "bye"}),
+    ]
+    assert last_error_line(json_lines) == "psycopg.OperationalError: the connection is lost"
+    assert last_error_line(["just a line"]) == "just a line"
+    assert last_error_line([]) == "(no output)"
