@@ -20,6 +20,7 @@ come up, it prints the child that died and its first error line, then the end of
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import http.cookiejar
 import json
@@ -102,14 +103,18 @@ def processes_of(clone: Path) -> list[psutil.Process]:
     return found
 
 
-def describe(procs: list[psutil.Process]) -> list[str]:
-    names = []
+def describe(procs: list[psutil.Process]) -> str:
+    """``postgres x11, celery x4, daphne x2, ...``: the program each process runs."""
+    counts: collections.Counter = collections.Counter()
     for proc in procs:
         with contextlib.suppress(psutil.Error):
-            cmd = proc.cmdline()
-            names.append(" ".join(Path(part).name if i == 0 else part
-                                  for i, part in enumerate(cmd[:4])))
-    return sorted(names)
+            cmd = proc.cmdline() or [proc.name()]
+            program = Path(cmd[0]).name
+            if program.startswith("python") and len(cmd) > 1:
+                program = cmd[2] if cmd[1] == "-m" and len(cmd) > 2 else Path(cmd[1]).name
+                program = {"manage.py": " ".join(cmd[1:3])}.get(program, program)
+            counts[program.split(":")[0]] += 1
+    return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.most_common())
 
 
 def first_error(output: str) -> str:
@@ -241,7 +246,7 @@ def main() -> int:
         running = processes_of(clone)
         result["processes"] = len(running)
         print(f"newcomer: {len(running)} processes of the run: "
-              f"{', '.join(describe(running))}", flush=True)
+              f"{describe(running)}", flush=True)
 
         stopping = time.monotonic()
         os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
@@ -259,7 +264,7 @@ def main() -> int:
         if left:
             raise SmokeFailed(f"still running {STOP_TIMEOUT_S} s after Ctrl-C: "
                               f"{describe(left)}")
-        if code != 0:
+        if code not in (0, -signal.SIGINT):  # make dies of the SIGINT it passed on
             raise SmokeFailed(f"make run exited with code {code} after Ctrl-C")
 
         imports = subprocess.run(
