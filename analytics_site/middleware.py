@@ -6,9 +6,29 @@ import time
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.utils.functional import SimpleLazyObject, empty
 
 logger = logging.getLogger("analytics.request")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Secrets that travel in paths (the database keeps only their SHA-256): never in a log line.
+_SECRET_IN_PATH = re.compile(r"/(pd_)[A-Za-z0-9_-]+")
+
+
+def redact(path: str) -> str:
+    return _SECRET_IN_PATH.sub(r"/\1[redacted]", path)
+
+
+def _resolved_user_id(request):
+    """The id of the user this request already authenticated, without authenticating it here:
+    ``request.user`` is lazy, and resolving it would query the database — in an async view that
+    is ``SynchronousOnlyOperation`` (a 500 for any request with a session cookie), and on the
+    ingestion path a query per request for nothing."""
+    user = getattr(request, "user", None)
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        return None
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.pk
+    return None
 
 
 class _SyncAndAsync:
@@ -55,19 +75,19 @@ class RequestLogMiddleware(_SyncAndAsync):
     def _finish(request, response, started: float) -> None:
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         response["X-Request-ID"] = request.request_id
-        user = getattr(request, "user", None)
+        path = redact(request.path)
         logger.info(
             "%s %s %s",
             request.method,
-            request.path,
+            path,
             response.status_code,
             extra={
                 "request_id": request.request_id,
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": response.status_code,
                 "duration_ms": duration_ms,
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "user_id": _resolved_user_id(request),
             },
         )
 
