@@ -170,8 +170,14 @@ def _max_body() -> int:
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
+# Paths whose clients read JSON, not pages: the API and the receivers of other protocols
+# (PostHog's, Segment's, InfluxDB's, OTLP's), whose SDKs parse every answer.
+_JSON_PREFIXES = ("/api/", "/v1/", "/i/v0/")
+_JSON_PATHS = {"/write", "/batch", "/batch/", "/capture", "/capture/", "/e", "/e/"}
+
+
 def _is_api(request) -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(_JSON_PREFIXES) or request.path in _JSON_PATHS
 
 
 def json_or_html_404(request, exception=None):

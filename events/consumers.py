@@ -18,8 +18,8 @@ the answers. The key is re-read every few seconds, so revoking it stops the sock
 
 from __future__ import annotations
 
+import logging
 import time
-import zlib
 from urllib.parse import parse_qs
 
 import orjson
@@ -31,6 +31,19 @@ from analytics_site.errors import ApiError, error_body
 from . import intake, services
 
 RECHECK_KEY_S = 5.0
+logger = logging.getLogger(__name__)
+
+
+def _request_id(value):
+    """The sender's id, echoed in the answer: a number or a short string (anything else could
+    not be echoed safely — a 300-deep list cannot even be encoded)."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)
+                         and abs(value) < 2**53):
+        return value
+    if isinstance(value, str) and len(value) <= 200:
+        return value
+    raise ApiError('"id" must be a number or a string of at most 200 characters.',
+                   code="VALIDATION_ERROR", details={"id": ["A number or a short string."]})
 
 
 class IngestConsumer(AsyncWebsocketConsumer):
@@ -62,14 +75,16 @@ class IngestConsumer(AsyncWebsocketConsumer):
         return True
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
+        """Every message is answered, and no message closes the socket: a sender that
+        pipelines must get one answer per batch, in order, whatever a batch holds."""
         if self.key is None:
             return
         request_id = None
         try:
             payload = intake.parse_json(self._body(text_data, bytes_data))
-            request_id = payload.get("id")
+            request_id = _request_id(payload.get("id"))
             kind = payload.get("type")
-            if kind not in intake.KINDS:
+            if not isinstance(kind, str) or kind not in intake.KINDS:
                 raise ApiError('"type" must be "events" or "metrics".', code="VALIDATION_ERROR",
                                details={"type": ["Must be events or metrics."]})
             if time.monotonic() - self.checked_at > RECHECK_KEY_S and not await self._authorize():
@@ -79,6 +94,10 @@ class IngestConsumer(AsyncWebsocketConsumer):
         except ApiError as exc:
             await self._answer(request_id, exc.status,
                                error_body(exc.message, exc.code, exc.details))
+            return
+        except Exception:
+            logger.exception("ingest socket: unexpected error")
+            await self._answer(request_id, 500, error_body("Internal error.", "INTERNAL_ERROR"))
             return
         await self._answer(request_id, 202, result.as_dict())
 
@@ -92,15 +111,13 @@ class IngestConsumer(AsyncWebsocketConsumer):
             return body
         if len(bytes_data) > limit:
             raise intake.too_big(limit)
-        inflater = zlib.decompressobj(wbits=47)  # gzip or zlib
         try:
-            body = inflater.decompress(bytes_data, limit + 1)
-        except zlib.error:
+            return intake.inflate(bytes_data, limit, wbits=47)  # gzip or zlib
+        except ApiError as exc:
+            if exc.code != "INVALID_BODY":
+                raise
             raise ApiError("A binary message must be gzip-compressed JSON.",
                            code="INVALID_BODY") from None
-        if len(body) > limit or inflater.unconsumed_tail:
-            raise intake.too_big(limit)
-        return body
 
     async def _answer(self, request_id, status: int, body: dict) -> None:
         await self.send(text_data=orjson.dumps({"id": request_id, "status": status, **body})

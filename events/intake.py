@@ -8,6 +8,8 @@ and call ``authorize`` once per request or connection and ``ingest`` once per ba
 
 from __future__ import annotations
 
+import base64
+import zlib
 from dataclasses import replace
 from datetime import datetime
 
@@ -36,6 +38,60 @@ def parse_json(body: bytes | str) -> dict:
 def too_big(limit: int) -> ApiError:
     return ApiError(f"Request body is larger than {limit} bytes.", code="PAYLOAD_TOO_LARGE",
                     status=413, details={"max_bytes": limit})
+
+
+def inflate(body: bytes, limit: int, *, wbits: int = 31) -> bytes:
+    """A gzip body (``wbits=31``; 47 also takes zlib), every member of it — gzip files may be
+    concatenated, and a reader that stops after the first drops the rest silently — never
+    inflating past ``limit`` bytes (a small bomb must not cost memory)."""
+    out = bytearray()
+    data = body
+    while data:
+        inflater = zlib.decompressobj(wbits=wbits)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error:
+            raise ApiError("Body is not valid gzip.", code="INVALID_BODY") from None
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise too_big(limit)
+        if not inflater.eof:
+            raise ApiError("Body is not valid gzip: it ends inside a member.",
+                           code="INVALID_BODY")
+        data = inflater.unused_data
+        if data.strip(b"\x00") == b"":  # padding after the last member
+            break
+    return bytes(out)
+
+
+def parse_authorization(header: str | None) -> tuple[str, str]:
+    """(scheme, credentials) of an Authorization header; Basic credentials decoded to
+    ``user:password`` ("" when they do not decode)."""
+    scheme, _, credentials = (header or "").partition(" ")
+    scheme, credentials = scheme.lower(), credentials.strip()
+    if scheme == "basic" and credentials:
+        try:
+            credentials = base64.b64decode(credentials).decode()
+        except (ValueError, UnicodeDecodeError):
+            credentials = ""
+    return scheme, credentials
+
+
+def header_key(*, x_api_key: str | None, authorization: str | None, query) -> str | None:
+    """The ingest key a request carries outside its body, where the clients of every protocol
+    put it: ``Authorization: Token`` / ``Bearer`` (Influx v2, OTLP exporters, remote write),
+    Basic auth's password or ``?p=`` (Influx v1), ``?api_key=``, ``X-API-Key``. ``query`` is a
+    mapping of names to a value or a list of values."""
+    scheme, credentials = parse_authorization(authorization)
+    if scheme in ("token", "bearer") and credentials:
+        return credentials
+    if scheme == "basic" and credentials:
+        return credentials.partition(":")[2] or None
+    for name in ("p", "api_key"):
+        value = query.get(name)
+        value = value[-1] if isinstance(value, list) and value else value
+        if isinstance(value, str) and value:
+            return value
+    return x_api_key or None
 
 
 async def authorize(raw_key, origin: str | None) -> services.IngestKey:

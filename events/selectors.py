@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import orjson
@@ -17,6 +18,10 @@ from .services import IngestKey
 
 _touched: dict[int, float] = {}
 TOUCH_EVERY_S = 60
+# What keys and site names can look like: anything else is not looked up at all (a NUL, for one,
+# would not even reach PostgreSQL).
+KEY_SHAPE = re.compile(r"^pk_[A-Za-z0-9_-]{1,61}$")
+SITE_SHAPE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?$")
 
 
 async def _touch(key_id: int) -> None:
@@ -37,7 +42,7 @@ async def _touch(key_id: int) -> None:
 async def ingest_key(raw: str) -> IngestKey | None:
     """The active ingest key with this value, with what the write path needs of its project.
     Read on every request, so a rotated or revoked key stops working at once."""
-    if not raw or not raw.startswith(IngestKeyModel.PREFIX) or len(raw) > 64:
+    if not raw or not raw.startswith(IngestKeyModel.PREFIX) or not KEY_SHAPE.match(raw):
         return None
     try:
         async with (await db.pool()).connection() as conn:
@@ -76,7 +81,7 @@ def ingest_key_of(project) -> IngestKey | None:
 async def ingest_key_for_site(domain: str) -> IngestKey | None:
     """The active ingest key that allows the site ``domain`` as an origin (https or http) —
     how a Plausible-style event, which carries a domain and no key, finds its project."""
-    if not domain or len(domain) > 253:
+    if not domain or not SITE_SHAPE.match(domain.lower()):
         return None
     origins = [orjson.dumps([f"{scheme}://{domain.lower()}"]).decode()
                for scheme in ("https", "http")]

@@ -26,6 +26,10 @@ MAX_TAG_VALUE = 200
 METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$")
 TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,99}$")
 FUTURE_CLAMP = timedelta(minutes=5)
+# Times PostgreSQL and the clock-skew arithmetic can take: anything else is a client's bug.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+NUL_MESSAGE = "may not contain the NUL character (\\u0000), which PostgreSQL cannot store"
 
 
 class ItemError(Exception):
@@ -76,29 +80,37 @@ class Parsed:
 
 
 def parse_time(value: Any, what: str = "timestamp") -> datetime:
-    """ISO 8601 (with a zone, or UTC) or epoch seconds / milliseconds."""
+    """ISO 8601 (with a zone, or UTC) or epoch seconds / milliseconds, as a UTC instant between
+    1970 and 3000. Normalised to UTC here: PostgreSQL refuses offsets beyond ±15:59 that Python
+    accepts (up to ±23:59)."""
     if isinstance(value, bool):
         raise ItemError("INVALID_TIMESTAMP", f"{what}: a boolean is not a time.")
+    parsed = None
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ItemError("INVALID_TIMESTAMP", f"{what}: not a finite number.")
-        seconds = value / 1000 if abs(value) >= 1e11 else value  # epoch ms vs s
         try:
-            return datetime.fromtimestamp(seconds, UTC)
+            if not math.isfinite(value):
+                raise ItemError("INVALID_TIMESTAMP", f"{what}: not a finite number.")
+            seconds = value / 1000 if abs(value) >= 1e11 else value  # epoch ms vs s
+            parsed = datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise ItemError("INVALID_TIMESTAMP", f"{what}: {value} is out of range.") from None
-    if isinstance(value, str) and 0 < len(value) <= 64:
+            raise ItemError("INVALID_TIMESTAMP",
+                            f"{what}: {str(value)[:40]} is out of range.") from None
+    elif isinstance(value, str) and 0 < len(value) <= 64:
         text = value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ItemError("INVALID_TIMESTAMP",
-                    f"{what}: expected ISO 8601 or epoch seconds/milliseconds.")
+            parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError):
+            parsed = None
+    if parsed is None:
+        raise ItemError("INVALID_TIMESTAMP",
+                        f"{what}: expected ISO 8601 or epoch seconds/milliseconds.")
+    if not EARLIEST <= parsed < LATEST:
+        raise ItemError("INVALID_TIMESTAMP", f"{what}: {parsed:%Y-%m-%d} is out of range "
+                                             "(1970 to 2999).")
+    return parsed
 
 
 def corrected_time(*, timestamp: datetime | None, sent_at: datetime | None,
@@ -120,35 +132,76 @@ def _text(item: dict, key: str, limit: int, *, required: bool = False) -> str | 
             raise ItemError("MISSING_FIELD", f"{key}: required.")
         return None
     if isinstance(value, int | float) and not isinstance(value, bool) and key != "event":
-        value = str(value)  # numeric ids are common in SDKs
+        try:
+            value = str(value)  # numeric ids are common in SDKs
+        except ValueError:  # an integer of more than 4,300 digits
+            raise ItemError("FIELD_TOO_LONG", f"{key}: at most {limit} characters.") from None
     if not isinstance(value, str):
         raise ItemError("INVALID_FIELD", f"{key}: must be a string.")
     if len(value) > limit:
         raise ItemError("FIELD_TOO_LONG", f"{key}: at most {limit} characters.")
+    if "\x00" in value:
+        raise ItemError("INVALID_FIELD", f"{key}: {NUL_MESSAGE}.")
     return value
+
+
+def _nul_in(value: Any) -> str | None:
+    """The path of the first key or string holding a NUL, walked without recursion."""
+    stack = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key:
+                    return f"{path}.{key!r}"
+                stack.append((inner, f"{path}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{path}[{n}]") for n, inner in enumerate(item))
+    return None
+
+
+def check_properties(properties: dict, what: str = "properties") -> None:
+    """What PostgreSQL's jsonb and our encoder can take: at most MAX_PROPERTIES_BYTES of JSON,
+    nesting within orjson's 255 levels, integers within 64 bits, no NUL anywhere."""
+    try:
+        dumped = orjson.dumps(properties)
+    except orjson.JSONEncodeError as exc:
+        why = "nested too deeply" if "Recursion" in str(exc) else str(exc)
+        raise ItemError("INVALID_FIELD", f"{what}: {why}.") from None
+    if len(dumped) > MAX_PROPERTIES_BYTES:
+        raise ItemError("FIELD_TOO_LONG", f"{what}: at most {MAX_PROPERTIES_BYTES} bytes of JSON.")
+    if b"\\u0000" in dumped:  # orjson's escape of NUL; confirmed by the walk (a "\\u0000" text)
+        where = _nul_in(properties)
+        if where is not None:
+            raise ItemError("INVALID_FIELD", f"{what}{where}: {NUL_MESSAGE}.")
 
 
 def parse_event(index: int, item: Any, *, sent_at: datetime | None, received_at: datetime,
                 oldest: datetime) -> EventItem:
+    if isinstance(item, ItemError):  # a receiver's decoder already knew this one is bad
+        raise item
     if not isinstance(item, dict):
         raise ItemError("INVALID_ITEM", "An event must be a JSON object.")
     name = _text(item, "event", MAX_NAME, required=True)
     distinct_id = _text(item, "distinct_id", MAX_ID, required=True)
     session_id = _text(item, "session_id", MAX_ID)
     raw_uuid = item.get("uuid")
-    if raw_uuid in (None, ""):
+    if raw_uuid is None or raw_uuid == "":
         event_uuid = uuidlib.uuid4()
     else:
         try:
-            event_uuid = uuidlib.UUID(str(raw_uuid))
+            if not isinstance(raw_uuid, str) or len(raw_uuid) > 64:
+                raise ValueError
+            event_uuid = uuidlib.UUID(raw_uuid)
         except ValueError:
             raise ItemError("INVALID_UUID", "uuid: not a UUID.") from None
     properties = item.get("properties") or {}
     if not isinstance(properties, dict):
         raise ItemError("INVALID_FIELD", "properties: must be a JSON object.")
-    if len(orjson.dumps(properties)) > MAX_PROPERTIES_BYTES:
-        raise ItemError("FIELD_TOO_LONG",
-                        f"properties: at most {MAX_PROPERTIES_BYTES} bytes of JSON.")
+    check_properties(properties)
     client_ts = parse_time(item["timestamp"]) if item.get("timestamp") is not None else None
     moment = corrected_time(timestamp=client_ts, sent_at=sent_at, received_at=received_at)
     if moment < oldest:
@@ -192,8 +245,13 @@ def parse_point(index: int, item: Any, *, received_at: datetime,
     if not isinstance(name, str) or not METRIC_NAME.match(name):
         raise ItemError("INVALID_NAME", "name: must match ^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$.")
     value = item.get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ItemError("INVALID_VALUE", "value: must be a finite number.")
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            raise OverflowError
+        value = float(value)
+    except OverflowError:  # also an integer beyond a double's range
+        raise ItemError("INVALID_VALUE", "value: must be a finite number.") from None
     raw_tags = item.get("tags") or {}
     if not isinstance(raw_tags, dict):
         raise ItemError("INVALID_TAGS", "tags: must be a JSON object of strings.")
@@ -201,14 +259,19 @@ def parse_point(index: int, item: Any, *, received_at: datetime,
         raise ItemError("TOO_MANY_TAGS", f"tags: at most {MAX_TAGS}.")
     tags: dict[str, str] = {}
     for key, tag_value in raw_tags.items():
-        if not TAG_KEY.match(key):
-            raise ItemError("INVALID_TAGS", f"tags: key {key[:50]!r} must match "
+        if not isinstance(key, str) or not TAG_KEY.match(key):
+            raise ItemError("INVALID_TAGS", f"tags: key {str(key)[:50]!r} must match "
                                             "^[A-Za-z_][A-Za-z0-9_.:/-]{0,99}$.")
         if isinstance(tag_value, bool) or not isinstance(tag_value, str | int | float):
             raise ItemError("INVALID_TAGS", f"tags.{key}: must be a string.")
-        tag_value = str(tag_value)
+        try:
+            tag_value = tag_value if isinstance(tag_value, str) else str(tag_value)
+        except ValueError:  # an integer of more than 4,300 digits
+            tag_value = ""
         if not tag_value or len(tag_value) > MAX_TAG_VALUE:
             raise ItemError("INVALID_TAGS", f"tags.{key}: 1 to {MAX_TAG_VALUE} characters.")
+        if "\x00" in tag_value:
+            raise ItemError("INVALID_TAGS", f"tags.{key}: {NUL_MESSAGE}.")
         tags[key] = tag_value
     if item.get("timestamp") is None:
         moment = received_at
@@ -218,7 +281,7 @@ def parse_point(index: int, item: Any, *, received_at: datetime,
             moment = received_at
     if moment < oldest:
         raise ItemError("TOO_OLD", "timestamp: older than the project's raw retention.")
-    return PointItem(index=index, name=name, value=float(value), tags=tags,
+    return PointItem(index=index, name=name, value=value, tags=tags,
                      tags_key=tags_key(tags), timestamp=moment)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import zlib
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -51,27 +50,11 @@ async def _note(key, kind: str, result, *, rejected: int = 0, error: str = "",
                        rejected=rejected, error=error, unit=unit)
 
 
-def _authorization(request) -> tuple[str, str]:
-    """(scheme, credentials) of the Authorization header; Basic credentials decoded to
-    ``user:password`` ("" when they do not decode)."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    scheme, credentials = scheme.lower(), credentials.strip()
-    if scheme == "basic" and credentials:
-        try:
-            credentials = base64.b64decode(credentials).decode()
-        except (ValueError, UnicodeDecodeError):
-            credentials = ""
-    return scheme, credentials
-
-
 def _key_of(request) -> str | None:
     """Token / Bearer, Basic auth's password, ``?p=`` (Influx v1) or ``X-API-Key``."""
-    scheme, credentials = _authorization(request)
-    if scheme in ("token", "bearer") and credentials:
-        return credentials
-    if scheme == "basic" and credentials:
-        return credentials.partition(":")[2] or None
-    return request.GET.get("p") or request.headers.get("X-API-Key")
+    return intake.header_key(x_api_key=request.headers.get("X-API-Key"),
+                             authorization=request.headers.get("Authorization"),
+                             query=request.GET)
 
 
 async def _write(request, default_precision: str):
@@ -126,10 +109,7 @@ def _posthog_body(request, body: bytes):
     JSON (raw, or in a ``data`` form field)."""
     compression = request.GET.get("compression", "")
     if compression == "gzip-js":
-        try:
-            body = zlib.decompress(body, wbits=31)
-        except zlib.error:
-            raise ApiError("Body is not valid gzip.", code="INVALID_BODY") from None
+        body = intake.inflate(body, settings.INGEST_MAX_BODY_BYTES)
     elif compression and compression != "base64":
         raise ApiError(f"compression={compression[:20]} is not supported: send JSON, gzip-js "
                        "or base64.", code="UNSUPPORTED_MEDIA_TYPE", status=415)
@@ -151,7 +131,7 @@ def _posthog_body(request, body: bytes):
 
 def _segment_key(request, payload) -> str | None:
     """Segment's write key: Basic auth's user name, or ``writeKey`` in the body."""
-    scheme, credentials = _authorization(request)
+    scheme, credentials = intake.parse_authorization(request.headers.get("Authorization"))
     if scheme == "basic" and credentials:
         return credentials.partition(":")[0] or None
     return payload.get("writeKey") if isinstance(payload, dict) else None

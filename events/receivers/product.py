@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import uuid
 
+from ..validation import ItemError
+
 POSTHOG_LIFTED = {"$current_url": "page_url", "$referrer": "referrer",
                   "$session_id": "session_id"}
 NAMESPACE = uuid.UUID("7d4c1f5e-2b1a-4c7e-9a57-5be1c3a0f6d2")
@@ -87,13 +89,16 @@ def posthog_events(payload) -> tuple[list, str | None, str | None]:
 SEGMENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
 
 
-def segment_event(message, kind: str | None = None) -> dict | None:
-    """One Segment message as an event item (``group`` has no event meaning here: None)."""
+def segment_event(message, kind: str | None = None) -> dict | ItemError | None:
+    """One Segment message as an event item (``group`` has no event meaning here: None; a
+    message of no known type: the ItemError that rejects it, on its own, by its position)."""
     if not isinstance(message, dict):
         return message
     kind = kind or message.get("type")
-    if kind not in SEGMENT_TYPES:
-        raise PayloadError(f"type: one of {', '.join(SEGMENT_TYPES)}; got {str(kind)[:40]!r}.")
+    if not isinstance(kind, str) or kind not in SEGMENT_TYPES:
+        shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
+        return ItemError("INVALID_ITEM", f"type: one of {', '.join(SEGMENT_TYPES)}; "
+                                         f"got {shown!r}.")
     if kind == "group":
         return None
     user = message.get("userId") or message.get("anonymousId")
@@ -161,6 +166,8 @@ def plausible_event(payload, visitor: str) -> tuple[dict, str]:
         raise PayloadError("url: required.")
     if not isinstance(domain, str) or not domain:
         raise PayloadError("domain: required.")
+    if "\x00" in domain:
+        raise PayloadError("domain: may not contain the NUL character.")
     props = payload.get("props", payload.get("p")) or {}
     if isinstance(props, str):
         try:
