@@ -43,4 +43,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; h = os.environ.get('DJANGO_ALLOWED_HOSTS', '').split(',')[0].strip().lstrip('*.') or 'localhost'; u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': h}), timeout=4)"]
 
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "analytics_site.asgi:application"]
+CMD ["python", "-m", "analytics_site.serve", "-b", "0.0.0.0", "-p", "8000", "analytics_site.asgi:application"]

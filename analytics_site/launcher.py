@@ -132,7 +132,8 @@ def children(web_fds: list[int]) -> list[Child]:
         extra.append(Child("sim", [sys.executable, "manage.py", "simulate"]))
     web = [
         Child("web" if len(web_fds) == 1 else f"web{n + 1}",
-              [_bin("daphne"), "--fd", str(fd), "--access-log", os.devnull,
+              [sys.executable, "-m", "analytics_site.serve", "--fd", str(fd),
+               "--access-log", os.devnull,
                "--proxy-headers", "analytics_site.asgi:application"], pass_fds=(fd,))
         for n, fd in enumerate(web_fds)
     ]

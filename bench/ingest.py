@@ -197,7 +197,7 @@ class Stack:
             groups["launcher"].append(launcher)
             for child in launcher.children(recursive=True):
                 with _gone():
-                    web = any(part.endswith("daphne") for part in child.cmdline()[:2])
+                    web = "analytics_site.serve" in child.cmdline()[:3]
                     groups["web" if web else "worker+beat"].append(child)
         except psutil.NoSuchProcess:
             pass

@@ -29,7 +29,7 @@ def ingest_server(django_db_setup, django_db_blocker, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "analytics_site.serve", "-b", "127.0.0.1", "-p", str(port),
          "analytics_site.asgi:application"],
         cwd=BASE_DIR, env=child_env(), stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
