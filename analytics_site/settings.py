@@ -186,6 +186,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "projects.throttle.LoginThrottleMiddleware",  # 429 page for throttled logins
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -218,6 +219,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login and API-token throttling (projects.throttle): counters in Redis, shared by every process.
+AUTHENTICATION_BACKENDS = ["projects.throttle.ThrottledModelBackend"]
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10)
+LOGIN_MAX_FAILURES_PER_CLIENT = env_int("LOGIN_MAX_FAILURES_PER_CLIENT", 20)
+LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 900)
+API_TOKEN_MAX_FAILURES_PER_CLIENT = env_int("API_TOKEN_MAX_FAILURES_PER_CLIENT", 30)
+API_TOKEN_LOCKOUT_S = env_int("API_TOKEN_LOCKOUT_S", 60)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,9 +1,13 @@
-"""DRF authentication with personal API tokens: ``Authorization: Bearer at_...``."""
+"""DRF authentication with personal API tokens: ``Authorization: Bearer at_...``.
+
+A client that sends too many invalid tokens is refused (429) before its next token is even looked
+up; see ``projects.throttle``.
+"""
 
 from django.conf import settings
 from rest_framework import authentication, exceptions
 
-from . import selectors, services
+from . import selectors, services, throttle
 
 
 class APITokenAuthentication(authentication.BaseAuthentication):
@@ -16,7 +20,19 @@ class APITokenAuthentication(authentication.BaseAuthentication):
         keyword, _, raw = header.partition(" ")
         if keyword.lower() not in {"bearer", "token"}:
             return None
-        raw = raw.strip()
+        client = throttle.client_of(request)
+        throttle.check_token_client(client=client)
+        try:
+            token = self._valid_token(raw.strip())
+        except exceptions.AuthenticationFailed as exc:
+            throttle.token_failed(client=client, reason=str(exc.detail))
+            raise
+        services.touch_api_token(token=token,
+                                 resolution_s=settings.API_TOKEN_LAST_USED_RESOLUTION_S)
+        return token.user, token
+
+    @staticmethod
+    def _valid_token(raw: str):
         token = selectors.token_by_value(raw) if raw else None
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid API token.")
@@ -26,9 +42,7 @@ class APITokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This API token has expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("The token's user is inactive.")
-        services.touch_api_token(token=token,
-                                 resolution_s=settings.API_TOKEN_LAST_USED_RESOLUTION_S)
-        return token.user, token
+        return token
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'

@@ -16,7 +16,7 @@ class ProjectSettingsForm(forms.ModelForm):
 
 
 class AddMemberForm(forms.Form):
-    username = forms.CharField(max_length=150, label="Username or e-mail")
+    username = forms.CharField(max_length=254, label="Username or e-mail")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 

@@ -7,6 +7,7 @@ one, and every lookup goes through the caller's memberships (see ``projects.sele
 from __future__ import annotations
 
 import zoneinfo
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -95,6 +96,66 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} ({self.role})"
+
+
+class Invitation(models.Model):
+    """An admin's offer of a role in a project to a username or e-mail address.
+
+    It is made whether or not such an account exists, so inviting tells the admin nothing about
+    other people's accounts; whoever logs in with that username or e-mail address (now, or with
+    an account made later) sees it and accepts or declines it.
+    """
+
+    TTL = timedelta(days=14)
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        REVOKED = "revoked", "Revoked"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    identifier = models.CharField(
+        max_length=254, help_text="Username or e-mail address as typed (an e-mail in lower case).")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+",
+                                  help_text="Who accepted, declined or revoked it.")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "identifier"],
+                                    condition=models.Q(status="pending"),
+                                    name="unique_pending_invitation"),
+        ]
+        indexes = [models.Index(fields=["identifier", "status"], name="invitation_addressee")]
+
+    def __str__(self) -> str:
+        return f"{self.identifier} to {self.project} ({self.role}, {self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.PENDING and self.expires_at > timezone.now()
+
+    @staticmethod
+    def identifiers_of(user) -> set[str]:
+        """The identifiers an invitation may name ``user`` by: the username, the e-mail."""
+        names = {user.get_username()}
+        if "@" in user.get_username():
+            names.add(user.get_username().lower())
+        if user.email:
+            names.add(user.email.strip().lower())
+        return names
+
+    def is_for(self, user) -> bool:
+        return self.identifier in self.identifiers_of(user)
 
 
 class IngestKey(models.Model):

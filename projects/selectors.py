@@ -7,11 +7,12 @@ the API does not reveal which ids exist. A member whose role is too low gets 403
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from analytics_site.errors import Forbidden, NotFound, ValidationFailed
+from analytics_site.errors import Forbidden, NotFound
 
-from .models import APIToken, IngestKey, Membership, Project, Role, Scope
+from .models import APIToken, IngestKey, Invitation, Membership, Project, Role, Scope
 
 
 def projects_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
@@ -36,19 +37,6 @@ def roles_for(user: AbstractBaseUser, projects) -> dict[int, str]:
         return dict.fromkeys(ids, Role.ADMIN)
     return dict(Membership.objects.filter(user=user, project_id__in=ids)
                 .values_list("project_id", "role"))
-
-
-def user_by_identifier(identifier: str) -> AbstractBaseUser:
-    """The user with this username or e-mail address (how admins name people to add)."""
-    from django.contrib.auth import get_user_model
-
-    ident = identifier.strip()
-    user = (get_user_model().objects.filter(Q(username=ident) | Q(email__iexact=ident))
-            .order_by("pk").first())
-    if user is None:
-        raise ValidationFailed(f"username: no user {ident!r}.",
-                               details={"username": [f"No user {ident!r}."]})
-    return user
 
 
 def require_scope(token: APIToken | None, scope: str) -> None:
@@ -85,6 +73,40 @@ def require(user: AbstractBaseUser, project: Project, *, min_role: str,
 
 def memberships_of(project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("user__username")
+
+
+def invitations_of(project: Project) -> QuerySet[Invitation]:
+    """The project's open invitations, for its admins (check the role first)."""
+    return (project.invitations.filter(status=Invitation.Status.PENDING,
+                                       expires_at__gt=timezone.now())
+            .select_related("invited_by").order_by("-created_at", "-id"))
+
+
+def invitation_of(project: Project, invitation_id) -> Invitation:
+    try:
+        return invitations_of(project).get(pk=int(invitation_id))
+    except (Invitation.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Invitation not found.",
+                       details={"invitation_id": str(invitation_id)}) from None
+
+
+def invitations_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Invitation]:
+    """Open invitations addressed to ``user`` by username or e-mail, whoever made them."""
+    if not user.is_authenticated:
+        return Invitation.objects.none()
+    return (Invitation.objects.filter(status=Invitation.Status.PENDING,
+                                      expires_at__gt=timezone.now(),
+                                      identifier__in=Invitation.identifiers_of(user))
+            .select_related("project", "invited_by").order_by("-created_at", "-id"))
+
+
+def invitation_for(user: AbstractBaseUser, invitation_id) -> Invitation:
+    """One of ``user``'s own open invitations; anyone else's answers 404 like a missing one."""
+    try:
+        return invitations_for(user).get(pk=int(invitation_id))
+    except (Invitation.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Invitation not found.",
+                       details={"invitation_id": str(invitation_id)}) from None
 
 
 def ingest_keys_of(project: Project) -> QuerySet[IngestKey]:

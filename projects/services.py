@@ -1,4 +1,4 @@
-"""Writes for projects, memberships, ingest keys and API tokens."""
+"""Writes for projects, memberships, invitations, ingest keys and API tokens."""
 
 from __future__ import annotations
 
@@ -8,18 +8,23 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from analytics_site.errors import Conflict, ValidationFailed
+from analytics_site.errors import Conflict, NotFound, ValidationFailed
 
-from .models import APIToken, IngestKey, Membership, Project, Role, Scope
+from .models import APIToken, IngestKey, Invitation, Membership, Project, Role, Scope
 
 User = get_user_model()
 
 MAX_NAME_LENGTH = 100
 MAX_ORIGINS = 50
+# Invitations cost nothing to make, so one admin could fill the table; this many open at once.
+MAX_PENDING_INVITATIONS = 200
 
 
 def _clean_name(name: str, field: str = "name") -> str:
@@ -91,14 +96,6 @@ def _check_role(role: str) -> None:
                                details={"role": [f"Must be one of {', '.join(Role.values)}."]})
 
 
-@transaction.atomic
-def add_member(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
-    _check_role(role)
-    if Membership.objects.filter(project=project, user=user).exists():
-        raise Conflict(f"{user} is already a member of {project}.", details={"user": user.pk})
-    return Membership.objects.create(project=project, user=user, role=role)
-
-
 def _ensure_another_admin(membership: Membership) -> None:
     others = (Membership.objects.select_for_update()
               .filter(project=membership.project, role=Role.ADMIN)
@@ -122,6 +119,99 @@ def change_member_role(*, membership: Membership, role: str) -> Membership:
 def remove_member(*, membership: Membership) -> None:
     _ensure_another_admin(membership)
     membership.delete()
+
+
+# -- invitations ----------------------------------------------------------------------------------
+def normalise_identifier(identifier: str) -> str:
+    """A username as typed, or an e-mail address in lower case; only its form is checked, never
+    whether such an account exists."""
+    ident = (identifier or "").strip()
+    message = None
+    if not ident:
+        message = "Enter a username or an e-mail address."
+    elif len(ident) > 254:
+        message = "At most 254 characters."
+    else:
+        try:
+            UnicodeUsernameValidator()(ident)
+        except ValidationError:
+            try:
+                validate_email(ident)
+            except ValidationError:
+                message = "Not a username or an e-mail address."
+    if message:
+        raise ValidationFailed(f"username: {message}", details={"username": [message]})
+    return ident.lower() if "@" in ident else ident
+
+
+@transaction.atomic
+def invite_member(*, project: Project, identifier: str, role: str,
+                  invited_by: AbstractBaseUser) -> Invitation:
+    """A pending invitation for ``identifier``, made the same way whether or not such a user
+    exists or is a member already, so the answer cannot tell. Inviting again while one is
+    pending renews it (new role, new expiry) and returns it."""
+    _check_role(role)
+    identifier = normalise_identifier(identifier)
+    expires_at = timezone.now() + Invitation.TTL
+    pending = Invitation.objects.select_for_update().filter(
+        project=project, identifier=identifier, status=Invitation.Status.PENDING)
+    invitation = pending.first()
+    if invitation is None:
+        if (Invitation.objects.filter(project=project, status=Invitation.Status.PENDING)
+                .count() >= MAX_PENDING_INVITATIONS):
+            raise Conflict(f"A project holds at most {MAX_PENDING_INVITATIONS} pending "
+                           "invitations; revoke some first.",
+                           details={"max_pending": MAX_PENDING_INVITATIONS})
+        try:
+            with transaction.atomic():
+                return Invitation.objects.create(project=project, identifier=identifier,
+                                                 role=role, invited_by=invited_by,
+                                                 expires_at=expires_at)
+        except IntegrityError:  # the same invitation, made at the same moment by another admin
+            invitation = pending.get()
+    invitation.role, invitation.invited_by, invitation.expires_at = role, invited_by, expires_at
+    invitation.save(update_fields=["role", "invited_by", "expires_at"])
+    return invitation
+
+
+def _lock_open(invitation: Invitation) -> Invitation:
+    locked = Invitation.objects.select_for_update().select_related("project").get(
+        pk=invitation.pk)
+    if not locked.is_open:
+        raise NotFound("Invitation not found.", details={"invitation_id": str(invitation.pk)})
+    return locked
+
+
+def _close(invitation: Invitation, *, status: str, by: AbstractBaseUser) -> Invitation:
+    invitation.status, invitation.closed_by, invitation.closed_at = status, by, timezone.now()
+    invitation.save(update_fields=["status", "closed_by", "closed_at"])
+    return invitation
+
+
+@transaction.atomic
+def accept_invitation(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+    """Make ``user`` a member with the invited role. Someone already a member keeps their role:
+    roles change only by an admin's explicit choice (and never below the last admin)."""
+    invitation = _lock_open(invitation)
+    if not invitation.is_for(user):
+        raise NotFound("Invitation not found.", details={"invitation_id": str(invitation.pk)})
+    membership, _ = Membership.objects.get_or_create(
+        project=invitation.project, user=user, defaults={"role": invitation.role})
+    _close(invitation, status=Invitation.Status.ACCEPTED, by=user)
+    return membership
+
+
+@transaction.atomic
+def decline_invitation(*, invitation: Invitation, user: AbstractBaseUser) -> Invitation:
+    invitation = _lock_open(invitation)
+    if not invitation.is_for(user):
+        raise NotFound("Invitation not found.", details={"invitation_id": str(invitation.pk)})
+    return _close(invitation, status=Invitation.Status.DECLINED, by=user)
+
+
+@transaction.atomic
+def revoke_invitation(*, invitation: Invitation, revoked_by: AbstractBaseUser) -> Invitation:
+    return _close(_lock_open(invitation), status=Invitation.Status.REVOKED, by=revoked_by)
 
 
 # -- ingest keys ----------------------------------------------------------------------------------

@@ -11,5 +11,11 @@ urlpatterns = [
          name="change-member"),
     path("<int:project_id>/members/<int:membership_id>/remove/", views.remove_member,
          name="remove-member"),
+    path("<int:project_id>/invitations/<int:invitation_id>/revoke/", views.revoke_invitation,
+         name="revoke-invitation"),
+    path("invitations/<int:invitation_id>/accept/", views.accept_invitation,
+         name="accept-invitation"),
+    path("invitations/<int:invitation_id>/decline/", views.decline_invitation,
+         name="decline-invitation"),
     path("<int:project_id>/ingest-keys/<int:key_id>/rotate/", views.rotate_key, name="rotate-key"),
 ]

@@ -1,4 +1,5 @@
-"""HTML pages: project list and project settings. Thin: selectors read, services write."""
+"""HTML pages: project list (with the caller's invitations) and project settings. Thin:
+selectors read, services write."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -38,7 +39,42 @@ def project_list(request):
     projects = list(selectors.projects_for(request.user).order_by("name"))
     roles = selectors.roles_for(request.user, projects)
     projects = [{"project": p, "role": roles.get(p.pk)} for p in projects]
-    return render(request, "projects/list.html", {"projects": projects, "form": form})
+    return render(request, "projects/list.html", {
+        "projects": projects, "form": form,
+        "invitations": selectors.invitations_for(request.user)})
+
+
+def _answer_invitation(request, invitation_id, answer):
+    try:
+        invitation = selectors.invitation_for(request.user, invitation_id)
+        message = answer(invitation)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise Http404("Invitation not found") from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, message)
+    return redirect("projects:list")
+
+
+@login_required
+@require_POST
+def accept_invitation(request, invitation_id):
+    def answer(invitation):
+        membership = services.accept_invitation(invitation=invitation, user=request.user)
+        return f"You joined “{invitation.project.name}” as {membership.role}."
+
+    return _answer_invitation(request, invitation_id, answer)
+
+
+@login_required
+@require_POST
+def decline_invitation(request, invitation_id):
+    def answer(invitation):
+        services.decline_invitation(invitation=invitation, user=request.user)
+        return f"Invitation to “{invitation.project.name}” declined."
+
+    return _answer_invitation(request, invitation_id, answer)
 
 
 @login_required
@@ -66,6 +102,7 @@ def project_settings(request, project_id):
         "active_key": key,
         "snippet": snippet_for(request, key) if key else "",
         "memberships": selectors.memberships_of(project),
+        "invitations": selectors.invitations_of(project) if is_admin else [],
         "settings_form": settings_form,
         "member_form": AddMemberForm(),
         "roles": Role.choices,
@@ -99,9 +136,11 @@ def add_member(request, project_id):
         form = AddMemberForm(request.POST)
         if not form.is_valid():
             raise ApiError("Enter a username and a role.")
-        user = selectors.user_by_identifier(form.cleaned_data["username"])
-        services.add_member(project=project, user=user, role=form.cleaned_data["role"])
-        return f"{user.username} added as {form.cleaned_data['role']}."
+        invitation = services.invite_member(
+            project=project, identifier=form.cleaned_data["username"],
+            role=form.cleaned_data["role"], invited_by=request.user)
+        return (f"“{invitation.identifier}” is invited as {invitation.role}: the invitation "
+                "waits on their Projects page.")
 
     return _admin_action(request, project_id, action)
 
@@ -133,6 +172,17 @@ def remove_member(request, project_id, membership_id):
 
 @login_required
 @require_POST
+def revoke_invitation(request, project_id, invitation_id):
+    def action(project):
+        invitation = _invitation(project, invitation_id)
+        services.revoke_invitation(invitation=invitation, revoked_by=request.user)
+        return f"Invitation for “{invitation.identifier}” revoked."
+
+    return _admin_action(request, project_id, action)
+
+
+@login_required
+@require_POST
 def rotate_key(request, project_id, key_id):
     def action(project):
         key = _ingest_key(project, key_id)
@@ -147,6 +197,13 @@ def _membership(project, membership_id):
     if membership is None:
         raise Http404("Member not found")
     return membership
+
+
+def _invitation(project, invitation_id):
+    invitation = selectors.invitations_of(project).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise Http404("Invitation not found")
+    return invitation
 
 
 def _ingest_key(project, key_id):

@@ -1,9 +1,10 @@
-"""JSON in and out for projects, members, ingest keys and tokens. No rules here: see services."""
+"""JSON in and out for projects, members, invitations, ingest keys and tokens. No rules here:
+see services."""
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from ..models import APIToken, IngestKey, Membership, Project, Role, Scope
+from ..models import APIToken, IngestKey, Invitation, Membership, Project, Role, Scope
 
 User = get_user_model()
 
@@ -38,18 +39,46 @@ class ProjectUpdateSerializer(serializers.Serializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
+    # The username only: other members' e-mail addresses are theirs, not the project's.
     username = serializers.CharField(source="user.username", read_only=True)
-    email = serializers.CharField(source="user.email", read_only=True)
 
     class Meta:
         model = Membership
-        fields = ["id", "user", "username", "email", "role", "created_at"]
+        fields = ["id", "user", "username", "role", "created_at"]
         read_only_fields = fields
 
 
 class MembershipCreateSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150, help_text="Username or e-mail address.")
+    username = serializers.CharField(
+        max_length=254, help_text="Username or e-mail address of the person to invite.")
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation as its project's admins see it: what they typed, never whose it is."""
+
+    invited_by = serializers.CharField(source="invited_by.username", read_only=True,
+                                       default=None)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "identifier", "role", "status", "invited_by", "created_at",
+                  "expires_at"]
+        read_only_fields = fields
+
+
+class ReceivedInvitationSerializer(serializers.ModelSerializer):
+    """An invitation as the invitee sees it: which project, which role, from whom."""
+
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    invited_by = serializers.CharField(source="invited_by.username", read_only=True,
+                                       default=None)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "project", "project_name", "role", "status", "invited_by",
+                  "created_at", "expires_at"]
+        read_only_fields = fields
 
 
 class MembershipUpdateSerializer(serializers.Serializer):

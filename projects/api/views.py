@@ -1,5 +1,6 @@
-"""REST endpoints for projects, members, ingest keys and personal tokens. Thin: parse, call a
-selector or service, shape the answer. Scoping and roles come from ``projects.selectors``."""
+"""REST endpoints for projects, members, invitations, ingest keys and personal tokens. Thin:
+parse, call a selector or service, shape the answer. Scoping and roles come from
+``projects.selectors``."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -102,13 +103,17 @@ class MemberViewSet(ProjectChildViewSet):
         project = self.project(request)
         return Response(s.MembershipSerializer(selectors.memberships_of(project), many=True).data)
 
-    @extend_schema(request=s.MembershipCreateSerializer, responses={201: s.MembershipSerializer})
+    @extend_schema(
+        request=s.MembershipCreateSerializer, responses={201: s.InvitationSerializer},
+        description="Invite someone by username or e-mail address: a pending invitation they "
+                    "accept or decline. The answer is the same whether or not such a person "
+                    "exists or is already a member; inviting again renews the pending one.")
     def create(self, request, project_id=None):
         project = self.project(request, write=True)
         data = _valid(s.MembershipCreateSerializer, request.data)
-        user = selectors.user_by_identifier(data["username"])
-        membership = services.add_member(project=project, user=user, role=data["role"])
-        return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        invitation = services.invite_member(project=project, identifier=data["username"],
+                                            role=data["role"], invited_by=request.user)
+        return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.MembershipUpdateSerializer, responses=s.MembershipSerializer)
     def partial_update(self, request, project_id=None, pk=None):
@@ -123,6 +128,54 @@ class MemberViewSet(ProjectChildViewSet):
         project = self.project(request, write=True)
         services.remove_member(membership=self._membership(project, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationViewSet(ProjectChildViewSet):
+    """A project's open invitations: its admins list and revoke them (they are made on
+    ``members/``)."""
+
+    read_role = Role.ADMIN
+
+    @extend_schema(responses=s.InvitationSerializer(many=True))
+    def list(self, request, project_id=None):
+        project = self.project(request)
+        return Response(s.InvitationSerializer(selectors.invitations_of(project), many=True).data)
+
+    @extend_schema(responses={204: None}, description="Revoke the invitation.")
+    def destroy(self, request, project_id=None, pk=None):
+        project = self.project(request, write=True)
+        services.revoke_invitation(invitation=selectors.invitation_of(project, pk),
+                                   revoked_by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReceivedInvitationViewSet(viewsets.ViewSet):
+    """The caller's own open invitations, by their username or e-mail address."""
+
+    @extend_schema(responses=s.ReceivedInvitationSerializer(many=True))
+    def list(self, request):
+        _require_scope(request, Scope.READ)
+        invitations = selectors.invitations_for(request.user)
+        return Response(s.ReceivedInvitationSerializer(invitations, many=True).data)
+
+    @extend_schema(request=None, responses=s.ReceivedInvitationSerializer,
+                   description="Join the project with the invited role.")
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        _require_scope(request, Scope.WRITE)
+        invitation = selectors.invitation_for(request.user, pk)
+        services.accept_invitation(invitation=invitation, user=request.user)
+        invitation.refresh_from_db()
+        return Response(s.ReceivedInvitationSerializer(invitation).data)
+
+    @extend_schema(request=None, responses=s.ReceivedInvitationSerializer,
+                   description="Decline: the invitation closes and nobody joins.")
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        _require_scope(request, Scope.WRITE)
+        invitation = services.decline_invitation(
+            invitation=selectors.invitation_for(request.user, pk), user=request.user)
+        return Response(s.ReceivedInvitationSerializer(invitation).data)
 
 
 class IngestKeyViewSet(ProjectChildViewSet):

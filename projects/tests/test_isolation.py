@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from projects import selectors, services
-from projects.models import IngestKey, Membership, Project
+from projects.models import IngestKey, Invitation, Membership, Project
 
 pytestmark = pytest.mark.django_db
 
@@ -15,11 +15,14 @@ def _b_objects(two_projects):
     membership = Membership.objects.get(project=b)
     key = IngestKey.objects.get(project=b)
     token, _ = services.create_api_token(user=two_projects["b_admin"], name="b", scopes=["read"])
+    services.invite_member(project=b, identifier="someone@example.com", role="viewer",
+                           invited_by=two_projects["b_admin"])
     return b, membership, key, token
 
 
 def _api_calls(b, membership, key, token, a):
     p = f"/api/v1/projects/{b.pk}"
+    invitation = Invitation.objects.get(project=b)
     return [
         ("get", f"{p}/", None),
         ("patch", f"{p}/", {"name": "pwned"}),
@@ -28,6 +31,10 @@ def _api_calls(b, membership, key, token, a):
         ("post", f"{p}/members/", {"username": "a_viewer", "role": "admin"}),
         ("patch", f"{p}/members/{membership.pk}/", {"role": "viewer"}),
         ("delete", f"{p}/members/{membership.pk}/", None),
+        ("get", f"{p}/invitations/", None),
+        ("delete", f"{p}/invitations/{invitation.pk}/", None),
+        ("post", f"/api/v1/invitations/{invitation.pk}/accept/", None),
+        ("post", f"/api/v1/invitations/{invitation.pk}/decline/", None),
         ("get", f"{p}/ingest-keys/", None),
         ("post", f"{p}/ingest-keys/", {"name": "mine"}),
         ("get", f"{p}/ingest-keys/{key.pk}/", None),
@@ -48,6 +55,8 @@ def _cross_parent_writes(membership, key, a):
         ("patch", f"/api/v1/projects/{a.pk}/ingest-keys/{key.pk}/", {"name": "x"}),
         ("post", f"/api/v1/projects/{a.pk}/ingest-keys/{key.pk}/rotate/", None),
         ("post", f"/api/v1/projects/{a.pk}/ingest-keys/{key.pk}/revoke/", None),
+        ("delete", f"/api/v1/projects/{a.pk}/invitations/"
+                   f"{Invitation.objects.get(project=membership.project).pk}/", None),
     ]
 
 
@@ -69,6 +78,8 @@ def test_every_api_endpoint_of_another_project_answers_404(two_projects, token_c
     assert selectors.ingest_key_by_value(key.key) == key
     assert IngestKey.objects.filter(project=b).count() == 1
     assert not Membership.objects.filter(project=b, user=two_projects["a_viewer"]).exists()
+    assert not Invitation.objects.filter(project=b, identifier="a_viewer").exists()
+    assert Invitation.objects.get(project=b).status == "pending"
     token.refresh_from_db()
     assert token.revoked_at is None
 
@@ -92,6 +103,8 @@ def test_pages_of_another_project_answer_404(two_projects):
     b = two_projects["b"]
     membership = Membership.objects.get(project=b)
     key = IngestKey.objects.get(project=b)
+    invitation = services.invite_member(project=b, identifier="someone", role="viewer",
+                                        invited_by=two_projects["b_admin"])
     client = Client()
     client.force_login(two_projects["a_admin"])
     assert client.get(f"/projects/{b.pk}/settings/").status_code == 404
@@ -103,6 +116,10 @@ def test_pages_of_another_project_answer_404(two_projects):
         (f"/projects/{b.pk}/ingest-keys/{key.pk}/rotate/", {}),
         (f"/projects/{two_projects['a'].pk}/ingest-keys/{key.pk}/rotate/", {}),
         (f"/projects/{two_projects['a'].pk}/members/{membership.pk}/remove/", {}),
+        (f"/projects/{b.pk}/invitations/{invitation.pk}/revoke/", {}),
+        (f"/projects/{two_projects['a'].pk}/invitations/{invitation.pk}/revoke/", {}),
+        (f"/projects/invitations/{invitation.pk}/accept/", {}),
+        (f"/projects/invitations/{invitation.pk}/decline/", {}),
     ]
     for url, data in posts:
         assert client.post(url, data).status_code == 404, url
@@ -110,6 +127,8 @@ def test_pages_of_another_project_answer_404(two_projects):
     assert b.name == "Beta"
     assert selectors.ingest_key_by_value(key.key) == key
     assert Membership.objects.filter(pk=membership.pk, role="admin").exists()
+    invitation.refresh_from_db()
+    assert invitation.status == "pending"
 
 
 def test_project_list_page_shows_only_own_projects(two_projects):

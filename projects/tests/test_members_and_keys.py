@@ -40,27 +40,39 @@ def test_viewer_reads_but_cannot_change(two_projects, token_client):
     assert response.json()["details"] == {"required_role": "admin", "role": "viewer"}
 
 
-def test_admin_adds_changes_and_removes_members(two_projects, token_client):
+def test_admin_invites_then_changes_and_removes_a_member(two_projects, token_client):
     a = two_projects["a"]
     client = token_client(two_projects["a_admin"])
-    added = client.post(f"/api/v1/projects/{a.pk}/members/",
-                        {"username": "b_admin@example.com", "role": "editor"}, format="json")
-    assert added.status_code == 201
-    assert (added.json()["username"], added.json()["role"]) == ("b_admin", "editor")
-    member_id = added.json()["id"]
-    changed = client.patch(f"/api/v1/projects/{a.pk}/members/{member_id}/", {"role": "viewer"},
+    invited = client.post(f"/api/v1/projects/{a.pk}/members/",
+                          {"username": "b_admin@example.com", "role": "editor"}, format="json")
+    assert invited.status_code == 201
+    assert (invited.json()["identifier"], invited.json()["role"], invited.json()["status"]) == (
+        "b_admin@example.com", "editor", "pending")
+    assert not Membership.objects.filter(project=a, user=two_projects["b_admin"]).exists()
+
+    accepted = token_client(two_projects["b_admin"]).post(
+        f"/api/v1/invitations/{invited.json()['id']}/accept/")
+    assert accepted.status_code == 200
+    member = Membership.objects.get(project=a, user=two_projects["b_admin"])
+    assert member.role == Role.EDITOR
+    changed = client.patch(f"/api/v1/projects/{a.pk}/members/{member.pk}/", {"role": "viewer"},
                            format="json")
-    assert changed.json()["role"] == "viewer"
-    assert client.delete(f"/api/v1/projects/{a.pk}/members/{member_id}/").status_code == 204
-    assert not Membership.objects.filter(pk=member_id).exists()
+    assert changed.json() == {"id": member.pk, "user": two_projects["b_admin"].pk,
+                              "username": "b_admin", "role": "viewer",
+                              "created_at": changed.json()["created_at"]}
+    assert client.delete(f"/api/v1/projects/{a.pk}/members/{member.pk}/").status_code == 204
+    assert not Membership.objects.filter(pk=member.pk).exists()
 
 
-def test_adding_an_existing_member_conflicts(two_projects, token_client):
+def test_member_list_shows_usernames_and_no_email_addresses(two_projects, token_client):
     a = two_projects["a"]
-    response = token_client(two_projects["a_admin"]).post(
-        f"/api/v1/projects/{a.pk}/members/", {"username": "a_viewer"}, format="json")
-    assert response.status_code == 409
-    assert response.json()["code"] == "CONFLICT"
+    response = token_client(two_projects["a_admin"]).get(f"/api/v1/projects/{a.pk}/members/")
+    assert response.status_code == 200
+    assert [(m["username"], m["role"]) for m in response.json()] == [
+        ("a_admin", "admin"), ("a_editor", "editor"), ("a_viewer", "viewer")]
+    assert all(set(m) == {"id", "user", "username", "role", "created_at"}
+               for m in response.json())
+    assert "@" not in response.content.decode()
 
 
 def test_last_admin_cannot_leave_or_be_demoted(two_projects, token_client):

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from projects.models import IngestKey, Membership
+from projects.models import IngestKey, Invitation, Membership
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,8 @@ def test_settings_page_shows_key_snippet_and_members(two_projects):
             f'data-key=&quot;{key}&quot; defer&gt;&lt;/script&gt;') in html
     for name in ("a_admin", "a_editor", "a_viewer"):
         assert name in html
-    assert "Add member" not in html  # viewers get no admin forms
+    assert f"/projects/{a.pk}/members/add/" not in html  # viewers get no admin forms
+    assert "@example.com" not in html  # members' e-mail addresses are not shown
 
 
 def test_viewer_cannot_post_admin_forms(two_projects):
@@ -56,14 +57,25 @@ def test_viewer_cannot_post_admin_forms(two_projects):
     assert key.rotated_at is None
 
 
-def test_admin_adds_a_member_and_rotates_the_key(two_projects, make_user):
+def test_admin_invites_a_member_who_accepts_and_rotates_the_key(two_projects, make_user):
     a = two_projects["a"]
     newcomer = make_user("newcomer")
     client = Client()
     client.force_login(two_projects["a_admin"])
     response = client.post(f"/projects/{a.pk}/members/add/",
                            {"username": "newcomer", "role": "editor"}, follow=True)
-    assert "newcomer added as editor." in response.content.decode()
+    html = response.content.decode()
+    assert ("“newcomer” is invited as editor: the invitation waits on their Projects page."
+            in html)
+    assert not Membership.objects.filter(project=a, user=newcomer).exists()
+
+    invitee = Client()
+    invitee.force_login(newcomer)
+    invitation = Invitation.objects.get(project=a, identifier="newcomer")
+    listing = invitee.get("/projects/").content.decode()
+    assert f"/projects/invitations/{invitation.pk}/accept/" in listing
+    response = invitee.post(f"/projects/invitations/{invitation.pk}/accept/", follow=True)
+    assert "You joined “Alpha” as editor." in response.content.decode()
     assert Membership.objects.get(project=a, user=newcomer).role == "editor"
 
     key = IngestKey.objects.get(project=a)
