@@ -4,7 +4,8 @@
 never send the same one at once), sends it if it is still pending and due, and records the try
 as a DeliveryAttempt. A failed try is retried with exponential backoff (5 s, 10 s, 20 s, 40 s)
 up to MAX_ATTEMPTS; then the notification is FAILED. Delivery is at-least-once: a receiver can
-drop a repeat by ``X-Notification-Id``.
+drop a repeat by ``X-Notification-Id``. Webhooks go out through ``analytics_site.outbound``: to
+the address vetted by the guard, never following a redirect.
 """
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
+from analytics_site import outbound
+
 from .models import ChannelKind, DeliveryAttempt, Notification
-from .urlguard import UnsafeURL, check_url
+from .urlguard import WEBHOOKS, UnsafeURL
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_S = 5
 STALE_AFTER_S = 60  # a pending notification no task took care of for this long is re-sent
+RESPONSE_MAX_BYTES = 64 * 1024  # of a receiver's answer: only its first 500 characters are kept
 
 
 @dataclass
@@ -52,15 +55,15 @@ def _subject(note: Notification) -> str:
 
 
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> Result:
-    check_url(url)
+    """UnsafeURL (the guard's refusal) is raised, not returned: deliver() does not retry it."""
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=timeout,
-                              follow_redirects=False)
-    except httpx.HTTPError as exc:
-        return Result(False, None, f"{type(exc).__name__}: {exc}"[:1000])
-    if 200 <= response.status_code < 300:
-        return Result(True, response.status_code)
-    return Result(False, response.status_code, response.text[:500])
+        answer = outbound.request("POST", url, policy=WEBHOOKS, content=body, headers=headers,
+                                  timeout=timeout, max_bytes=RESPONSE_MAX_BYTES)
+    except outbound.RequestFailed as exc:
+        return Result(False, exc.status, exc.message[:1000])
+    if 200 <= answer.status < 300:
+        return Result(True, answer.status)
+    return Result(False, answer.status, answer.text[:500])
 
 
 def send(note: Notification) -> Result:

@@ -366,9 +366,12 @@ INGEST_FUTURE_CLAMP_S = 300
 QUERY_TIMEOUT_S = float(env_str("QUERY_TIMEOUT_S", "10"))  # PostgreSQL statement_timeout
 
 # -- alerts ---------------------------------------------------------------------------------------
-# Webhook URLs resolving to loopback / private / link-local addresses are refused unless inside
-# one of these networks (comma-separated CIDRs, e.g. "10.0.5.0/24").
+# Webhook URLs resolving to addresses that are not public (loopback, private, link-local, CGNAT,
+# and IPv6 forms of these) are refused unless inside one of these networks (comma-separated
+# CIDRs, e.g. "10.0.5.0/24"). Prometheus scrape targets likewise, with their own list: exporters
+# on the operator's own network are listed there (e.g. "127.0.0.0/8,10.0.0.0/8").
 WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
+SCRAPE_ALLOWED_NETWORKS = env_list("SCRAPE_ALLOWED_NETWORKS")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")

@@ -6,6 +6,7 @@ partitioned by day on their timestamp (created in migration 0001, maintained by
 or alters them. Writes go through ``events.services`` in bulk SQL.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from projects.models import Project
@@ -188,3 +189,15 @@ class ScrapeTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})"
+
+    def clean(self) -> None:
+        """The worker's own guard, so that the operator hears of a refused URL on saving rather
+        than from a target that is never up."""
+        super().clean()
+        if self.url:
+            from .scrape import ScrapeURLRefused, check_url  # scrape imports these models
+
+            try:
+                check_url(self.url)
+            except ScrapeURLRefused as exc:
+                raise ValidationError({"url": exc.message}) from None

@@ -2,7 +2,9 @@
 every project at once, concurrently, each bounded by its timeout; samples, ``up`` and
 ``scrape_duration_seconds`` written through the normal write path with the project's ingest
 key; the target's health (up, duration, samples, last error) saved on it for the admin and the
-Sources page."""
+Sources page. A target URL passes the site's outbound guard (``analytics_site.outbound``) when it
+is saved and before each scrape: public addresses only, unless the operator lists the network in
+``SCRAPE_ALLOWED_NETWORKS``; the scrape connects to the vetted address and follows no redirect."""
 
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
 from asgiref.sync import sync_to_async
 from django.db.models import Q
 from django.utils import timezone
 
+from analytics_site import outbound
 from analytics_site.errors import ApiError
 
 from . import db, intake, selectors
@@ -24,6 +26,19 @@ from .ratelimit import client as redis_client
 from .receivers import counters, prometheus
 
 MAX_BODY = 10 * 1024 * 1024
+
+
+class ScrapeURLRefused(outbound.URLRefused):
+    code = "SCRAPE_URL_REFUSED"
+
+
+SCRAPES = outbound.Policy(setting="SCRAPE_ALLOWED_NETWORKS", refused=ScrapeURLRefused,
+                          purpose="scrape targets")
+
+
+def check_url(url: str) -> None:
+    """Raise ScrapeURLRefused unless the worker may scrape ``url``."""
+    outbound.vet(url, policy=SCRAPES)
 
 
 def _due(now: datetime) -> list[dict]:
@@ -43,7 +58,7 @@ def _due(now: datetime) -> list[dict]:
     return found
 
 
-async def _scrape(client: httpx.AsyncClient, target: dict) -> dict:
+async def _scrape(target: dict) -> dict:
     instance = urlsplit(target["url"]).netloc
     tags = {**{str(k): str(v) for k, v in target["labels"].items()}, "job": target["name"],
             "instance": instance}
@@ -51,19 +66,22 @@ async def _scrape(client: httpx.AsyncClient, target: dict) -> dict:
     report = {"pk": target["pk"], "up": False, "samples": 0, "error": ""}
     points: list[dict] = []
     try:
-        response = await client.get(target["url"], timeout=target["timeout"],
-                                    headers={"Accept": "text/plain;version=0.0.4"})
-        if response.status_code != 200:
-            raise prometheus.PrometheusError(f"HTTP {response.status_code}")
-        if len(response.content) > MAX_BODY:
+        answer = await outbound.request_async(
+            "GET", target["url"], policy=SCRAPES, timeout=target["timeout"], max_bytes=MAX_BODY,
+            headers={"Accept": "text/plain;version=0.0.4"})
+        if answer.status != 200:
+            raise prometheus.PrometheusError(f"HTTP {answer.status}")
+        if answer.truncated:
             raise prometheus.PrometheusError(f"body over {MAX_BODY} bytes")
-        collected = prometheus.collect_exposition(response.text, tags)
+        collected = prometheus.collect_exposition(answer.text, tags)
         increases = await counters.increases(redis_client(), target["project"],
                                              collected.entries())
         points = collected.settle(increases)
         report.update(up=True, samples=collected.samples)
-    except (httpx.HTTPError, prometheus.PrometheusError) as exc:
+    except prometheus.PrometheusError as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+    except (outbound.RequestFailed, outbound.URLRefused) as exc:
+        report["error"] = exc.message[:1000]
     duration = time.perf_counter() - started
     report["duration_ms"] = round(duration * 1000, 1)
     now = time.time()
@@ -118,8 +136,7 @@ async def _run(now: datetime) -> list[dict]:
     if not targets:
         return []
     try:
-        async with httpx.AsyncClient(follow_redirects=True) as client:
-            reports = await asyncio.gather(*(_scrape(client, t) for t in targets))
+        reports = await asyncio.gather(*(_scrape(t) for t in targets))
     finally:
         from . import sources
 

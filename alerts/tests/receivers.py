@@ -1,10 +1,11 @@
 """Real stand-ins on loopback for what notifications reach outside the machine: an SMTP server
 (aiosmtpd) and a webhook receiver (http.server) that records every request it gets and answers
-with the statuses a test queues."""
+with the statuses a test queues (or redirects elsewhere), over HTTP or TLS."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections import deque
 from email import message_from_bytes
@@ -14,9 +15,11 @@ import pytest
 
 
 class Webhook:
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, redirect_to: str = "",
+                 tls: ssl.SSLContext | None = None, name: str = ""):
         self.requests: list[dict] = []
         self.statuses: deque[int] = deque()  # answers to come; 200 when empty
+        self.redirect_to = redirect_to  # when set, every answer is a 302 to it
         self.arrived = threading.Condition()
         receiver = self
 
@@ -27,6 +30,11 @@ class Webhook:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers),
                                               "body": body, "json": json.loads(body)})
                     receiver.arrived.notify_all()
+                if receiver.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", receiver.redirect_to)
+                    self.end_headers()
+                    return
                 status = receiver.statuses.popleft() if receiver.statuses else 200
                 self.send_response(status)
                 self.end_headers()
@@ -35,8 +43,12 @@ class Webhook:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://{name or host}:{self.port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def wait_for(self, count: int, timeout: float = 20) -> list[dict]:

@@ -101,7 +101,7 @@ def test_channels_page_refuses_internal_urls_and_logs_a_test(page, ingest_server
     page.fill("#channel-form input[name=url]", "http://169.254.169.254/latest/")
     page.click("#channel-form button[type=submit]")
     expect(page.locator(".message-error")).to_contain_text(
-        "169.254.169.254, an internal address")
+        "169.254.169.254 is an internal address")
     page.fill("#channel-form input[name=name]", "on-call")
     page.select_option("#channel-form select[name=kind]", "email")
     page.fill("#channel-form input[name=recipients]", "ops@example.com")
