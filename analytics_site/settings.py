@@ -132,7 +132,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL}],
+            # redis-py's default socket timeout (5 s) equals channels_redis's 5 s blocking pop:
+            # an idle socket's reader timed out and closed the WebSocket. Longer than the pop.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5,
+                       "socket_keepalive": True}],
             "prefix": env_str("CHANNELS_PREFIX", "asgi"),
             "capacity": 1000,
             "expiry": 30,

@@ -11,7 +11,8 @@ from .settings import CACHES, CHANNEL_LAYERS, _celery_broker_url, env_int, redis
 TEST_SUITE_SETTINGS = True
 REDIS_URL = redis_url_with_db(os.environ["REDIS_URL"], env_int("TEST_REDIS_DB", 15))
 CACHES["default"]["LOCATION"] = REDIS_URL
-CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL}]
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{**CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0],
+                                              "address": REDIS_URL}]
 CELERY_BROKER_URL = _celery_broker_url(REDIS_URL)
 
 # Fast hashing for the many users tests create; production keeps Django's default.
