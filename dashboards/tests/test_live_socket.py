@@ -73,3 +73,30 @@ def test_a_ticket_opens_the_live_stream_for_its_project_only(ingest, ingest_serv
         assert services.user_of_live_ticket(expired, a.pk) is None
     finally:
         services.LIVE_TICKET_TTL_S = ttl
+
+
+def test_a_foreign_origin_cannot_open_the_live_socket(ingest, ingest_server, two_projects,
+                                                      token_client):
+    """Same-origin only, in development too (where ALLOWED_HOSTS is *)."""
+    a = two_projects["a"]
+    viewer = token_client(two_projects["a_viewer"])
+
+    tickets = [viewer.post(f"/api/v1/projects/{a.pk}/live-ticket/").json()["ticket"]
+               for _ in range(5)]
+
+    async def attempt(origin: str | None):
+        try:
+            async with websockets.connect(_ws(ingest_server, a.pk, tickets.pop()),
+                                          origin=origin) as socket:
+                return json.loads(await asyncio.wait_for(socket.recv(), 5))["type"]
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+
+    async def scenario():
+        return [await attempt("http://evil.example"), await attempt("null"),
+                await attempt(ingest_server.replace("127.0.0.1", "localhost")),
+                await attempt(ingest_server), await attempt(None)]
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, scenario()).result(60) == [
+            403, 403, 403, "hello", "hello"]
