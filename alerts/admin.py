@@ -1,8 +1,11 @@
 """Operators set thresholds here: rules, channels and silences are editable; history and
-deliveries are read-only records."""
+deliveries are read-only records. Scoped like every admin (see ``projects.admin``): what has no
+project of its own belongs to its rule's or its channel's."""
 
 from django import forms
 from django.contrib import admin
+
+from projects.admin import ProjectScopedAdmin, ProjectScopedInline
 
 from .models import (
     AlertEvent,
@@ -16,8 +19,9 @@ from .models import (
 from .urlguard import UnsafeURL, check_url
 
 
-class InstanceInline(admin.TabularInline):
+class InstanceInline(ProjectScopedInline):
     model = AlertInstance
+    project_path = "rule__project"
     extra = 0
     can_delete = False
     fields = ["group_key", "state", "value", "error", "since", "evaluated_at"]
@@ -25,7 +29,7 @@ class InstanceInline(admin.TabularInline):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(ProjectScopedAdmin):
     list_display = ["name", "project", "query", "reducer", "condition", "threshold",
                     "severity", "enabled", "last_evaluated_at"]
     list_filter = ["enabled", "severity", "project"]
@@ -37,7 +41,6 @@ class AlertRuleAdmin(admin.ModelAdmin):
     inlines = [InstanceInline]
 
     def save_model(self, request, obj, form, change):
-
         obj.next_evaluation_at = None  # due: a changed threshold applies in the next cycle
         super().save_model(request, obj, form, change)
 
@@ -59,20 +62,21 @@ class ChannelForm(forms.ModelForm):
 
 
 @admin.register(NotificationChannel)
-class NotificationChannelAdmin(admin.ModelAdmin):
+class NotificationChannelAdmin(ProjectScopedAdmin):
     form = ChannelForm
     list_display = ["name", "project", "kind", "enabled", "created_at"]
     list_filter = ["kind", "enabled", "project"]
 
 
 @admin.register(Silence)
-class SilenceAdmin(admin.ModelAdmin):
+class SilenceAdmin(ProjectScopedAdmin):
     list_display = ["reason", "project", "rule", "matchers", "starts_at", "ends_at"]
     list_filter = ["project"]
 
 
 @admin.register(AlertEvent)
-class AlertEventAdmin(admin.ModelAdmin):
+class AlertEventAdmin(ProjectScopedAdmin):
+    project_path = "rule__project"
     list_display = ["rule", "group", "previous", "status", "value", "triggered_at",
                     "resolved_at", "silenced"]
     list_filter = ["status", "rule__project"]
@@ -84,15 +88,17 @@ class AlertEventAdmin(admin.ModelAdmin):
         return False
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ProjectScopedInline):
     model = DeliveryAttempt
+    project_path = "notification__channel__project"
     extra = 0
     can_delete = False
     readonly_fields = ["at", "ok", "response_code", "error", "duration_ms"]
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ProjectScopedAdmin):
+    project_path = "channel__project"
     list_display = ["kind", "channel", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "kind"]
     readonly_fields = ["channel", "event", "kind", "payload", "status", "attempts",

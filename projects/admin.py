@@ -1,38 +1,121 @@
-"""Django admin for operators. Superusers see everything; other staff see only the projects they
-administer (and their own tokens), and an object outside that answers 404 like everywhere else."""
+"""Django admin for operators. Superusers see everything. Other staff see only the projects in
+which they have the admin role (and their own tokens): lists, pages, form choices, list filters,
+inlines and autocompletes all go through ``ProjectScoped``, and an object outside answers 404 like
+one that does not exist. Models that belong to no project (users, groups, beat schedules) are for
+superusers only: a staff user could otherwise read every account or make themselves superuser."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.filters import RelatedOnlyFieldListFilter
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import QuerySet
 from django.http import Http404
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from . import services
 from .models import APIToken, IngestKey, Membership, Project, Role
 
 
-class ProjectScopedAdmin(admin.ModelAdmin):
-    """Restricts the queryset to projects the staff user administers."""
+def administered_projects(user) -> QuerySet[Project]:
+    """The projects in which ``user`` has the admin role: all a staff user reaches here."""
+    return Project.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+
+
+def co_members(user) -> QuerySet:
+    """The people a staff user may pick in a form: the members of the projects they
+    administer."""
+    members = Membership.objects.filter(project__in=administered_projects(user)).values("user")
+    return get_user_model().objects.filter(pk__in=members)
+
+
+class ProjectScoped:
+    """Scopes a ModelAdmin or an inline, for a staff user who is not a superuser, to the projects
+    they administer: its rows are reached through ``project_path`` (a lookup to the project, ""
+    for Project itself), and every relation in its forms offers only what the related model's
+    own admin shows them."""
 
     project_path = "project"
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        lookup = f"{self.project_path}__memberships" if self.project_path else "memberships"
-        return qs.filter(**{f"{lookup}__user": request.user, f"{lookup}__role": Role.ADMIN})
+    def scope(self, request, queryset):
+        lookup = f"{self.project_path}__in" if self.project_path else "pk__in"
+        return queryset.filter(**{lookup: administered_projects(request.user)})
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else self.scope(request, queryset)
+
+    def get_field_queryset(self, db, db_field, request):
+        queryset = super().get_field_queryset(db, db_field, request)
+        if request.user.is_superuser:
+            return queryset
+        model = db_field.remote_field.model
+        related_admin = self.admin_site._registry.get(model)
+        if isinstance(related_admin, ProjectScoped):
+            return related_admin.get_queryset(request)
+        if model is get_user_model():
+            return co_members(request.user)
+        return model._default_manager.none()  # a model no scoped admin covers: nothing
+
+    def get_autocomplete_fields(self, request):
+        # An autocomplete of a model only superusers see (users) would answer 403: those
+        # fields fall back to a select of the scoped choices.
+        fields = super().get_autocomplete_fields(request)
+        if request.user.is_superuser:
+            return fields
+        return [name for name in fields if isinstance(
+            self.admin_site._registry.get(self.model._meta.get_field(name).related_model),
+            ProjectScoped)]
+
+    def get_list_filter(self, request):
+        # A filter on a relation lists every project (rule, key …) there is; offer only those
+        # of the caller's rows instead.
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        return [(f, RelatedOnlyFieldListFilter)
+                if isinstance(f, str) and get_fields_from_path(self.model, f)[-1].is_relation
+                else f for f in filters]
+
+
+class ProjectScopedAdmin(ProjectScoped, admin.ModelAdmin):
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Django redirects to the index with a message; an object outside the caller's projects
         # must look exactly like one that does not exist: 404.
         raise Http404(f"{opts.verbose_name} not found")
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "project" and not request.user.is_superuser:
-            kwargs["queryset"] = Project.objects.filter(
-                memberships__user=request.user, memberships__role=Role.ADMIN)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def get_readonly_fields(self, request, obj=None):
+        # Who made an object is a record, not a choice: picked from co-members only, it would
+        # also refuse to save an object whose author has left the project.
+        fields = super().get_readonly_fields(request, obj)
+        if (request.user.is_superuser or "created_by" in fields
+                or not _has_field(self.model, "created_by")):
+            return fields
+        return [*fields, "created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change and _has_field(self.model, "created_by") and obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
 
-class MembershipInline(admin.TabularInline):
+def _has_field(model, name: str) -> bool:
+    return any(f.name == name for f in model._meta.get_fields())
+
+
+class ProjectScopedInline(ProjectScoped, admin.TabularInline):
+    """Its rows belong to the parent's, but its own relations need scoping too."""
+
+
+class MembershipInline(ProjectScopedInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -115,7 +198,9 @@ class IngestKeyAdmin(ProjectScopedAdmin):
 
 
 @admin.register(APIToken)
-class APITokenAdmin(admin.ModelAdmin):
+class APITokenAdmin(ProjectScopedAdmin):
+    """Personal tokens belong to a person, not to a project: a staff user sees their own."""
+
     list_display = ["name", "user", "prefix", "scope_list", "expires_at", "last_used_at",
                     "is_active", "created_at"]
     list_filter = ["expires_at", ("revoked_at", admin.EmptyFieldListFilter)]
@@ -124,16 +209,13 @@ class APITokenAdmin(admin.ModelAdmin):
     readonly_fields = ["prefix", "token_hash", "last_used_at", "created_at", "revoked_at"]
     actions = ["revoke"]
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(user=request.user)
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404(f"{opts.verbose_name} not found")
+    def scope(self, request, queryset):
+        return queryset.filter(user=request.user)
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["user", "name", "scopes", "expires_at"]
+        if obj is None:  # others' tokens are made for themselves (see save_model)
+            owner = ["user"] if request.user.is_superuser else []
+            return [*owner, "name", "scopes", "expires_at"]
         return ["user", "name", "scopes", "expires_at", "prefix", "token_hash", "last_used_at",
                 "created_at", "revoked_at"]
 
@@ -166,3 +248,42 @@ class APITokenAdmin(admin.ModelAdmin):
         for token in queryset:
             services.revoke_api_token(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+class SuperuserOnly:
+    """For the admin of a model that belongs to no project: hidden from everyone else, whatever
+    Django permissions they hold."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+def _for_superusers_only(model, model_admin) -> None:
+    admin.site.unregister(model)
+    admin.site.register(model, type(model_admin.__name__, (SuperuserOnly, model_admin),
+                                    {"__module__": __name__}))
+
+
+# Registered by their own apps (imported above, so already registered whatever the app order).
+for _model, _model_admin in [
+    (get_user_model(), auth_admin.UserAdmin),
+    (Group, auth_admin.GroupAdmin),
+    (PeriodicTask, beat_admin.PeriodicTaskAdmin),
+    (IntervalSchedule, beat_admin.IntervalScheduleAdmin),
+    (CrontabSchedule, beat_admin.CrontabScheduleAdmin),
+    (SolarSchedule, beat_admin.SolarScheduleAdmin),
+    (ClockedSchedule, beat_admin.ClockedScheduleAdmin),
+]:
+    _for_superusers_only(_model, _model_admin)
