@@ -184,6 +184,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "analytics_site.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "analytics_site.security_headers.SecurityHeadersMiddleware",
     "analytics_site.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -205,6 +206,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",  # {{ csp_nonce }}: security_headers
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "projects.context_processors.navigation",
