@@ -134,8 +134,8 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # redis-py's default socket timeout (5 s) equals channels_redis's 5 s blocking pop:
             # an idle socket's reader timed out and closed the WebSocket. Longer than the pop.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5,
-                       "socket_keepalive": True}],
+            # (No socket_keepalive: the Unix-socket connection of the embedded Redis has none.)
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
             "prefix": env_str("CHANNELS_PREFIX", "asgi"),
             "capacity": 1000,
             "expiry": 30,

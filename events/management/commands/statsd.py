@@ -7,6 +7,11 @@ project, rate and limits).
 
 Configured listeners are re-read every 30 s: added, changed or disabled ones start or stop
 without a restart. With none configured the command waits for one (``make run`` starts it).
+
+It outlives its database and Redis: a restart of either costs neither the process nor the
+points — a flush that cannot be stored keeps its points (up to ``MAX_PENDING_POINTS``) for the
+next flush, and a reload that cannot read the configuration keeps the listeners running and
+tries again in ``RETRY_S``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
-from analytics_site.errors import ApiError
+from analytics_site.errors import ApiError, ServiceUnavailable
 from events import intake, selectors, sources
 from events.models import StatsdListener
 from events.ratelimit import client as redis_client
@@ -31,7 +37,9 @@ from events.receivers.statsd import Aggregator
 
 logger = logging.getLogger("events.statsd")
 RELOAD_S = 30
+RETRY_S = 5
 MAX_TCP_LINE = 64 * 1024
+MAX_PENDING_POINTS = 200_000
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -51,6 +59,7 @@ class Served:
         self.transports: list = []
         self.servers: list = []
         self.flusher: asyncio.Task | None = None
+        self.pending: list[dict] = []  # aggregated points not stored yet (storage was down)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -82,7 +91,10 @@ class Served:
         interval = self.config["flush"]
         while True:
             await asyncio.sleep(interval - time.time() % interval)  # on the interval's edge
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # the next interval tries again; the loop must not end
+                logger.exception("statsd flush failed")
 
     async def flush(self) -> None:
         aggregator = self.aggregator
@@ -90,19 +102,26 @@ class Served:
             aggregator.last_error
         aggregator.received = aggregator.rejected = 0
         aggregator.last_error = ""
-        points = aggregator.flush(time.time())
+        points = self.pending + aggregator.flush(time.time())
+        self.pending = []
         stored = 0
-        key = await selectors.ingest_key(self.config["key"]) if points or received or \
-            rejected else None
-        if points:
+        key = None
+        if points or received or rejected:
             try:
-                if key is None:
-                    raise ApiError("the listener's ingest key is revoked or unknown")
-                result = await intake.store_points(key=key, items=points)
-                stored = result.accepted
-                rejected += len(result.rejected)
-                if result.rejected:
-                    error = result.rejected[-1].message
+                key = await selectors.ingest_key(self.config["key"])
+                if points:
+                    if key is None:
+                        raise ApiError("the listener's ingest key is revoked or unknown")
+                    result = await intake.store_points(key=key, items=points)
+                    stored = result.accepted
+                    rejected += len(result.rejected)
+                    if result.rejected:
+                        error = result.rejected[-1].message
+            except ServiceUnavailable as exc:
+                self._keep(points)
+                error = exc.message
+                logger.warning("statsd flush of %s points deferred: %s", len(points),
+                               exc.message)
             except ApiError as exc:
                 rejected += len(points) - stored
                 error = exc.message
@@ -111,7 +130,21 @@ class Served:
             await sources.note(redis_client(), key.project_id, "statsd", accepted=stored,
                                rejected=rejected, error=error)
         if self.config.get("pk") and (received or rejected):
-            await sync_to_async(_record)(self.config["pk"], received, stored, rejected, error)
+            try:
+                await sync_to_async(_record)(self.config["pk"], received, stored, rejected,
+                                             error)
+            except DatabaseError:
+                logger.warning("statsd counters not recorded: the database is unavailable")
+                await sync_to_async(connection.close)()
+
+    def _keep(self, points: list[dict]) -> None:
+        """Points kept for the next flush while storage is down; the oldest go first past
+        MAX_PENDING_POINTS (counted as rejected, with a log line)."""
+        dropped = max(0, len(points) - MAX_PENDING_POINTS)
+        if dropped:
+            logger.error("statsd dropped %s points: storage unavailable too long", dropped)
+            self.aggregator.rejected += dropped
+        self.pending = points[dropped:]
 
     async def stop(self) -> None:
         if self.flusher:
@@ -121,7 +154,10 @@ class Served:
         for server in self.servers:
             server.close()
             await server.wait_closed()
-        await self.flush()  # what arrived since the last flush is not lost
+        try:
+            await self.flush()  # what arrived since the last flush is not lost
+        except Exception:
+            logger.exception("statsd: the last flush failed")
 
 
 def _record(pk: int, received: int, stored: int, rejected: int, error: str) -> None:
@@ -136,6 +172,7 @@ def _record(pk: int, received: int, stored: int, rejected: int, error: str) -> N
 
 
 def _configured() -> dict[tuple, dict]:
+    close_old_connections()  # as a request would: a connection broken since the last reload goes
     found = {}
     for listener in (StatsdListener.objects.filter(enabled=True, ingest_key__revoked_at=None)
                      .select_related("ingest_key")):
@@ -172,7 +209,15 @@ class Command(BaseCommand):
         running: dict[tuple, Served] = {}
         waiting = False  # said once that there is nothing to serve
         while not stop.is_set():
-            wanted = fixed if fixed is not None else await sync_to_async(_configured)()
+            try:
+                wanted = fixed if fixed is not None else await sync_to_async(_configured)()
+            except DatabaseError as exc:  # PostgreSQL restarting: keep serving what runs
+                logger.warning("statsd cannot read its listeners (%s); retrying in %s s",
+                               str(exc).strip().splitlines()[0] if str(exc) else exc, RETRY_S)
+                await sync_to_async(connection.close)()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), RETRY_S)
+                continue
             for address in list(running):
                 if address not in wanted or running[address].config != wanted[address]:
                     await running.pop(address).stop()
