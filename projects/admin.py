@@ -120,6 +120,9 @@ class MembershipInline(ProjectScopedInline):
     extra = 0
     autocomplete_fields = ["user"]
 
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_add_permission(request, obj)
+
 
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
@@ -153,6 +156,11 @@ class MembershipAdmin(ProjectScopedAdmin):
     search_fields = ["user__username", "user__email", "project__name"]
     list_select_related = ["user", "project"]
     autocomplete_fields = ["user", "project"]
+
+    def has_add_permission(self, request):
+        """Other staff invite from the project's settings page: picking any account here would
+        skip the invitation, which keeps private whether an account exists."""
+        return request.user.is_superuser and super().has_add_permission(request)
 
 
 @admin.register(IngestKey)
