@@ -3,9 +3,10 @@
 no ``DATABASE_URL`` / ``REDIS_URL`` (so the embedded PostgreSQL and Redis), a free port — then:
 
 1. ``/readyz`` answers 200 (bounded by ``READY_TIMEOUT_S``);
-2. ``manage.py createproject`` beside it; events and metric points through the ingest API;
-   both read back through ``/api/v1/query``; the project's overview page, logged in as the
-   admin whose password ``make run`` generated;
+2. ``manage.py createproject`` beside it; the project's live socket opened with a ticket; events
+   and metric points through the ingest API, the events pushed on the live socket, both read
+   back through ``/api/v1/query``; the project's overview page, logged in as the admin whose
+   password ``make run`` generated;
 3. Ctrl-C (SIGINT to the process group, as a terminal sends it), and every process of that run —
    web, worker, beat, statsd, the embedded servers: anything whose program, command line or
    working folder lies in the clone — is gone within the launcher's ``STOP_TIMEOUT_S``;
@@ -169,12 +170,28 @@ def exercise(clone: Path, env: dict, client: Http) -> dict:
     key = {"X-API-Key": project["ingest_key"]}
     token = {"Authorization": f"Bearer {project['api_token']}"}
 
+    status, answer = client.json("POST", f"/api/v1/projects/{project['project_id']}/live-ticket/",
+                                 {}, token)
+    if status != 201:
+        raise SmokeFailed(f"live ticket: {status} {answer}")
+    from websockets.sync.client import connect  # the dev set runs this script
+
+    live = connect(client.base.replace("http://", "ws://") + answer["url"], origin=client.base,
+                   open_timeout=10)
+    hello = json.loads(live.recv(timeout=10))
+    if hello.get("type") != "hello":
+        raise SmokeFailed(f"live socket: {hello}")
+
     now = time.time()
     events = [{"event": "smoke_signup", "distinct_id": f"user-{n}", "session_id": f"s-{n}",
                "properties": {"plan": "pro"}, "timestamp": now - n} for n in range(3)]
     status, answer = client.json("POST", "/api/v1/events/batch", {"events": events}, key)
     if status != 202 or answer.get("accepted") != 3:
         raise SmokeFailed(f"events: {status} {answer}")
+    pushed = json.loads(live.recv(timeout=10))
+    live.close()
+    if pushed.get("type") != "events" or pushed.get("count") != 3:
+        raise SmokeFailed(f"live socket: {pushed}")
     points = [{"name": "smoke.latency_ms", "value": value, "tags": {"host": "web-1"},
                "timestamp": now - n} for n, value in enumerate([10.0, 20.0, 30.0, 40.0])]
     status, answer = client.json("POST", "/api/v1/metrics", {"points": points}, key)
@@ -216,7 +233,8 @@ def exercise(clone: Path, env: dict, client: Http) -> dict:
     if status != 200 or "<title>Newcomer smoke overview" not in page \
             or "vendor/plotly.min.js" not in page:
         raise SmokeFailed(f"overview page: {status}: {page[:300]}")
-    return {"events_read_back": events_seen, "points_sum_read_back": points_seen}
+    return {"events_read_back": events_seen, "points_sum_read_back": points_seen,
+            "events_pushed_live": pushed["count"]}
 
 
 def main() -> int:
