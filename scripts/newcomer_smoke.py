@@ -176,20 +176,18 @@ def exercise(clone: Path, env: dict, client: Http) -> dict:
         raise SmokeFailed(f"live ticket: {status} {answer}")
     from websockets.sync.client import connect  # the dev set runs this script
 
-    live = connect(client.base.replace("http://", "ws://") + answer["url"], origin=client.base,
-                   open_timeout=10)
-    hello = json.loads(live.recv(timeout=10))
-    if hello.get("type") != "hello":
-        raise SmokeFailed(f"live socket: {hello}")
-
-    now = time.time()
-    events = [{"event": "smoke_signup", "distinct_id": f"user-{n}", "session_id": f"s-{n}",
-               "properties": {"plan": "pro"}, "timestamp": now - n} for n in range(3)]
-    status, answer = client.json("POST", "/api/v1/events/batch", {"events": events}, key)
-    if status != 202 or answer.get("accepted") != 3:
-        raise SmokeFailed(f"events: {status} {answer}")
-    pushed = json.loads(live.recv(timeout=10))
-    live.close()
+    with connect(client.base.replace("http://", "ws://") + answer["url"], origin=client.base,
+                 open_timeout=10) as live:
+        hello = json.loads(live.recv(timeout=10))
+        if hello.get("type") != "hello":
+            raise SmokeFailed(f"live socket: {hello}")
+        now = time.time()
+        events = [{"event": "smoke_signup", "distinct_id": f"user-{n}", "session_id": f"s-{n}",
+                   "properties": {"plan": "pro"}, "timestamp": now - n} for n in range(3)]
+        status, answer = client.json("POST", "/api/v1/events/batch", {"events": events}, key)
+        if status != 202 or answer.get("accepted") != 3:
+            raise SmokeFailed(f"events: {status} {answer}")
+        pushed = json.loads(live.recv(timeout=10))
     if pushed.get("type") != "events" or pushed.get("count") != 3:
         raise SmokeFailed(f"live socket: {pushed}")
     points = [{"name": "smoke.latency_ms", "value": value, "tags": {"host": "web-1"},
