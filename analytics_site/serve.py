@@ -49,9 +49,15 @@ def body_limit() -> int:
     return max(settings.INGEST_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
-def _error(status: int, message: str, code: str, details: dict, extra: bytes = b"") -> bytes:
-    body = json.dumps({"error": message, "code": code, "details": details,
-                       "message": message}).encode()
+INFLUX_PATHS = {b"/write", b"/api/v2/write"}  # whose clients show an answer's "message"
+
+
+def _error(status: int, message: str, code: str, details: dict, *, path: bytes,
+           extra: bytes = b"") -> bytes:
+    answer = {"error": message, "code": code, "details": details}
+    if path in INFLUX_PATHS:
+        answer["message"] = message
+    body = json.dumps(answer).encode()
     phrase = HTTPStatus(status).phrase.encode()
     return (b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
             b"Connection: close\r\n%s\r\n" % (status, phrase, len(body), extra)) + body
@@ -97,19 +103,19 @@ class LimitedRequest(WebRequest):
             return
         self._refused = True
         self.requestHeaders.removeHeader(b"Expect")
+        path = self.channel._path.split(b"?")[0] if self.channel else b""
         if status == 413:
             answer = _error(413, f"Request body is larger than {self._limit} bytes.",
-                            "PAYLOAD_TOO_LARGE", {"max_bytes": self._limit})
+                            "PAYLOAD_TOO_LARGE", {"max_bytes": self._limit}, path=path)
         else:
             answer = _error(401, "Missing or invalid ingest key.", "UNAUTHORIZED", {},
-                            b'WWW-Authenticate: Bearer realm="ingest"\r\n')
+                            path=path, extra=b'WWW-Authenticate: Bearer realm="ingest"\r\n')
         transport = self.channel.transport if self.channel else None
         if transport is not None:
             transport.write(answer)
             transport.loseConnection()
-        logger.info("refused a request body before reading it", extra={
-            "status": status, "path": self.channel._path.split(b"?")[0].decode("latin-1")
-            if self.channel else None})
+        logger.info("refused a request body before reading it",
+                    extra={"status": status, "path": path.decode("latin-1")})
 
     # -- the key, before the body --------------------------------------------------------------
     def _header(self, name: bytes) -> str | None:
