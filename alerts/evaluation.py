@@ -30,6 +30,7 @@ from django.utils import timezone
 from analytics_site.errors import ApiError
 from events import query as engine
 
+from . import notifications
 from .models import (
     AlertEvent,
     AlertInstance,
@@ -421,7 +422,7 @@ def evaluate_due(now: datetime | None = None, budget_s: float = CYCLE_BUDGET_S,
                 break
             report.batches += 1
             evaluate_rules(rules, at, memo, report)
-        _enqueue(report.queued[queued:], enqueue)
+        notifications.enqueue(report.queued[queued:], enqueue)
     return report
 
 
@@ -433,20 +434,5 @@ def evaluate_now(rule: AlertRule, now: datetime | None = None, enqueue=None) -> 
         locked = list(AlertRule.objects.filter(pk=rule.pk).select_related("project")
                       .select_for_update(of=("self",)))
         evaluate_rules(locked, now, {}, report)
-    _enqueue(report.queued, enqueue)
+    notifications.enqueue(report.queued, enqueue)
     return report
-
-
-def _enqueue(ids: list[int], enqueue) -> None:
-    if not ids:
-        return
-    if enqueue is None:
-        from .tasks import deliver_notification
-
-        def enqueue(pk):
-            deliver_notification.delay(pk)
-    for pk in ids:
-        try:
-            enqueue(pk)
-        except Exception:  # the broker is down: the sweeper sends it later
-            logger.warning("could not enqueue notification %s", pk, exc_info=True)

@@ -3,21 +3,15 @@
 
 from __future__ import annotations
 
-from analytics_site.errors import NotFound
 from projects.models import Role, Scope
-from projects.selectors import projects_for, require
+from projects.selectors import get_scoped_for
 
 from .models import AlertEvent, AlertInstance, AlertRule, Notification, NotificationChannel, Silence
 
 
 def _scoped(model, user, pk, *, min_role, token, scope, label):
-    try:
-        obj = (model.objects.select_related("project")
-               .filter(project__in=projects_for(user)).get(pk=int(pk)))
-    except (model.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"{label} not found.", details={"id": str(pk)}) from None
-    require(user, obj.project, min_role=min_role, token=token, scope=scope)
-    return obj
+    return get_scoped_for(user, model.objects, pk, label=label, min_role=min_role, token=token,
+                          scope=scope)
 
 
 def get_rule_for(user, pk, *, min_role=Role.VIEWER, token=None, scope=Scope.READ) -> AlertRule:

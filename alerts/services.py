@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from analytics_site.errors import ApiError, ValidationFailed
 from events import query as engine
-from events.query.timerange import parse_duration, parse_time
+from events.query import parse_duration, parse_time
 
+from . import notifications
 from .models import (
     DEFAULT_MESSAGE,
     AlertRule,
@@ -224,8 +225,6 @@ def delete_channel(*, channel: NotificationChannel) -> None:
 
 def send_test(*, channel: NotificationChannel, enqueue=None) -> Notification:
     """A test notification through the normal delivery path (queued, retried, logged)."""
-    from .evaluation import _enqueue
-
     note = Notification.objects.create(channel=channel, kind=Notification.Kind.TEST, payload={
         "kind": "test", "state": "test", "project": channel.project_id,
         "rule": {"id": None, "name": "Test notification", "query": "", "severity": "info",
@@ -233,7 +232,7 @@ def send_test(*, channel: NotificationChannel, enqueue=None) -> Notification:
         "group": {}, "value": None, "threshold": None, "condition": None,
         "triggered_at": timezone.now().isoformat(), "resolved_at": None,
         "message": f"Test notification from channel “{channel.name}”: it works.", "url": ""})
-    transaction.on_commit(lambda: _enqueue([note.pk], enqueue))
+    transaction.on_commit(lambda: notifications.enqueue([note.pk], enqueue))
     return note
 
 

@@ -12,15 +12,11 @@ from django.views.decorators.http import require_POST
 
 from analytics_site.errors import ApiError, or_404
 from projects.models import Role
-from projects.selectors import get_project_for, role_of
+from projects.selectors import can_edit, get_project_for
 
 from . import evaluation, selectors, services
 from .api.serializers import ChannelSerializer, RuleSerializer
 from .models import ChannelKind, Condition, NoData, Reducer, Severity
-
-
-def _can_edit(user, project) -> bool:
-    return Role.rank(role_of(user, project)) >= Role.rank(Role.EDITOR)
 
 
 def _rule_in(request, project_id, rule_id, **kwargs):
@@ -38,7 +34,7 @@ def rule_list(request, project_id):
         rule.state = selectors.rule_state(rule)
     return render(request, "alerts/list.html", {
         "project": project, "rules": rules, "silences": selectors.silences_of(project)[:50],
-        "can_edit": _can_edit(request.user, project)})
+        "can_edit": can_edit(request.user, project)})
 
 
 @login_required
@@ -48,7 +44,7 @@ def rule_detail(request, project_id, rule_id):
         "project": rule.project, "rule": rule, "state": selectors.rule_state(rule),
         "instances": rule.instances.all(), "history": selectors.history_of(rule.project,
                                                                           rule=rule)[:200],
-        "rule_data": RuleSerializer(rule).data, "can_edit": _can_edit(request.user,
+        "rule_data": RuleSerializer(rule).data, "can_edit": can_edit(request.user,
                                                                       rule.project)})
 
 
@@ -119,7 +115,7 @@ def channels(request, project_id):
         channel.log = selectors.deliveries_of(channel, limit=20)
     return render(request, "alerts/channels.html", {
         "project": project, "channels": found, "kinds": ChannelKind.choices,
-        "can_edit": _can_edit(request.user, project)})
+        "can_edit": can_edit(request.user, project)})
 
 
 @login_required

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from django.db.models import Q
 
 from analytics_site.errors import ApiError, NotFound
-from events.query import catalog, parse
-from events.query.spec import queries_of
+from events.query import metric_tags, parse, queries_of
 from projects.models import Role, Scope
-from projects.selectors import projects_for, require
+from projects.selectors import get_scoped_for
+from projects.tokens import hash_token
 
 from .models import Annotation, Dashboard, Panel
 
@@ -21,29 +19,15 @@ def dashboards_of(project) -> list[Dashboard]:
 
 def get_dashboard_for(user, dashboard_id, *, min_role: str = Role.VIEWER, token=None,
                       scope: str = Scope.READ) -> Dashboard:
-    try:
-        dashboard = (Dashboard.objects.select_related("project")
-                     .get(pk=int(dashboard_id), project__in=projects_for(user)))
-    except (Dashboard.DoesNotExist, ValueError, TypeError):
-        raise NotFound("Dashboard not found.",
-                       details={"dashboard_id": str(dashboard_id)}) from None
-    require(user, dashboard.project, min_role=min_role, token=token, scope=scope)
-    return dashboard
+    return get_scoped_for(user, Dashboard.objects, dashboard_id, label="Dashboard",
+                          id_field="dashboard_id", min_role=min_role, token=token, scope=scope)
 
 
 def get_panel_for(user, panel_id, *, min_role: str = Role.VIEWER, token=None,
                   scope: str = Scope.READ) -> Panel:
-    try:
-        panel = (Panel.objects.select_related("dashboard__project")
-                 .get(pk=int(panel_id), dashboard__project__in=projects_for(user)))
-    except (Panel.DoesNotExist, ValueError, TypeError):
-        raise NotFound("Panel not found.", details={"panel_id": str(panel_id)}) from None
-    require(user, panel.dashboard.project, min_role=min_role, token=token, scope=scope)
-    return panel
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return get_scoped_for(user, Panel.objects, panel_id, label="Panel", id_field="panel_id",
+                          project_path="dashboard__project", min_role=min_role, token=token,
+                          scope=scope)
 
 
 def public_dashboard(raw_token) -> Dashboard:
@@ -71,13 +55,8 @@ def annotations_of(project, *, start=None, end=None, dashboard_id=None) -> list[
 
 def get_annotation_for(user, annotation_id, *, min_role=Role.VIEWER, token=None,
                        scope=Scope.READ) -> Annotation:
-    try:
-        annotation = (Annotation.objects.select_related("project")
-                      .get(pk=int(annotation_id), project__in=projects_for(user)))
-    except (Annotation.DoesNotExist, ValueError, TypeError):
-        raise NotFound("Annotation not found.") from None
-    require(user, annotation.project, min_role=min_role, token=token, scope=scope)
-    return annotation
+    return get_scoped_for(user, Annotation.objects, annotation_id, label="Annotation",
+                          min_role=min_role, token=token, scope=scope)
 
 
 def variable_choices(dashboard, params) -> list[dict]:
@@ -85,7 +64,7 @@ def variable_choices(dashboard, params) -> list[dict]:
     ones chosen in ``params`` (``var-<name>``, only known values; none chosen means all)."""
     choices = []
     for variable in dashboard.variables:
-        tags = catalog.metric_tags(dashboard.project_id, variable["metric"]) or {}
+        tags = metric_tags(dashboard.project_id, variable["metric"]) or {}
         values = tags.get(variable["tag"], {}).get("values", [])
         picked = [v for v in params.getlist(f"var-{variable['name']}") if v in values]
         choices.append({**variable, "values": values, "chosen": picked})

@@ -12,10 +12,9 @@ from django.utils import timezone
 
 from analytics_site.errors import ApiError, ValidationFailed
 from events import query as engine
-from events.query.spec import METRIC_NAME, TAG_KEY
-from events.query.timerange import parse_time
+from events.query import METRIC_NAME, QUERY_KEY, parse_time
+from projects.tokens import hash_token
 
-from . import selectors
 from .models import GRID_COLUMNS, MAX_PANEL_HEIGHT, Annotation, Dashboard, Panel, PanelType
 
 CALCULATIONS = ("last", "avg", "min", "max", "sum")
@@ -136,7 +135,7 @@ def clean_variables(variables) -> list[dict]:
         if not isinstance(metric, str) or not METRIC_NAME.match(metric):
             raise ValidationFailed(f"{where}.metric: a metric name.",
                                    details={f"{where}.metric": ["A metric name."]})
-        if not isinstance(tag, str) or not TAG_KEY.match(tag):
+        if not isinstance(tag, str) or not QUERY_KEY.match(tag):
             raise ValidationFailed(f"{where}.tag: a tag key.",
                                    details={f"{where}.tag": ["A tag key."]})
         seen.add(name)
@@ -300,7 +299,7 @@ def create_public_link(*, dashboard: Dashboard) -> str:
     """A new unguessable token for a read-only public view of this dashboard (replacing any
     earlier one). Only its SHA-256 is stored: the caller shows the token once."""
     raw = "pd_" + secrets.token_urlsafe(24)
-    dashboard.public_token_hash = selectors.hash_token(raw)
+    dashboard.public_token_hash = hash_token(raw)
     dashboard.save(update_fields=["public_token_hash", "updated_at"])
     return raw
 

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from analytics_site.errors import ApiError, or_404
 from projects.models import Role
-from projects.selectors import get_project_for, role_of
+from projects.selectors import can_edit, get_project_for
 
 from . import selectors, services
 from .api.serializers import PanelSerializer
@@ -37,10 +37,10 @@ def overview(request, project_id):
 @login_required
 def dashboard_list(request, project_id):
     project = or_404(get_project_for, request.user, project_id)
-    can_edit = Role.rank(role_of(request.user, project)) >= Role.rank(Role.EDITOR)
+    editable = can_edit(request.user, project)
     return render(request, "dashboards/list.html", {
         "project": project, "dashboards": selectors.dashboards_of(project),
-        "can_edit": can_edit})
+        "can_edit": editable})
 
 
 @login_required
@@ -104,7 +104,7 @@ def dashboard_detail(request, project_id, dashboard_id):
     project = dashboard.project
     chosen = request.GET.get("range", "6h")
     refresh = request.GET.get("refresh", "off")
-    can_edit = Role.rank(role_of(request.user, project)) >= Role.rank(Role.EDITOR)
+    editable = can_edit(request.user, project)
     return render(request, "dashboards/detail.html", {
         "variables": selectors.variable_choices(dashboard, request.GET),
         "project": project, "dashboard": dashboard,
@@ -112,7 +112,7 @@ def dashboard_detail(request, project_id, dashboard_id):
         "ranges": DASHBOARD_RANGES, "range": chosen if chosen in DASHBOARD_RANGES else "6h",
         "refreshes": REFRESH, "refresh": refresh if refresh in REFRESH else "off",
         "zoomed": bool(request.GET.get("from") and request.GET.get("to")),
-        "can_edit": can_edit})
+        "can_edit": editable})
 
 
 def public_dashboard(request, token):

@@ -103,6 +103,7 @@ async def authorize(raw_key, origin: str | None) -> services.IngestKey:
     if origin and key.allowed_origins and origin.lower() not in key.allowed_origins:
         raise ApiError(f"Origin {origin[:200]} is not allowed for this key.",
                        code="ORIGIN_NOT_ALLOWED", status=403, details={"origin": origin[:200]})
+    await services.note_key_used(key.id)
     return key
 
 

@@ -1,9 +1,8 @@
-"""Reads of the write path that are not the query engine (and the key's last-use stamp)."""
+"""Reads of the write path that are not the query engine: the ingest key of a request."""
 
 from __future__ import annotations
 
 import re
-import time
 
 import orjson
 import psycopg
@@ -16,27 +15,10 @@ from projects.models import IngestKey as IngestKeyModel
 from . import db
 from .services import IngestKey
 
-_touched: dict[int, float] = {}
-TOUCH_EVERY_S = 60
 # What keys and site names can look like: anything else is not looked up at all (a NUL, for one,
 # would not even reach PostgreSQL).
 KEY_SHAPE = re.compile(r"^pk_[A-Za-z0-9_-]{1,61}$")
 SITE_SHAPE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?$")
-
-
-async def _touch(key_id: int) -> None:
-    """Record that the key was used, at most once a minute per key and process, so the admin and
-    the project page can show it without a write per request."""
-    now = time.monotonic()
-    if now - _touched.get(key_id, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
-        return
-    _touched[key_id] = now
-    try:
-        async with (await db.pool()).connection() as conn:
-            await conn.execute("UPDATE projects_ingestkey SET last_used_at = now() WHERE id = %s",
-                               [key_id])
-    except (psycopg.OperationalError, PoolTimeout):
-        pass  # bookkeeping only
 
 
 async def ingest_key(raw: str) -> IngestKey | None:
@@ -55,7 +37,6 @@ async def ingest_key(raw: str) -> IngestKey | None:
         raise ServiceUnavailable("Storage is unavailable; retry later.", retry_after=5) from exc
     if row is None:
         return None
-    await _touch(row[0])
     return _key_info(*row)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -61,6 +62,25 @@ class Result:
 
     def as_dict(self) -> dict:
         return {"accepted": self.accepted, "rejected": [r.as_dict() for r in self.rejected]}
+
+
+_touched: dict[int, float] = {}
+TOUCH_EVERY_S = 60
+
+
+async def note_key_used(key_id: int) -> None:
+    """Record that the key was used, at most once a minute per key and process, so the admin and
+    the project page can show it without a write per request. Bookkeeping: never fails."""
+    now = time.monotonic()
+    if now - _touched.get(key_id, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+        return
+    _touched[key_id] = now
+    try:
+        async with (await db.pool()).connection() as conn:
+            await conn.execute("UPDATE projects_ingestkey SET last_used_at = now() WHERE id = %s",
+                               [key_id])
+    except (psycopg.OperationalError, PoolTimeout):
+        pass
 
 
 def group_name(project_id: int) -> str:

@@ -8,13 +8,14 @@ raised by the caller as ``ApiError``.
 from __future__ import annotations
 
 import math
-import re
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+
+from .names import METRIC_NAME, TAG_KEY
 
 MAX_NAME = 200
 MAX_ID = 200
@@ -23,8 +24,6 @@ MAX_PROPERTIES_BYTES = 32 * 1024
 MAX_TAGS = 32
 MAX_TAG_KEY = 100
 MAX_TAG_VALUE = 200
-METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$")
-TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,99}$")
 FUTURE_CLAMP = timedelta(minutes=5)
 # Times PostgreSQL and the clock-skew arithmetic can take: anything else is a client's bug.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
@@ -18,6 +17,7 @@ from django.utils.text import slugify
 from analytics_site.errors import Conflict, NotFound, ValidationFailed
 
 from .models import APIToken, IngestKey, Invitation, Membership, Project, Role, Scope
+from .tokens import hash_token
 
 User = get_user_model()
 
@@ -276,11 +276,6 @@ def revoke_ingest_key(*, key: IngestKey) -> IngestKey:
 
 
 # -- API tokens -----------------------------------------------------------------------------------
-def hash_token(raw: str) -> str:
-    # Tokens carry 256 random bits, so one SHA-256 is enough: nothing to brute-force.
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 def create_api_token(*, user: AbstractBaseUser, name: str, scopes: list[str],
                      expires_at: datetime | None = None) -> tuple[APIToken, str]:
     """Returns the token and its value; the value is not stored and cannot be shown again."""

@@ -306,6 +306,8 @@ async def plausible_event(request):
         raw_key = request.headers.get("X-API-Key")
         key = await intake.authorize(raw_key, origin) if raw_key else \
             await selectors.ingest_key_for_site(domain)
+        if key is not None:
+            await services.note_key_used(key.id)
         if key is None:
             raise ApiError(f"No ingest key allows the site {domain[:100]!r}: add "
                            f"https://{domain[:100]} to a key's allowed origins, or send "

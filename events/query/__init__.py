@@ -7,24 +7,33 @@ returns ``{"data": [{"name", "tags", "points": [[epoch_ms, value], ...]}], "meta
 "resolution", "cached", "took_ms", "series", "notes", ...}}``. Faults are ``ApiError``s:
 ``QUERY_SYNTAX`` / ``QUERY_INVALID`` (400, with the position), ``INVALID_RANGE`` (400),
 ``QUERY_TOO_LARGE`` (400), ``QUERY_TIMEOUT`` (504).
+
+This module is the read path's public surface: other apps import names from here only, never
+from its submodules (import-linter holds them to it). Inside, sources compile queries and
+reports to statements (``executor.Statement``) and ``executor`` runs them all.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from analytics_site.errors import ApiError
 
+from ..names import METRIC_NAME, QUERY_KEY, TAG_KEY
+from . import analytics
 from . import variables as variables_module
-from .engine import FILLS, QueryTimeout, QueryTooLarge, Retention, run
+from .catalog import metric_names, metric_tags, parse_tag_filter, window
+from .engine import FILLS, Retention, run
+from .executor import QueryTimeout, QueryTooLarge, Statement
 from .parser import MAX_QUERIES, QueryInvalid, QuerySyntax, parse_json, parse_text
-from .spec import Expr
-from .timerange import InvalidRange, resolve
+from .spec import Expr, Query, queries_of
+from .timerange import InvalidRange, Span, parse_duration, parse_time, resolve, rounded_now
 
-__all__ = ["FILLS", "InvalidRange", "QueryInvalid", "QuerySyntax", "QueryTimeout",
-           "QueryTooLarge", "execute", "parse", "retention_of"]
+__all__ = ["FILLS", "METRIC_NAME", "QUERY_KEY", "TAG_KEY", "InvalidRange", "Query",
+           "QueryInvalid", "QuerySyntax", "QueryTimeout", "QueryTooLarge", "Span", "Statement",
+           "analytics", "execute", "metric_names", "metric_tags", "parse", "parse_duration",
+           "parse_tag_filter", "parse_time", "queries_of", "retention_of", "window"]
 
 _QUERY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
 
@@ -89,10 +98,6 @@ def execute(project, *, query=None, queries: dict | None = None, formula: str | 
         raise QueryInvalid(f"fill must be one of {', '.join(FILLS)}.",
                            details={"fill": [f"One of {', '.join(FILLS)}."]})
     outputs = _outputs(query, queries, formula, variables_module.clean(variables))
-    # "now" moves to the next 10 s boundary: relative ranges asked within the same 10 s are the
-    # same range, so they share one cache entry (whose TTL is 10 s when it touches now).
-    now = now or datetime.now(UTC)
-    now = datetime.fromtimestamp(math.ceil(now.timestamp() / 10) * 10, UTC)
-    rng = resolve(start, end, step, tz=project.timezone, now=now)
+    rng = resolve(start, end, step, tz=project.timezone, now=rounded_now(now))
     return run(project_id=project.pk, outputs=outputs, rng=rng, keep=retention_of(project),
                fill=fill, use_cache=use_cache, table=table)

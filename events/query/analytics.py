@@ -10,22 +10,23 @@ Definitions (the same on every page and in the API):
 - a *bounce* is a session with page views whose only event is one page view; the bounce rate is
   bounces over sessions with page views.
 The overview reads the hourly and session rollups (raw events only for the partial hours at the
-ends), timeseries goes through the engine; breakdowns and users read raw events, within the
-statement timeout.
+ends), timeseries goes through the engine; breakdowns and users read raw events. Each report
+compiles to statements that the executor runs (under the query timeout: a slow report is a 504,
+not a 500) and caches like every other answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from django.conf import settings
-from django.db import connection, transaction
+from psycopg import sql
 
 from analytics_site.errors import ValidationFailed
 
-from ..models import PAGEVIEW_EVENTS, PersonAlias
-from .timerange import InvalidRange, parse_time
+from ..models import PAGEVIEW_EVENTS
+from . import executor
+from .executor import Session, Statement
+from .timerange import Span, resolve_span
 
 BREAKDOWNS = {"top-events": "event", "top-pages": "path", "top-referrers": "referrer_domain",
               "browsers": "browser", "devices": "device_type"}
@@ -41,36 +42,20 @@ PERSON_JOIN = ("LEFT JOIN events_personalias a "
                "ON a.project_id = e.project_id AND a.distinct_id = e.distinct_id")
 
 
-@dataclass(frozen=True)
-class Window:
-    start: datetime
-    end: datetime
-
-    @property
-    def previous(self) -> Window:
-        return Window(self.start - (self.end - self.start), self.start)
-
-    def params(self, project_id: int) -> dict:
-        return {"project": project_id, "start": self.start, "end": self.end}
+def window(start=None, end=None, now: datetime | None = None, tz: str = "UTC") -> Span:
+    """The range of a report: the last 7 days unless given."""
+    return resolve_span(start, end, default_start="now-7d", tz=tz, now=now)
 
 
-def window(start=None, end=None, now: datetime | None = None) -> Window:
-    now = now or datetime.now(UTC)
-    start_at = parse_time(start if start not in (None, "") else "now-7d", "start", now)
-    end_at = parse_time(end if end not in (None, "") else "now", "end", now)
-    if end_at <= start_at:
-        raise InvalidRange("end must be after start.", details={"end": ["Must be after start."]})
-    if end_at - start_at > timedelta(days=400):
-        raise InvalidRange("A range is at most 400 days.", details={"start": ["Too far back."]})
-    return Window(start_at, end_at)
+def _statement(text: str, params: dict, table: str) -> Statement:
+    return Statement(sql.SQL(text), params, table=table)
 
 
-def _rows(statement: str, params: dict) -> list[tuple]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL statement_timeout = %s",
-                       [f"{int(settings.QUERY_TIMEOUT_S * 1000)}ms"])
-        cursor.execute(statement, params)
-        return cursor.fetchall()
+def _cached(kind: str, project_id: int, span: Span, options: dict, compute, *,
+            use_cache: bool = True) -> dict:
+    return executor.answer(kind=f"analytics.{kind}", project_id=project_id,
+                           spec={**span.spec(), **options}, reaches_now=span.reaches_now,
+                           compute=compute, use_cache=use_cache)
 
 
 # -- overview -------------------------------------------------------------------------------------
@@ -131,7 +116,7 @@ SELECT sum(sessions)::bigint, sum(with_pageviews)::bigint, sum(bounces)::bigint,
 _KPIS = ("events", "sessions", "users", "bounce_rate", "avg_session_duration_s", "pageviews")
 
 
-def _whole_hours(span: Window) -> tuple[datetime, datetime]:
+def _whole_hours(span: Span) -> tuple[datetime, datetime]:
     first = span.start.replace(minute=0, second=0, microsecond=0)
     if first < span.start:
         first += timedelta(hours=1)
@@ -139,14 +124,29 @@ def _whole_hours(span: Window) -> tuple[datetime, datetime]:
     return (first, last) if first < last else (span.end, span.end)
 
 
-def _kpis(project_id: int, span: Window, linked: bool) -> dict:
+def kpi_statements(project_id: int, span: Span, linked: bool) -> list[Statement]:
+    """The counts, the people and the sessions of ``span``: three statements."""
     a, b = _whole_hours(span)
     params = {**span.params(project_id), "a": a, "b": b, "pageviews": list(PAGEVIEW_EVENTS)}
-    events, pageviews, top, top_count = _rows(_COUNTS, params)[0]
     users_sql = _USERS.format(person="coalesce(a.ph, x.h)" if linked else "x.h",
                               join=_ALIAS_JOIN if linked else "")
-    users = _rows(users_sql, params)[0][0]
-    sessions, with_pageviews, bounces, durations = (v or 0 for v in _rows(_SESSIONS, params)[0])
+    return [_statement(_COUNTS, params, "events_eventrollup1h"),
+            _statement(users_sql, params, "events_hourrollup"),
+            _statement(_SESSIONS, params, "events_sessionhour")]
+
+
+def linked_statement(project_id: int) -> Statement:
+    """Whether any identify link exists (the people count joins them only then)."""
+    return _statement("SELECT EXISTS (SELECT 1 FROM events_personalias "
+                      "WHERE project_id = %(project)s)", {"project": project_id},
+                      "events_personalias")
+
+
+def _kpis(s: Session, project_id: int, span: Span, linked: bool) -> dict:
+    counts, people, visits = kpi_statements(project_id, span, linked)
+    events, pageviews, top, top_count = s.one(counts)
+    users = s.one(people)[0]
+    sessions, with_pageviews, bounces, durations = (v or 0 for v in s.one(visits))
     return {"events": events, "sessions": sessions, "users": users,
             "bounce_rate": bounces / with_pageviews if with_pageviews else None,
             "avg_session_duration_s": durations / sessions if sessions else None,
@@ -160,23 +160,27 @@ def _change(now, before) -> float | None:
     return (now - before) / before
 
 
-def overview(project_id: int, span: Window) -> dict:
-    linked = PersonAlias.objects.filter(project_id=project_id).exists()
-    current = _kpis(project_id, span, linked)
-    previous = _kpis(project_id, span.previous, linked)
-    body = {key: {"value": current[key], "previous": previous[key],
-                  "change": _change(current[key], previous[key])} for key in _KPIS}
-    body["top_event"] = current["top_event"]
-    body["range"] = {"start": span.start.isoformat(), "end": span.end.isoformat(),
-                     "previous_start": span.previous.start.isoformat()}
-    return body
+def overview(project_id: int, span: Span, *, use_cache: bool = True) -> dict:
+    def compute() -> dict:
+        with executor.session() as s:
+            linked = s.one(linked_statement(project_id))[0]
+            current = _kpis(s, project_id, span, linked)
+            previous = _kpis(s, project_id, span.previous, linked)
+        body = {key: {"value": current[key], "previous": previous[key],
+                      "change": _change(current[key], previous[key])} for key in _KPIS}
+        body["top_event"] = current["top_event"]
+        body["range"] = {"start": span.start.isoformat(), "end": span.end.isoformat(),
+                         "previous_start": span.previous.start.isoformat()}
+        return body
+
+    return _cached("overview", project_id, span, {}, compute, use_cache=use_cache)
 
 
 # -- timeseries -----------------------------------------------------------------------------------
 TIMESERIES = ("events", "users", "sessions", "pageviews")
 
 
-def timeseries(project, span: Window, interval: str) -> dict:
+def timeseries(project, span: Span, interval: str) -> dict:
     """Events, users, sessions and page views per hour or day, through the engine (so from the
     hourly rollup when it can answer), with zeros for empty buckets."""
     from . import execute
@@ -199,7 +203,7 @@ def timeseries(project, span: Window, interval: str) -> dict:
 
 
 # -- breakdowns -----------------------------------------------------------------------------------
-def breakdown(project_id: int, kind: str, span: Window, limit: int = 10) -> list[dict]:
+def breakdown_statement(project_id: int, kind: str, span: Span, limit: int) -> Statement:
     column = BREAKDOWNS[kind]
     pageviews_only = kind == "top-pages"
     statement = f"""
@@ -210,10 +214,19 @@ def breakdown(project_id: int, kind: str, span: Window, limit: int = 10) -> list
           AND e."timestamp" < %(end)s AND e.{column} IS NOT NULL
           {"AND e.event = ANY(%(pageviews)s)" if pageviews_only else ""}
         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s"""  # noqa: S608 (column from BREAKDOWNS)
-    rows = _rows(statement, {**span.params(project_id), "limit": min(limit, MAX_LIMIT),
-                             "pageviews": list(PAGEVIEW_EVENTS)})
-    return [{"value": value, "events": events, "users": users, "sessions": sessions}
-            for value, events, users, sessions in rows]
+    return _statement(statement, {**span.params(project_id), "limit": min(limit, MAX_LIMIT),
+                                  "pageviews": list(PAGEVIEW_EVENTS)}, "events_event")
+
+
+def breakdown(project_id: int, kind: str, span: Span, limit: int = 10, *,
+              use_cache: bool = True) -> list[dict]:
+    def compute() -> dict:
+        rows = executor.rows(breakdown_statement(project_id, kind, span, limit))
+        return {"results": [{"value": value, "events": events, "users": users,
+                             "sessions": sessions} for value, events, users, sessions in rows]}
+
+    return _cached(kind, project_id, span, {"limit": limit}, compute,
+                   use_cache=use_cache)["results"]
 
 
 # -- sessions -------------------------------------------------------------------------------------
@@ -234,8 +247,7 @@ def _case(column: str, buckets, inclusive_high: bool) -> str:
     return "CASE " + " ".join(parts) + " END"
 
 
-def sessions(project_id: int, span: Window) -> dict:
-    """Sessions that started in the range (from the session rollup)."""
+def sessions_statement(project_id: int, span: Span) -> Statement:
     statement = f"""
         WITH s AS (
             SELECT extract(epoch FROM ended_at - started_at) AS duration, pageviews AS pages
@@ -254,22 +266,31 @@ def sessions(project_id: int, span: Window) -> dict:
         UNION ALL
         SELECT 'avg_pages', NULL, round(avg(pages) FILTER (WHERE pages > 0) * 1000) FROM s
     """  # noqa: S608 (constants only)
-    found: dict[str, dict] = {"duration": {}, "pages": {}}
-    totals: dict[str, float | None] = {}
-    for kind, label, value in _rows(statement, {**span.params(project_id),
-                                                "pageviews": list(PAGEVIEW_EVENTS)}):
-        if kind in found:
-            found[kind][label] = value
-        else:
-            totals[kind] = value
-    return {
-        "count": totals.get("totals") or 0,
-        "avg_duration_s": totals["avg_duration"] / 1000 if totals.get("avg_duration") is not None
-        else None,
-        "avg_pages": totals["avg_pages"] / 1000 if totals.get("avg_pages") is not None else None,
-        "duration": _histogram(found["duration"], DURATION_BUCKETS),
-        "pages_per_session": _histogram(found["pages"], PAGES_BUCKETS),
-    }
+    return _statement(statement, {**span.params(project_id), "pageviews": list(PAGEVIEW_EVENTS)},
+                      "events_sessionrollup")
+
+
+def sessions(project_id: int, span: Span, *, use_cache: bool = True) -> dict:
+    """Sessions that started in the range (from the session rollup)."""
+    def compute() -> dict:
+        found: dict[str, dict] = {"duration": {}, "pages": {}}
+        totals: dict[str, float | None] = {}
+        for kind, label, value in executor.rows(sessions_statement(project_id, span)):
+            if kind in found:
+                found[kind][label] = value
+            else:
+                totals[kind] = float(value) if value is not None else None
+        return {
+            "count": int(totals.get("totals") or 0),
+            "avg_duration_s": totals["avg_duration"] / 1000
+            if totals.get("avg_duration") is not None else None,
+            "avg_pages": totals["avg_pages"] / 1000
+            if totals.get("avg_pages") is not None else None,
+            "duration": _histogram(found["duration"], DURATION_BUCKETS),
+            "pages_per_session": _histogram(found["pages"], PAGES_BUCKETS),
+        }
+
+    return _cached("sessions", project_id, span, {}, compute, use_cache=use_cache)
 
 
 # -- identified users -----------------------------------------------------------------------------
@@ -278,10 +299,8 @@ USER_ORDERING = {"last_seen": "last_seen DESC", "-last_seen": "last_seen ASC",
                  "events": "events DESC", "-events": "events ASC"}
 
 
-def users(project_id: int, span: Window, *, search: str = "", min_events: int = 0,
-          ordering: str = "last_seen", limit: int = 50, offset: int = 0) -> dict:
-    """People who identified (sent ``identify`` or have ids linked to them), with their first
-    and last event and event count in the range, across all their linked ids."""
+def users_statement(project_id: int, span: Span, *, search: str, min_events: int,
+                    ordering: str, limit: int, offset: int) -> Statement:
     order = USER_ORDERING[ordering]
     statement = f"""
         WITH identified AS (
@@ -304,10 +323,24 @@ def users(project_id: int, span: Window, *, search: str = "", min_events: int = 
           AND (%(search)s = '' OR strpos(lower(p.person), lower(%(search)s)) > 0)
         ORDER BY {order}, p.person
         LIMIT %(limit)s OFFSET %(offset)s"""  # noqa: S608 (ordering from USER_ORDERING)
-    rows = _rows(statement, {**span.params(project_id), "search": search,
-                             "min_events": min_events, "limit": min(limit, MAX_LIMIT),
-                             "offset": offset})
-    return {"count": rows[0][4] if rows else 0,
-            "results": [{"user_id": person, "first_seen": first.isoformat(),
-                         "last_seen": last.isoformat(), "events": events}
-                        for person, first, last, events, _ in rows]}
+    return _statement(statement, {**span.params(project_id), "search": search,
+                                  "min_events": min_events, "limit": min(limit, MAX_LIMIT),
+                                  "offset": offset}, "events_event")
+
+
+def users(project_id: int, span: Span, *, search: str = "", min_events: int = 0,
+          ordering: str = "last_seen", limit: int = 50, offset: int = 0,
+          use_cache: bool = True) -> dict:
+    """People who identified (sent ``identify`` or have ids linked to them), with their first
+    and last event and event count in the range, across all their linked ids."""
+    options = {"search": search, "min_events": min_events, "ordering": ordering,
+               "limit": limit, "offset": offset}
+
+    def compute() -> dict:
+        rows = executor.rows(users_statement(project_id, span, **options))
+        return {"count": rows[0][4] if rows else 0,
+                "results": [{"user_id": person, "first_seen": first.isoformat(),
+                             "last_seen": last.isoformat(), "events": events}
+                            for person, first, last, events, _ in rows]}
+
+    return _cached("users", project_id, span, options, compute, use_cache=use_cache)

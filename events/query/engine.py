@@ -1,5 +1,6 @@
 """Running a spec: pick a table per query, fetch, fold groups past the top N into "other", fill
-gaps, evaluate formulas, cache the answer in Redis.
+gaps, evaluate formulas; through the executor (one session under the query timeout, one cache
+policy).
 
 Table routing: for each query, the coarsest table whose resolution divides the step (and whose
 retention still covers the range's start) — raw points, the 1-minute rollup, the 1-hour rollup;
@@ -10,22 +11,14 @@ resolution of the table that still has the data, and ``meta.resolution`` says so
 
 from __future__ import annotations
 
-import hashlib
 import math
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-import psycopg
-from django.conf import settings
-from django.core.cache import cache
-from django.db import OperationalError, connection, transaction
 
-from analytics_site.errors import ApiError
-
-from .. import freshness
-from . import event_source, metric_source
+from . import event_source, executor, metric_source
+from .executor import QueryTimeout, QueryTooLarge, Session
 from .spec import PERCENTILES, BinOp, Expr, Notes, Number, Query, queries_of
 from .timerange import Range
 
@@ -35,14 +28,7 @@ MAX_TOTAL_POINTS = 500_000
 TABLE_NAMES = {"raw": "raw", "1m": "rollup_1m", "1h": "rollup_1h"}
 
 
-class QueryTooLarge(ApiError):
-    status = 400
-    code = "QUERY_TOO_LARGE"
-
-
-class QueryTimeout(ApiError):
-    status = 504
-    code = "QUERY_TIMEOUT"
+__all__ = ["FILLS", "QueryTimeout", "QueryTooLarge", "Retention", "plan", "run"]
 
 
 @dataclass
@@ -132,17 +118,18 @@ def _series_from(name: str, by: tuple[str, ...], cells: dict, order: list, label
     return out
 
 
-def _run_metric(project_id: int, query: Query, p: Plan, notes: Notes, name: str) -> list[Series]:
-    groups = metric_source.select_series(project_id, query, notes)
+def _run_metric(s: Session, project_id: int, query: Query, p: Plan, notes: Notes,
+                name: str) -> list[Series]:
+    groups = metric_source.select_series(s, project_id, query, notes)
     if not groups.ids:
         return []
     order = list(range(len(groups.tags)))
     folding = query.by and len(groups.tags) > query.limit
     if folding and query.aggregation not in PERCENTILES:
-        return _fold_metric_groups(project_id, query, p, groups, notes, name)
+        return _fold_metric_groups(s, project_id, query, p, groups, notes, name)
     if folding:
-        totals = metric_source.fetch(project_id, query, groups, p.table, p.range,
-                                     bucketed=False)
+        totals = metric_source.data_fetch(project_id, query, groups, p.table, p.range,
+                                          bucketed=False).run(s)
         order = sorted(order, key=lambda g: _rank_key(totals.get((g, 0)),
                                                       orjson.dumps(groups.tags[g])))
         top = set(order[:query.limit])
@@ -150,7 +137,7 @@ def _run_metric(project_id: int, query: Query, p: Plan, notes: Notes, name: str)
                   f"{name} are folded into \"other\".")
         groups.groups = [g if g in top else metric_source.OTHER for g in groups.groups]
         order = [*order[:query.limit], metric_source.OTHER]
-    cells = metric_source.fetch(project_id, query, groups, p.table, p.range)
+    cells = metric_source.data_fetch(project_id, query, groups, p.table, p.range).run(s)
     if query.by and metric_source.OTHER not in order:
         totals = _totals(cells)
         order = sorted(order, key=lambda g: _rank_key(totals.get(g), orjson.dumps(
@@ -169,10 +156,10 @@ def _totals(cells: dict) -> dict:
     return totals
 
 
-def _fold_metric_groups(project_id: int, query: Query, p: Plan, groups, notes: Notes,
-                        name: str) -> list[Series]:
+def _fold_metric_groups(s: Session, project_id: int, query: Query, p: Plan, groups,
+                        notes: Notes, name: str) -> list[Series]:
     """Top groups and "other" in one statement (every aggregation but the percentiles)."""
-    cells, top = metric_source.fetch_top(project_id, query, groups, p.table, p.range)
+    cells, top = metric_source.top_fetch(project_id, query, groups, p.table, p.range).run(s)
     order = list(top)
     if any(group == metric_source.OTHER for group, _ in cells):  # only groups with data
         order.append(metric_source.OTHER)
@@ -188,16 +175,17 @@ def _rank_key(value, tiebreak: bytes):
     return (value is None, -(value or 0.0), tiebreak)
 
 
-def _run_events(project_id: int, query: Query, p: Plan, notes: Notes, name: str) -> list[Series]:
+def _run_events(s: Session, project_id: int, query: Query, p: Plan, notes: Notes,
+                name: str) -> list[Series]:
     top = None
     if query.by:
-        ranked = event_source.fetch(project_id, query, p.table, p.range, bucketed=False,
-                                    rank_limit=query.limit + 1)
+        ranked = s.rows(event_source.statement(project_id, query, p.table, p.range,
+                                               bucketed=False, rank_limit=query.limit + 1))
         keys = [row[0] for row in ranked]
         if len(keys) > query.limit:
             top = keys[:query.limit]
             notes.add(f"Groups past the top {query.limit} of {name} are folded into \"other\".")
-    rows = event_source.fetch(project_id, query, p.table, p.range, top=top)
+    rows = s.rows(event_source.statement(project_id, query, p.table, p.range, top=top))
     cells = {(key, at): float(value) if value is not None else None for key, at, value in rows}
     if not query.by:
         order, labels, other = [None], {}, object()
@@ -256,58 +244,51 @@ def _fill(series: list[Series], how: str) -> None:
                     last = v
 
 
-def _cache_key(project_id: int, outputs: list[tuple[str | None, Expr]], start: datetime,
-               end: datetime, step: int, fill: str, tz: str, table: str | None) -> str:
-    def rounded(moment: datetime) -> int:
-        return int(moment.timestamp()) // 10 * 10
-
-    spec = {"p": project_id, "q": [[name, expr.to_text()] for name, expr in outputs], "t": table,
-            "s": rounded(start), "e": rounded(end), "st": step, "f": fill, "tz": tz}
-    return "query:" + hashlib.sha256(orjson.dumps(spec)).hexdigest()
+def cache_spec(outputs: list[tuple[str | None, Expr]], rng: Range, fill: str,
+               table: str | None) -> dict:
+    """What makes an answer: the normalised queries, the range rounded to 10 s, the step."""
+    return {"q": [[name, expr.to_text()] for name, expr in outputs], "t": table,
+            "s": executor.rounded(rng.start), "e": executor.rounded(rng.end), "st": rng.step,
+            "f": fill, "tz": rng.tz}
 
 
 def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention,
         fill: str = "null", use_cache: bool = True, table: str | None = None) -> dict:
     """Evaluate each ``(name, expr)`` of ``outputs`` over ``rng`` at one common step; the series
-    of each carry its name (or its canonical text). Returns ``{"data": [...], "meta": {...}}``.
-    The cache key is the normalised spec, the range rounded to 10 s and the step."""
-    started = time.perf_counter()
-    key = _cache_key(project_id, outputs, rng.start, rng.end, rng.step, fill, rng.tz, table)
-    if rng.touches_now:  # new data folded since? then this is another answer
-        key += f":{freshness.version(project_id)}"
-    if use_cache:
-        hit = cache.get(key)
-        if hit is not None:
-            hit["meta"]["cached"] = True
-            hit["meta"]["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            return hit
-    notes = Notes()
+    of each carry its name (or its canonical text). Returns ``{"data": [...], "meta": {...}}``."""
+    return executor.answer(
+        kind="series", project_id=project_id, spec=cache_spec(outputs, rng, fill, table),
+        reaches_now=rng.touches_now, use_cache=use_cache,
+        compute=lambda: _compute(project_id, outputs, rng, keep, fill, table))
+
+
+def plans_of(outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention, notes: Notes,
+             table: str | None = None) -> dict[Query, Plan]:
+    """A plan per query; every query runs at the coarsest step any of them needs, so the series
+    line up."""
     queries = [q for _, expr in outputs for q in queries_of(expr)]
     plans: dict[Query, Plan] = {q: plan(q, rng, keep, notes, table) for q in queries}
-    # Every query runs at the coarsest step any of them needs, so the series line up.
     step = max((p.range.step for p in plans.values()), default=rng.step)
     if any(p.range.step != step for p in plans.values()):
         plans = {q: plan(q, rng.with_step(step), keep, notes, table) for q in plans}
+    return plans
+
+
+def _compute(project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range,
+             keep: Retention, fill: str, table: str | None) -> dict:
+    notes = Notes()
+    plans = plans_of(outputs, rng, keep, notes, table)
     final_range = next(iter(plans.values())).range if plans else rng
     series: list[Series] = []
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL statement_timeout = %s",
-                           [f"{int(settings.QUERY_TIMEOUT_S * 1000)}ms"])
-            for name, expr in outputs:
-                series += _evaluate(project_id, expr, plans, notes, name or expr.to_text(),
-                                    final_range)
-                _check_size(series, final_range)
-    except OperationalError as exc:
-        if isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
-            raise QueryTimeout(f"The query took longer than {settings.QUERY_TIMEOUT_S:g} s; "
-                               "narrow the range, add filters or use a larger step.",
-                               details={"timeout_s": settings.QUERY_TIMEOUT_S}) from None
-        raise
+    with executor.session() as s:
+        for name, expr in outputs:
+            series += _evaluate(s, project_id, expr, plans, notes, name or expr.to_text(),
+                                final_range)
+            _check_size(series, final_range)
     _fill(series, fill)
     tables = sorted({TABLE_NAMES[p.table] for p in plans.values()})
     buckets = final_range.buckets()
-    body = {"data": [s.as_dict(buckets) for s in series], "meta": {
+    return {"data": [s.as_dict(buckets) for s in series], "meta": {
         "table": tables[0] if len(tables) == 1 else "mixed",
         "tables": tables,
         "resolution": final_range.step,
@@ -317,24 +298,20 @@ def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, 
         "series": len(series),
         "notes": notes.items,
     }}
-    body["meta"]["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    if use_cache:
-        cache.set(key, body, 10 if final_range.touches_now else 300)
-    return body
 
 
-def _evaluate(project_id: int, expr: Expr, plans: dict, notes: Notes, name: str,
+def _evaluate(s: Session, project_id: int, expr: Expr, plans: dict, notes: Notes, name: str,
               rng: Range) -> list[Series]:
     if isinstance(expr, Number):
         return [Series(name, {}, [expr.value] * len(rng.buckets()))]
     if isinstance(expr, Query):
         runner = _run_events if expr.on_events else _run_metric
-        series = runner(project_id, expr, plans[expr], notes, name)
+        series = runner(s, project_id, expr, plans[expr], notes, name)
         _check_size(series, rng)
         return series
     assert isinstance(expr, BinOp)
-    left = _evaluate(project_id, expr.left, plans, notes, name, rng)
-    right = _evaluate(project_id, expr.right, plans, notes, name, rng)
+    left = _evaluate(s, project_id, expr.left, plans, notes, name, rng)
+    right = _evaluate(s, project_id, expr.right, plans, notes, name, rng)
     series = _combine(expr.op, left, right, name)
     _check_size(series, rng)
     return series

@@ -10,10 +10,10 @@ then on, including in buckets rolled up before it.
 
 from __future__ import annotations
 
-from django.db import connection
 from psycopg import sql
 
 from . import sql as parts
+from .executor import Statement
 from .spec import PERCENTILES, Filter, Query
 from .timerange import Range
 
@@ -89,9 +89,9 @@ def _raw_value(query: Query) -> sql.Composable:
     return sql.SQL("{}({})").format(sql.SQL(functions[agg]), v)
 
 
-def fetch(project_id: int, query: Query, table: str, rng: Range, *, bucketed: bool = True,
-          top: list[str] | None = None, rank_limit: int | None = None) -> list[tuple]:
-    """Rows ``(group_key_text, bucket_epoch_s, value)``.
+def statement(project_id: int, query: Query, table: str, rng: Range, *, bucketed: bool = True,
+              top: list[str] | None = None, rank_limit: int | None = None) -> Statement:
+    """The statement whose rows are ``(group_key_text, bucket_epoch_s, value)``.
 
     Not ``bucketed``: one row per group over the whole range. ``top``: groups outside it come
     back with group None ("other"). ``rank_limit``: the top groups by value, at most that many.
@@ -112,18 +112,17 @@ def fetch(project_id: int, query: Query, table: str, rng: Range, *, bucketed: bo
         if query.aggregation == "uniq_users":
             joins = sql.SQL(" LEFT JOIN events_personalias a ON a.project_id = e.project_id"
                             " AND a.distinct_id = e.distinct_id")
-        statement = sql.SQL("SELECT {key} AS grp, {b} AS b, {value} FROM events_event e{joins}"
-                            " WHERE {where} GROUP BY 1, 2").format(
+        composed = sql.SQL("SELECT {key} AS grp, {b} AS b, {value} FROM events_event e{joins}"
+                           " WHERE {where} GROUP BY 1, 2").format(
             key=key, b=b, value=_raw_value(query), joins=joins,
             where=sql.SQL(" AND ").join(where))
     else:
-        statement = _rollup_statement(query, key, b, sql.SQL(" AND ").join(where))
+        composed = _rollup_statement(query, key, b, sql.SQL(" AND ").join(where))
     if rank_limit is not None:
-        statement = sql.SQL("SELECT * FROM ({}) AS ranked ORDER BY 3 DESC NULLS LAST, 1 "
-                            "LIMIT {}").format(statement, sql.Literal(rank_limit))
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchall()
+        composed = sql.SQL("SELECT * FROM ({}) AS ranked ORDER BY 3 DESC NULLS LAST, 1 "
+                           "LIMIT {}").format(composed, sql.Literal(rank_limit))
+    return Statement(composed, params, "events_event" if table == "raw" else
+                     "events_eventrollup1h", None if table == "raw" else 3600)
 
 
 def _rollup_statement(query: Query, key, b, where) -> sql.Composed:

@@ -5,18 +5,24 @@ Series are few next to points, so filters and grouping are applied to the series
 (``events_metricseries``) and the data query only joins ``(series_id, group)`` pairs: one SQL
 shape for every filter. A group beyond the top ``limit`` (ranked by the aggregation over the whole
 range) is folded into one "other" group, computed exactly like the rest.
+
+Two steps, each compiled to a statement without touching the database and run by the executor:
+the series (``series_statement`` → ``groups_of``), then the data (``data_fetch`` or
+``top_fetch``, whose ``read`` turns the rows into ``{(group, bucket): value}``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from django.db import connection
 from psycopg import sql
 
 from .. import sketch
 from . import sql as parts
+from .executor import Session, Statement
 from .spec import PERCENTILES, Filter, Notes, Query
 from .timerange import Range
 
@@ -33,6 +39,18 @@ class Groups:
     tags: list[dict]
 
 
+@dataclass(frozen=True)
+class Fetch:
+    """A compiled data statement and how its rows read (``{(group, bucket_epoch_s): value}``,
+    and for ``top_fetch`` the top groups beside)."""
+
+    statement: Statement
+    read: Callable[[list[tuple]], Any]
+
+    def run(self, session: Session) -> Any:
+        return self.read(session.rows(self.statement))
+
+
 def _matches(tags: dict, f: Filter) -> bool:
     value = tags.get(f.key)
     if f.op == "eq":
@@ -44,27 +62,35 @@ def _matches(tags: dict, f: Filter) -> bool:
     return isinstance(value, str) and value.startswith(f.values[0])
 
 
-def _series_rows(project_id: int, name: str, contains: dict | None = None) -> list:
+def series_statement(project_id: int, name: str, contains: dict | None = None) -> Statement:
     statement = "SELECT id, tags FROM events_metricseries WHERE project_id = %s AND name = %s"
     params: list = [project_id, name]
     if contains:
         statement += " AND tags @> %s::jsonb"
         params.append(orjson.dumps(contains).decode())
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        # Django's connection reads jsonb as text (its JSONField decodes it).
-        return [(series_id, orjson.loads(tags) if isinstance(tags, str) else tags)
-                for series_id, tags in cursor.fetchall()]
+    return Statement(sql.SQL(statement), params, table="events_metricseries")
 
 
-def select_series(project_id: int, query: Query, notes: Notes) -> Groups:
+def _series_rows(session: Session, statement: Statement) -> list:
+    # Django's connection reads jsonb as text (its JSONField decodes it).
+    return [(series_id, orjson.loads(tags) if isinstance(tags, str) else tags)
+            for series_id, tags in session.rows(statement)]
+
+
+def select_series(session: Session, project_id: int, query: Query, notes: Notes) -> Groups:
     # Equality filters narrow the series in PostgreSQL (a metric may have thousands of series;
     # an alert asks for one); the rest are matched here. Nothing found: every series is read
     # again, to say which name or tag key does not exist.
     contains = {f.key: f.values[0] for f in query.filters if f.op == "eq"}
-    rows = _series_rows(project_id, query.source, contains) if contains else []
+    rows = _series_rows(session, series_statement(project_id, query.source, contains)) \
+        if contains else []
     if not rows:
-        rows = _series_rows(project_id, query.source)
+        rows = _series_rows(session, series_statement(project_id, query.source))
+    return groups_of(rows, query, notes)
+
+
+def groups_of(rows: list, query: Query, notes: Notes) -> Groups:
+    """The series rows ``(id, tags)`` of a metric, filtered and grouped by ``query``."""
     if not rows:
         notes.add(f"No metric named {query.source!r} in this project.")
         return Groups([], [], [])
@@ -117,14 +143,12 @@ def _source(table: str, time_column: str, whole_metric: bool) -> sql.Composed:
         table=sql.Identifier(TABLES[table]), time=sql.Identifier(time_column))
 
 
-def fetch(project_id: int, query: Query, groups: Groups, table: str, rng: Range, *,
-          bucketed: bool = True) -> dict[tuple[int, object], float | None]:
+def data_fetch(project_id: int, query: Query, groups: Groups, table: str, rng: Range, *,
+               bucketed: bool = True) -> Fetch:
     """``{(grp, bucket_epoch_s): value}`` over ``rng`` (bucket 0 if not ``bucketed``).
 
     An hourly query over all of a metric's series in one group reads the name-level rollup
     (one row per hour instead of one per series and hour)."""
-    if not groups.ids:
-        return {}
     time_column = "timestamp" if table == "raw" else "bucket"
     column = sql.SQL("t.{}").format(sql.Identifier(time_column))
     b = parts.bucket_key(column, rng, bucketed, RESOLUTIONS.get(table))
@@ -132,20 +156,22 @@ def fetch(project_id: int, query: Query, groups: Groups, table: str, rng: Range,
               "project": project_id, "name": query.source}
     whole_metric = table == "1h" and not query.filters and set(groups.groups) == {0}
     source = _source(table, time_column, whole_metric)
+    read_table = "events_metricnamerollup1h" if whole_metric else TABLES[table]
     agg = query.aggregation
     if agg in PERCENTILES and table != "raw":
         if whole_metric:
-            return _few_sketches(query, b, source, params)
-        return _sketch_percentiles(query, b, source, params)
+            return _few_sketches(query, b, source, params, read_table, table)
+        return _sketch_percentiles(query, b, source, params, read_table, table)
     statement = sql.SQL("SELECT g.grp, {b} AS b, {value} {source} GROUP BY 1, 2").format(
         b=b, value=_value_columns(query, table), source=source)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return {(grp, at): (float(value) if value is not None else None)
-                for grp, at, value in cursor.fetchall()}
+    return Fetch(Statement(statement, params, read_table, RESOLUTIONS.get(table)), _read_cells)
 
 
-def _sketch_percentiles(query: Query, b, source, params) -> dict:
+def _read_cells(rows: list[tuple]) -> dict:
+    return {(grp, at): (float(value) if value is not None else None) for grp, at, value in rows}
+
+
+def _sketch_percentiles(query: Query, b, source, params, read_table: str, table: str) -> Fetch:
     # One pass over the rollup rows; the sketches merge per (grp, b, key), the bounds per (grp, b).
     statement = sql.SQL("""
         WITH scanned AS MATERIALIZED (
@@ -159,38 +185,40 @@ def _sketch_percentiles(query: Query, b, source, params) -> dict:
             SELECT grp, b, u.k, sum(u.c) AS c
             FROM scanned CROSS JOIN LATERAL unnest(sketch_keys, sketch_counts) AS u(k, c)
             GROUP BY 1, 2, 3) AS cells"""), PERCENTILES[query.aggregation]))
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
-    return {(grp, at): min(max(sketch.value_of(k), lo), hi) for grp, at, k, lo, hi in rows}
+
+    def read(rows: list[tuple]) -> dict:
+        return {(grp, at): min(max(sketch.value_of(k), lo), hi) for grp, at, k, lo, hi in rows}
+
+    return Fetch(Statement(statement, params, read_table, RESOLUTIONS.get(table)), read)
 
 
-def _few_sketches(query: Query, b, source, params) -> dict:
+def _few_sketches(query: Query, b, source, params, read_table: str, table: str) -> Fetch:
     """Percentiles from a few rollup rows (the name-level rollup: one row per hour): read the
     sketches and rank them here, which beats unnesting them in SQL."""
     statement = sql.SQL("SELECT {b} AS b, t.sketch_keys, t.sketch_counts, t.min, t.max "
                         "{source}").format(b=b, source=source)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
-    by_bucket: dict[int, list] = {}
-    for at, keys, counts, low, high in rows:
-        by_bucket.setdefault(at, []).append((keys, counts, low, high))
     q = PERCENTILES[query.aggregation]
-    out = {}
-    for at, parts_of in by_bucket.items():
-        low = min(p[2] for p in parts_of)
-        high = max(p[3] for p in parts_of)
-        if len(parts_of) == 1:
-            keys, counts = parts_of[0][0], parts_of[0][1]
-        else:
-            merged: dict[int, int] = {}
-            for keys_i, counts_i, _, _ in parts_of:
-                sketch.merge(merged, keys_i, counts_i)
-            keys = sorted(merged)
-            counts = [merged[k] for k in keys]
-        out[(0, at)] = sketch.quantile_sorted(keys, counts, q, low=low, high=high)
-    return out
+
+    def read(rows: list[tuple]) -> dict:
+        by_bucket: dict[int, list] = {}
+        for at, keys, counts, low, high in rows:
+            by_bucket.setdefault(at, []).append((keys, counts, low, high))
+        out = {}
+        for at, parts_of in by_bucket.items():
+            low = min(p[2] for p in parts_of)
+            high = max(p[3] for p in parts_of)
+            if len(parts_of) == 1:
+                keys, counts = parts_of[0][0], parts_of[0][1]
+            else:
+                merged: dict[int, int] = {}
+                for keys_i, counts_i, _, _ in parts_of:
+                    sketch.merge(merged, keys_i, counts_i)
+                keys = sorted(merged)
+                counts = [merged[k] for k in keys]
+            out[(0, at)] = sketch.quantile_sorted(keys, counts, q, low=low, high=high)
+        return out
+
+    return Fetch(Statement(statement, params, read_table, RESOLUTIONS.get(table)), read)
 
 
 # -- top groups and "other" in one statement -------------------------------------------------------
@@ -209,9 +237,9 @@ _MERGED = {"count": "sum(n)", "sum": "sum(s)", "rate": "sum(s)",
            "last": "(array_agg(v ORDER BY at DESC NULLS LAST))[1]"}
 
 
-def fetch_top(project_id: int, query: Query, groups: Groups, table: str, rng: Range
-              ) -> tuple[dict, list[int]]:
-    """``({(grp or OTHER, bucket_epoch_s): value}, [top groups, best first])``."""
+def top_fetch(project_id: int, query: Query, groups: Groups, table: str, rng: Range) -> Fetch:
+    """Top groups and "other" in one statement; it reads as ``({(grp or OTHER,
+    bucket_epoch_s): value}, [top groups, best first])``."""
     time_column = "timestamp" if table == "raw" else "bucket"
     column = sql.SQL("t.{}").format(sql.Identifier(time_column))
     plain, latest = _PARTIALS["raw" if table == "raw" else "rollup"]
@@ -232,11 +260,13 @@ def fetch_top(project_id: int, query: Query, groups: Groups, table: str, rng: Ra
         b=parts.bucket_key(column, rng, True, RESOLUTIONS.get(table)), plain=sql.SQL(plain),
         latest=sql.SQL(latest),
         source=_source(table, time_column, False), merged=merged, other=sql.Literal(OTHER))
-    with connection.cursor() as cursor:
-        cursor.execute(statement, {"ids": groups.ids, "grps": groups.groups, "start": rng.start,
-                                   "end": rng.end, "limit": query.limit})
-        rows = cursor.fetchall()
-    ranks = {grp: rank for grp, rank, _, _ in rows if grp != OTHER}
-    cells = {(grp, at): (float(value) if value is not None else None)
-             for grp, _, at, value in rows}
-    return cells, sorted(ranks, key=ranks.get)
+    params = {"ids": groups.ids, "grps": groups.groups, "start": rng.start, "end": rng.end,
+              "limit": query.limit}
+
+    def read(rows: list[tuple]) -> tuple[dict, list[int]]:
+        ranks = {grp: rank for grp, rank, _, _ in rows if grp != OTHER}
+        cells = {(grp, at): (float(value) if value is not None else None)
+                 for grp, _, at, value in rows}
+        return cells, sorted(ranks, key=ranks.get)
+
+    return Fetch(Statement(statement, params, TABLES[table], RESOLUTIONS.get(table)), read)

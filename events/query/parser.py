@@ -22,6 +22,8 @@ import re
 
 from analytics_site.errors import ApiError
 
+from ..names import METRIC_NAME, QUERY_KEY_TEXT
+from ..names import QUERY_KEY as TAG_KEY
 from .spec import (
     AGGREGATIONS,
     DEFAULT_LIMIT,
@@ -29,9 +31,7 @@ from .spec import (
     EVENTS,
     FILTER_OPS,
     MAX_LIMIT,
-    METRIC_NAME,
     OPERATORS,
-    TAG_KEY,
     BinOp,
     Expr,
     Filter,
@@ -60,7 +60,7 @@ class QueryInvalid(ApiError):
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _AGG = re.compile(r"[a-z0-9_]+")
 _SOURCE = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
-_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_.$-]*")
+_KEY = QUERY_KEY_TEXT
 _BARE = re.compile(r"[^\s,{}|!*\"()]+")
 _WORD = re.compile(r"[a-z]+")
 _INT = re.compile(r"\d+")

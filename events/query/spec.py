@@ -22,8 +22,6 @@ FILTER_OPS = ("eq", "ne", "in", "prefix")
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 
-METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$")
-TAG_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.:$-]{0,199}$")
 
 
 @dataclass(frozen=True)

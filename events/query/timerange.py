@@ -111,6 +111,57 @@ class Range:
         return make_range(self.start, self.end, step, tz=self.tz, now=self.now)
 
 
+@dataclass(frozen=True)
+class Span:
+    """An exact stretch of time, for the reports that total over a range rather than bucket it
+    (the overview, breakdowns, sessions, people): the same times, zone and clock as a Range, and
+    the same cache grain."""
+
+    start: datetime
+    end: datetime
+    tz: str
+    now: datetime
+
+    @property
+    def previous(self) -> Span:
+        return Span(self.start - (self.end - self.start), self.start, self.tz, self.now)
+
+    @property
+    def reaches_now(self) -> bool:
+        return self.end > self.now - timedelta(seconds=60)
+
+    def params(self, project_id: int) -> dict:
+        return {"project": project_id, "start": self.start, "end": self.end}
+
+    def spec(self) -> dict:
+        """The span as a cache key sees it (10 s grain, like a Range's)."""
+        return {"s": int(self.start.timestamp()) // 10 * 10,
+                "e": int(self.end.timestamp()) // 10 * 10, "tz": self.tz}
+
+
+MAX_SPAN_DAYS = 400
+
+
+def rounded_now(now: datetime | None = None) -> datetime:
+    """Now, moved up to the next 10 s boundary: relative ranges asked within the same 10 s are
+    the same range, so they share one cache entry (whose TTL is 10 s when it reaches now)."""
+    now = now or datetime.now(UTC)
+    return datetime.fromtimestamp(-(-now.timestamp() // 10) * 10, UTC)
+
+
+def resolve_span(start=None, end=None, *, default_start: str = "now-7d", tz: str = "UTC",
+                 now: datetime | None = None) -> Span:
+    now = now or rounded_now()
+    start_at = parse_time(start if start not in (None, "") else default_start, "start", now)
+    end_at = parse_time(end if end not in (None, "") else "now", "end", now)
+    if end_at <= start_at:
+        raise InvalidRange("end must be after start.", details={"end": ["Must be after start."]})
+    if end_at - start_at > timedelta(days=MAX_SPAN_DAYS):
+        raise InvalidRange(f"A range is at most {MAX_SPAN_DAYS} days.",
+                           details={"start": ["Too far back."]})
+    return Span(start_at, end_at, tz, now)
+
+
 def auto_step(seconds: float) -> int:
     wanted = seconds / TARGET_POINTS
     for step in NICE_STEPS:

@@ -30,7 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from analytics_site.errors import ApiError, ServiceUnavailable
-from events import intake, selectors, sources
+from events import intake, selectors, services, sources
 from events.models import StatsdListener
 from events.ratelimit import client as redis_client
 from events.receivers.statsd import Aggregator
@@ -109,6 +109,8 @@ class Served:
         if points or received or rejected:
             try:
                 key = await selectors.ingest_key(self.config["key"])
+                if key is not None:
+                    await services.note_key_used(key.id)
                 if points:
                     if key is None:
                         raise ApiError("the listener's ingest key is revoked or unknown")

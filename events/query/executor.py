@@ -1,0 +1,143 @@
+"""The read path's one door to the database: statements in, rows out, answers cached.
+
+Sources (metric series, events, the analytics reports, the catalog) compile what they are asked
+to ``Statement``s — composed SQL, its parameters, the table it reads and that table's resolution
+— without touching the database, so a test can read the SQL a query becomes. Everything that
+reads data runs them here:
+
+- ``session()``: one transaction with PostgreSQL's ``statement_timeout`` at ``QUERY_TIMEOUT_S``;
+  a cancelled statement becomes ``QUERY_TIMEOUT`` (504), never a 500; a statement returning more
+  than ``MAX_ROWS`` rows is ``QUERY_TOO_LARGE``.
+- ``answer()``: the one cache policy. The key is a kind, the project, ``CACHE_VERSION`` and the
+  canonical spec (the normalised query text, the range rounded to 10 s, the step, the options);
+  an answer whose range reaches now also carries the project's data version (bumped when the
+  rollup fold takes in new data), lives 10 s, and 300 s otherwise. ``meta`` says whether the
+  answer came from the cache and how long it took.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import psycopg
+from django.conf import settings
+from django.core.cache import cache
+from django.db import OperationalError, connection, transaction
+from psycopg import sql
+
+from analytics_site.errors import ApiError
+
+from .. import freshness
+
+# Bump when an answer's shape or meaning changes: entries cached under the old one are not read.
+CACHE_VERSION = 1
+NOW_TTL_S = 10
+PAST_TTL_S = 300
+MAX_ROWS = 2_000_000
+
+
+class QueryTimeout(ApiError):
+    status = 504
+    code = "QUERY_TIMEOUT"
+
+
+class QueryTooLarge(ApiError):
+    status = 400
+    code = "QUERY_TOO_LARGE"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of the read path. ``table`` is what it reads (``meta.tables``);
+    ``resolution`` the seconds one row of it covers (None: raw rows)."""
+
+    sql: sql.Composable
+    params: dict | list = field(default_factory=dict)
+    table: str = ""
+    resolution: int | None = None
+
+    def as_text(self) -> str:
+        """The SQL as sent (parameters stay placeholders): what the snapshot tests compare."""
+        return self.sql.as_string(None)
+
+
+@dataclass
+class Session:
+    cursor: Any
+    ran: list[Statement] = field(default_factory=list)
+
+    def rows(self, statement: Statement) -> list[tuple]:
+        self.ran.append(statement)
+        self.cursor.execute(statement.sql, statement.params)
+        rows = self.cursor.fetchmany(MAX_ROWS + 1)
+        if len(rows) > MAX_ROWS:
+            raise QueryTooLarge(f"The query returns more than {MAX_ROWS} rows; narrow the range "
+                                "or add filters.", details={"max_rows": MAX_ROWS})
+        return rows
+
+    def one(self, statement: Statement) -> tuple | None:
+        rows = self.rows(statement)
+        return rows[0] if rows else None
+
+
+@contextmanager
+def session(timeout_s: float | None = None) -> Iterator[Session]:
+    """Statements run in one transaction under the query timeout (the default
+    ``QUERY_TIMEOUT_S``); leaving the block ends it."""
+    timeout = settings.QUERY_TIMEOUT_S if timeout_s is None else timeout_s
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [f"{int(timeout * 1000)}ms"])
+            yield Session(cursor)
+    except OperationalError as exc:
+        if isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
+            raise QueryTimeout(f"The query took longer than {timeout:g} s; narrow the range, "
+                               "add filters or use a larger step.",
+                               details={"timeout_s": timeout}) from None
+        raise
+
+
+def rows(statement: Statement) -> list[tuple]:
+    """One statement in a session of its own."""
+    with session() as s:
+        return s.rows(statement)
+
+
+# -- the cache policy -----------------------------------------------------------------------------
+def rounded(moment) -> int:
+    """Epoch seconds down to 10 s: the cache's grain for times in a spec."""
+    return int(moment.timestamp()) // 10 * 10
+
+
+def cache_key(kind: str, project_id: int, spec: dict, *, reaches_now: bool) -> str:
+    canonical = orjson.dumps({"kind": kind, "project": project_id, "v": CACHE_VERSION,
+                              "spec": spec}, option=orjson.OPT_SORT_KEYS)
+    key = f"query:{hashlib.sha256(canonical).hexdigest()}"
+    if reaches_now:  # new data folded since? then this is another answer
+        key += f":{freshness.version(project_id)}"
+    return key
+
+
+def answer(*, kind: str, project_id: int, spec: dict, reaches_now: bool,
+           compute: Callable[[], dict], use_cache: bool = True) -> dict:
+    """``compute()`` (a JSON-safe dict), or its cached copy; ``meta.cached`` and
+    ``meta.took_ms`` are set either way (``meta`` is added when the answer has none)."""
+    started = time.perf_counter()
+    key = cache_key(kind, project_id, spec, reaches_now=reaches_now)
+    body = cache.get(key) if use_cache else None
+    cached = body is not None
+    if body is None:
+        body = compute()
+        body.setdefault("meta", {})["cached"] = False
+        if use_cache:
+            cache.set(key, body, NOW_TTL_S if reaches_now else PAST_TTL_S)
+    meta = body.setdefault("meta", {})
+    meta["cached"] = cached
+    meta["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return body
