@@ -294,3 +294,19 @@ def test_no_data_means_no_series_not_an_empty_other(cpu):
                    start=(start - timedelta(days=2)).isoformat(),
                    end=(start - timedelta(days=1)).isoformat(), step=3600, use_cache=False)
     assert body["data"] == []
+
+
+def test_a_tag_key_that_ingest_takes_can_be_queried(store, make_project):
+    """One rule for names: "k8s/pod" is a tag key on ingest, so the language filters and
+    groups on it too."""
+    project = make_project("Kubernetes")
+    now = datetime.now(UTC)
+    store.points(project, [
+        {"name": "pod.restarts", "value": value, "tags": {"k8s/pod": pod},
+         "timestamp": (now - timedelta(minutes=1)).isoformat()}
+        for pod, value in (("web-1", 2.0), ("web-2", 5.0))])
+    rollups.fold()
+    body = execute(project, query="sum:pod.restarts{k8s/pod:web-2} by {k8s/pod}",
+                   start="now-10m", step="10m", use_cache=False)
+    assert [(s["tags"], [v for _, v in s["points"] if v is not None])
+            for s in body["data"]] == [({"k8s/pod": "web-2"}, [5.0])]
