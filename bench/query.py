@@ -419,7 +419,7 @@ def main() -> None:
             project, query="avg:http.latency_ms{} by {host}", start=last_hour.isoformat(),
             end=data_end.isoformat(), use_cache=False)),
         "overview_30d_p95_ms": _time("overview_30d", max(3, runs // 3), lambda: analytics.overview(
-            project.pk, analytics.window("now-30d", "now"))),
+            project.pk, analytics.window("now-30d", "now"), use_cache=False)),
         "sketch_30d_p95_ms": _time("sketch_30d", runs, lambda: execute(
             project, query="p95:http.latency_ms{}", use_cache=False, **month)),
     }
