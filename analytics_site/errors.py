@@ -1,19 +1,25 @@
 """The one error format of the API: ``{"error": "<message>", "code": "<CODE>", "details": {}}``.
 
 Services raise :class:`ApiError` (or a subclass with its own code); DRF's exceptions and Django's
-404 / 413 / 500 are mapped here, in one place. A response never carries a stack trace: unexpected
-exceptions are logged with the request id and answered with ``INTERNAL_ERROR``.
+404 / 413 / 500 are mapped here, in one place, and so are the storage faults a client can only
+wait out: PostgreSQL or Redis unreachable (503 ``UNAVAILABLE`` with ``Retry-After``) and a
+statement cancelled by its timeout (504 ``QUERY_TIMEOUT``). A response never carries a stack
+trace: unexpected exceptions are logged with the request id and answered with
+``INTERNAL_ERROR``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
+import psycopg
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -138,6 +144,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, IntegrityError):
         return Response(error_body("The change conflicts with existing data.", "CONFLICT"),
                         status=409)
+    if isinstance(exc, OperationalError | InterfaceError | redis.ConnectionError
+                  | redis.TimeoutError):
+        return _storage_fault(exc, request)
     if isinstance(exc, drf.APIException):
         code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), "BAD_REQUEST")
         headers = {}
@@ -164,6 +173,21 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
                                {"request_id": getattr(request, "request_id", None)}), status=500)
 
 
+def _storage_fault(exc: Exception, request) -> Response:
+    from django.conf import settings
+
+    extra = {"request_id": getattr(request, "request_id", None)}
+    if isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
+        logger.warning("statement timeout", extra=extra)
+        return Response(error_body(
+            f"The query took longer than {settings.QUERY_TIMEOUT_S:g} s; narrow the range.",
+            "QUERY_TIMEOUT", {"timeout_s": settings.QUERY_TIMEOUT_S}), status=504)
+    logger.warning("storage unavailable", exc_info=exc, extra=extra)
+    unavailable = ServiceUnavailable("Storage is unavailable; retry later.")
+    return Response(error_body(unavailable.message, unavailable.code, unavailable.details),
+                    status=unavailable.status, headers=unavailable.headers)
+
+
 def _max_body() -> int:
     from django.conf import settings
 
@@ -174,10 +198,13 @@ def _max_body() -> int:
 # (PostHog's, Segment's, InfluxDB's, OTLP's), whose SDKs parse every answer.
 _JSON_PREFIXES = ("/api/", "/v1/", "/i/v0/")
 _JSON_PATHS = {"/write", "/batch", "/batch/", "/capture", "/capture/", "/e", "/e/"}
+# The data of a public dashboard's panels too (the dashboard's own page is a page).
+_PUBLIC_PANEL = re.compile(r"^/public/dashboards/[^/]+/panels/")
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith(_JSON_PREFIXES) or request.path in _JSON_PATHS
+    return (request.path.startswith(_JSON_PREFIXES) or request.path in _JSON_PATHS
+            or _PUBLIC_PANEL.match(request.path) is not None)
 
 
 def json_or_html_404(request, exception=None):

@@ -294,7 +294,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "analytics_site.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "analytics_site.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
@@ -326,6 +326,7 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "alerts.models.ChannelKind",
         "NotificationKindEnum": "alerts.models.Notification.Kind",
         "DeliveryStatusEnum": "alerts.models.Notification.Status",
+        "ErrorCodeEnum": "analytics_site.schema.ERROR_CODES",
     },
 }
 

@@ -1,6 +1,13 @@
-"""Representations of the alerts API (writes are checked by alerts.services)."""
+"""Representations of the alerts API. The write serializers check the shape of a body (types,
+text PostgreSQL can hold, times in UTC) before alerts.services checks its meaning."""
 
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 from rest_framework import serializers
+
+from analytics_site.fields import UTCDateTimeField, refuse_unstorable
+from events.query.timerange import parse_duration, parse_time
 
 from ..models import (
     AlertEvent,
@@ -10,8 +17,30 @@ from ..models import (
     Notification,
     NotificationChannel,
     Silence,
+    State,
 )
 from ..selectors import rule_state
+
+
+def _moment(value, field: str) -> datetime:
+    """A time as the engine reads one (ISO 8601, epoch, now-1h) or, ahead, now+2h."""
+    now = timezone.now()
+    ahead = value.replace(" ", "") if isinstance(value, str) else ""
+    if ahead.startswith("now+"):
+        return now + timedelta(seconds=parse_duration(ahead[4:], field))
+    return parse_time(value, field, now)
+
+
+class MomentField(UTCDateTimeField):
+    def __init__(self, **kwargs):
+        super().__init__(parse=lambda value: _moment(value, self.field_name),
+                         forms="ISO 8601, epoch seconds or ms, now-1h or now+2h", **kwargs)
+
+
+def _labels(**kwargs) -> serializers.DictField:
+    return serializers.DictField(child=serializers.CharField(max_length=200, allow_blank=True,
+                                                             trim_whitespace=False),
+                                 validators=[refuse_unstorable], **kwargs)
 
 
 class InstanceSerializer(serializers.ModelSerializer):
@@ -52,11 +81,13 @@ class RuleWriteSerializer(serializers.Serializer):
     for_seconds = serializers.IntegerField(required=False)
     severity = serializers.ChoiceField(choices=["info", "warning", "critical"], required=False)
     enabled = serializers.BooleanField(required=False)
-    labels = serializers.DictField(child=serializers.CharField(), required=False)
-    channels = serializers.ListField(child=serializers.IntegerField(), required=False)
+    labels = _labels(required=False, allow_null=True)
+    channels = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                     allow_null=True)
     no_data = serializers.ChoiceField(choices=["ok", "alerting", "no_data"], required=False)
     renotify_minutes = serializers.IntegerField(required=False)
-    message = serializers.CharField(required=False)
+    message = serializers.CharField(max_length=2000, required=False, allow_blank=True,
+                                    allow_null=True)
     interval_seconds = serializers.IntegerField(required=False)
 
 
@@ -88,7 +119,7 @@ class ChannelWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=["email", "webhook", "slack"])
     recipients = serializers.ListField(child=serializers.EmailField(), required=False)
-    url = serializers.URLField(required=False)
+    url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
     timeout_s = serializers.FloatField(required=False)
     enabled = serializers.BooleanField(required=False)
 
@@ -116,8 +147,21 @@ class SilenceSerializer(serializers.ModelSerializer):
 
 
 class SilenceWriteSerializer(serializers.Serializer):
-    rule = serializers.IntegerField(required=False)
-    matchers = serializers.DictField(child=serializers.CharField(), required=False)
-    starts_at = serializers.CharField(required=False)
-    ends_at = serializers.CharField()
+    rule = serializers.IntegerField(required=False, allow_null=True)
+    matchers = _labels(required=False, allow_null=True)
+    starts_at = MomentField(required=False, allow_null=True,
+                            help_text="ISO 8601, epoch, now-1h or now+2h; default now.")
+    ends_at = MomentField(help_text="ISO 8601 or now+2h.")
     reason = serializers.CharField(max_length=500)
+
+
+class AlertsQuery(serializers.Serializer):
+    state = serializers.ListField(child=serializers.ChoiceField(choices=State.choices),
+                                  required=False, help_text="Only alerts in these states.")
+
+
+class HistoryQuery(serializers.Serializer):
+    start = MomentField(required=False)
+    end = MomentField(required=False)
+    status = serializers.ChoiceField(choices=["firing"], required=False, help_text=(
+        "firing: the firing periods overlapping start..end (both needed)."))

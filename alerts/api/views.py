@@ -1,14 +1,17 @@
 """REST endpoints of the alerts app. Thin: scoped lookups from alerts.selectors (404 outside the
-caller's projects), writes through alerts.services; viewers read, editors change."""
+caller's projects), bodies and query parameters checked by their serializers (the shape; times in
+UTC), writes through alerts.services (the meaning); viewers read, editors change."""
+
+from datetime import datetime
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics_site.errors import ValidationFailed
-from events.query.timerange import parse_time
+from analytics_site.fields import valid, valid_query
 from projects.authentication import token_of
 from projects.models import Role, Scope
 from projects.selectors import get_project_for
@@ -17,10 +20,13 @@ from .. import backtest, evaluation, selectors, services
 from . import serializers as s
 
 
-def _body(request) -> dict:
+def _body(request, serializer_class, **kwargs) -> dict:
+    """The body, once its shape passed ``serializer_class``; the times in it in UTC."""
     if not isinstance(request.data, dict):
         raise ValidationFailed("The body must be a JSON object.", details={"body": ["Object."]})
-    return request.data
+    checked = valid(serializer_class, request.data, **kwargs)
+    return {**request.data, **{name: value.isoformat() for name, value in checked.items()
+                               if isinstance(value, datetime)}}
 
 
 def _project(request, project_id, write=False):
@@ -34,16 +40,6 @@ def _access(request, write=False) -> dict:
             "scope": Scope.WRITE if write else Scope.READ}
 
 
-def _range(request):
-    from django.utils import timezone
-
-    now = timezone.now()
-    params = request.query_params
-    start = parse_time(params["start"], "start", now) if params.get("start") else None
-    end = parse_time(params["end"], "end", now) if params.get("end") else None
-    return start, end
-
-
 class RuleList(APIView):
     @extend_schema(responses=s.RuleSerializer(many=True), operation_id="alert_rules_list")
     def get(self, request, project_id):
@@ -54,7 +50,8 @@ class RuleList(APIView):
                    operation_id="alert_rules_create")
     def post(self, request, project_id):
         project = _project(request, project_id, write=True)
-        rule = services.create_rule(project=project, data=_body(request), user=request.user)
+        rule = services.create_rule(project=project, data=_body(request, s.RuleWriteSerializer),
+                                    user=request.user)
         return Response(s.RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -68,8 +65,8 @@ class RuleDetail(APIView):
                    operation_id="alert_rules_update")
     def patch(self, request, pk):
         rule = selectors.get_rule_for(request.user, pk, **_access(request, write=True))
-        return Response(s.RuleSerializer(services.update_rule(rule=rule,
-                                                              data=_body(request))).data)
+        data = _body(request, s.RuleWriteSerializer, partial=True)
+        return Response(s.RuleSerializer(services.update_rule(rule=rule, data=data)).data)
 
     @extend_schema(responses={204: None}, operation_id="alert_rules_delete")
     def delete(self, request, pk):
@@ -101,22 +98,25 @@ class RulePreview(APIView):
     """Backtest a rule before saving it: the query over the last 24 h, the threshold and where
     it would have fired."""
 
+    runs_queries = True
+
     @extend_schema(request=s.RuleWriteSerializer, responses=OpenApiTypes.OBJECT,
                    operation_id="alert_rules_preview")
     def post(self, request, project_id):
         project = _project(request, project_id)
-        data = {"name": "preview", **_body(request)}
+        data = _body(request, s.RuleWriteSerializer, partial=True)
+        data = {"name": "preview", **data}
         return Response(backtest.backtest(project, services.clean_rule(project, data)))
 
 
 class ProjectHistory(APIView):
     @extend_schema(responses=s.EventSerializer(many=True), operation_id="alert_events_list",
-                   parameters=[OpenApiParameter("start", str), OpenApiParameter("end", str),
-                               OpenApiParameter("status", str)])
+                   parameters=[s.HistoryQuery])
     def get(self, request, project_id):
         project = _project(request, project_id)
-        start, end = _range(request)
-        if request.query_params.get("status") == "firing" and start and end:
+        query = valid_query(s.HistoryQuery, request)
+        start, end = query.get("start"), query.get("end")
+        if query.get("status") == "firing" and start and end:
             events = selectors.firing_periods(project, start=start, end=end)
         else:
             events = selectors.history_of(project, start=start, end=end)
@@ -125,10 +125,10 @@ class ProjectHistory(APIView):
 
 class ProjectAlerts(APIView):
     @extend_schema(responses=s.InstanceSerializer(many=True), operation_id="alerts_current",
-                   parameters=[OpenApiParameter("state", str, many=True)])
+                   parameters=[s.AlertsQuery])
     def get(self, request, project_id):
         project = _project(request, project_id)
-        states = request.query_params.getlist("state")
+        states = valid_query(s.AlertsQuery, request).get("state")
         return Response(s.InstanceSerializer(selectors.instances_of(project, states),
                                              many=True).data)
 
@@ -143,7 +143,8 @@ class ChannelList(APIView):
                    operation_id="channels_create")
     def post(self, request, project_id):
         project = _project(request, project_id, write=True)
-        channel = services.create_channel(project=project, data=_body(request))
+        channel = services.create_channel(project=project,
+                                          data=_body(request, s.ChannelWriteSerializer))
         return Response(s.ChannelWithSecretSerializer(channel).data,
                         status=status.HTTP_201_CREATED)
 
@@ -158,8 +159,9 @@ class ChannelDetail(APIView):
                    operation_id="channels_update")
     def patch(self, request, pk):
         channel = selectors.get_channel_for(request.user, pk, **_access(request, write=True))
-        return Response(s.ChannelSerializer(services.update_channel(
-            channel=channel, data=_body(request))).data)
+        data = _body(request, s.ChannelWriteSerializer, partial=True)
+        return Response(s.ChannelSerializer(services.update_channel(channel=channel,
+                                                                    data=data)).data)
 
     @extend_schema(responses={204: None}, operation_id="channels_delete")
     def delete(self, request, pk):
@@ -193,11 +195,14 @@ class SilenceList(APIView):
         return Response(s.SilenceSerializer(selectors.silences_of(project), many=True).data)
 
     @extend_schema(request=s.SilenceWriteSerializer, responses={201: s.SilenceSerializer},
-                   operation_id="silences_create")
+                   operation_id="silences_create", examples=[OpenApiExample(
+                       "Mute a team for two hours", request_only=True, value={
+                           "matchers": {"team": "checkout"}, "ends_at": "now+2h",
+                           "reason": "Deploy window"})])
     def post(self, request, project_id):
         project = _project(request, project_id, write=True)
-        silence = services.create_silence(project=project, data=_body(request),
-                                          user=request.user)
+        silence = services.create_silence(
+            project=project, data=_body(request, s.SilenceWriteSerializer), user=request.user)
         return Response(s.SilenceSerializer(silence).data, status=status.HTTP_201_CREATED)
 
 
@@ -207,8 +212,9 @@ class SilenceDetail(APIView):
         return Response(s.SilenceSerializer(selectors.get_silence_for(
             request.user, pk, **_access(request))).data)
 
-    @extend_schema(responses=s.SilenceSerializer, operation_id="silences_end")
+    @extend_schema(responses={204: None}, operation_id="silences_end")
     def delete(self, request, pk):
         """End a silence now (it stays in the list, ended)."""
         silence = selectors.get_silence_for(request.user, pk, **_access(request, write=True))
-        return Response(s.SilenceSerializer(services.end_silence(silence=silence)).data)
+        services.end_silence(silence=silence)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -144,7 +144,9 @@ def test_silences(api):
     empty = api["editor"].post(url, {"ends_at": "now", "reason": "all"}, format="json")
     assert empty.status_code == 400 and list(empty.json()["details"]) == ["matchers"]
     assert [s["reason"] for s in api["viewer"].get(url).json()] == ["deploy window"]
-    ended = api["editor"].delete(f"/api/v1/silences/{made.json()['id']}/")
+    silence = f"/api/v1/silences/{made.json()['id']}/"
+    assert api["editor"].delete(silence).status_code == 204
+    ended = api["viewer"].get(silence)  # still listed, ended
     assert datetime.fromisoformat(ended.json()["ends_at"]) <= datetime.now(UTC)
     assert api["outsider"].get(f"/api/v1/silences/{made.json()['id']}/").status_code == 404
 
@@ -174,3 +176,53 @@ def test_operators_set_thresholds_in_the_admin(api, client, django_user_model):
         "project": api["a"].pk, "name": "meta", "kind": "webhook", "recipients": "[]",
         "url": "http://169.254.169.254/", "secret": "", "timeout_s": 5, "enabled": "on"})
     assert refused.status_code == 200 and b"internal address" in refused.content
+
+
+def test_a_nul_in_a_query_parameter_is_refused_by_name(api):
+    a = api["a"]
+    for path, params, field in (
+            ("alerts", {"state": ["firing", "fir\x00ing"]}, "state"),
+            ("alerts", {"state": "burning"}, "state"),
+            ("alert-events", {"start": "now-1h\x00"}, "start"),
+            ("alert-events", {"status": "firing\x00"}, "status")):
+        response = api["viewer"].get(f"/api/v1/projects/{a.pk}/{path}/", params)
+        assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+        assert list(response.json()["details"]) == [field]
+
+
+def test_times_with_offsets_postgresql_refuses_are_converted_to_utc(api):
+    a = api["a"]
+    made = api["editor"].post(f"/api/v1/projects/{a.pk}/silences/", {
+        "matchers": {"team": "checkout"}, "ends_at": "2999-01-01T00:00:00+21:02",
+        "reason": "far east"}, format="json")
+    assert made.status_code == 201, made.json()
+    assert made.json()["ends_at"] == "2998-12-31T02:58:00Z"
+    history = api["viewer"].get(f"/api/v1/projects/{a.pk}/alert-events/",
+                                {"start": "2026-11-21T00:00:00+21:02", "end": "now"})
+    assert (history.status_code, history.json()) == (200, [])
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"rule": "abc"}, "rule"),
+    ({"ends_at": "9999-12-31T23:59:00-01:00"}, "ends_at"),
+    ({"ends_at": "now+99999999999w"}, "ends_at"),
+    ({"matchers": {"team\x00": "checkout"}}, "matchers"),
+    ({"reason": "deploy\x00"}, "reason"),
+])
+def test_bad_silences_are_named(api, change, field):
+    response = api["editor"].post(f"/api/v1/projects/{api['a'].pk}/silences/", {
+        "matchers": {"team": "checkout"}, "ends_at": "now+1h", "reason": "deploy", **change},
+        format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert list(response.json()["details"]) == [field]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"labels": {"team\x00": "checkout"}}, "labels"),
+    ({"message": "{rule} is \x00"}, "message"),
+])
+def test_nul_characters_in_rules_are_named(api, change, field):
+    response = api["editor"].post(f"/api/v1/projects/{api['a'].pk}/alert-rules/",
+                                  {**RULE, **change}, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert list(response.json()["details"]) == [field]

@@ -1,9 +1,10 @@
 """REST endpoints for dashboards and panels. Thin: scoped lookups from dashboards.selectors
-(404 outside the caller's projects), writes through dashboards.services; viewers read, editors
-and admins change."""
+(404 outside the caller's projects), bodies and query parameters checked by their serializers
+(the shape; times in UTC), writes through dashboards.services (the meaning); viewers read,
+editors and admins change."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -11,6 +12,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from analytics_site.errors import NotFound
+from analytics_site.fields import valid, valid_query
 from events import query as engine
 from projects.authentication import token_of
 from projects.models import Role, Scope
@@ -20,8 +22,11 @@ from .. import selectors, services
 from . import serializers as s
 
 
-def _body(request) -> dict:
-    return request.data if isinstance(request.data, dict) else {}
+def _body(request, serializer_class, **kwargs) -> dict:
+    """The body, once its shape passed ``serializer_class`` (services check the rest)."""
+    data = request.data if isinstance(request.data, dict) else {}
+    valid(serializer_class, data, **kwargs)
+    return data
 
 
 def _dashboard(request, pk, *, write=False):
@@ -41,7 +46,7 @@ class DashboardList(APIView):
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
                                   token=token_of(request), scope=Scope.WRITE)
-        data = _body(request)
+        data = _body(request, s.DashboardWriteSerializer)
         dashboard = services.create_dashboard(project=project, name=data.get("name"),
                                               user=request.user,
                                               description=data.get("description", ""))
@@ -56,8 +61,9 @@ class DashboardDetail(APIView):
     @extend_schema(request=s.DashboardWriteSerializer, responses=s.DashboardSerializer,
                    operation_id="dashboards_update")
     def patch(self, request, pk):
-        dashboard = services.update_dashboard(dashboard=_dashboard(request, pk, write=True),
-                                              **_body(request))
+        dashboard = services.update_dashboard(
+            dashboard=_dashboard(request, pk, write=True),
+            **_body(request, s.DashboardWriteSerializer, partial=True))
         return Response(s.DashboardSerializer(dashboard).data)
 
     @extend_schema(responses={204: None}, operation_id="dashboards_delete")
@@ -89,7 +95,7 @@ class PanelList(APIView):
                    operation_id="panels_create")
     def post(self, request, pk):
         dashboard = _dashboard(request, pk, write=True)
-        data = _body(request)
+        data = _body(request, s.PanelWriteSerializer)
         fields = {k: data[k] for k in ("title", "query", "type", "options", "x", "y", "w", "h")
                   if k in data}
         panel = services.create_panel(dashboard=dashboard, **fields)
@@ -102,7 +108,8 @@ class PanelDetail(APIView):
     def patch(self, request, pk):
         panel = selectors.get_panel_for(request.user, pk, min_role=Role.EDITOR,
                                         token=token_of(request), scope=Scope.WRITE)
-        panel = services.update_panel(panel=panel, **_body(request))
+        panel = services.update_panel(panel=panel,
+                                      **_body(request, s.PanelWriteSerializer, partial=True))
         return Response(s.PanelSerializer(panel).data)
 
     @extend_schema(responses={204: None}, operation_id="panels_delete")
@@ -114,7 +121,7 @@ class PanelDetail(APIView):
 
 
 class DashboardExport(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="dashboards_export")
+    @extend_schema(responses=s.DashboardExportSerializer, operation_id="dashboards_export")
     def get(self, request, pk):
         dashboard = _dashboard(request, pk)
         response = Response(services.export_dashboard(dashboard))
@@ -123,13 +130,19 @@ class DashboardExport(APIView):
 
 
 class DashboardImport(APIView):
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: s.DashboardSerializer},
-                   operation_id="dashboards_import")
+    @extend_schema(request=s.DashboardExportSerializer, responses={201: s.DashboardSerializer},
+                   operation_id="dashboards_import", examples=[OpenApiExample(
+                       "An export", request_only=True, value={
+                           "version": 1, "name": "Web", "description": "", "variables": [],
+                           "panels": [{"title": "Latency", "type": "line",
+                                       "query": "p95:http.latency_ms{} by {host}",
+                                       "options": {}, "x": 0, "y": 0, "w": 6, "h": 4}]})])
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
                                   token=token_of(request), scope=Scope.WRITE)
-        dashboard = services.import_dashboard(project=project, data=request.data,
-                                              user=request.user)
+        dashboard = services.import_dashboard(
+            project=project, data=_body(request, s.DashboardExportSerializer),
+            user=request.user)
         return Response(s.DashboardSerializer(dashboard).data, status=status.HTTP_201_CREATED)
 
 
@@ -157,6 +170,7 @@ class PublicPanelData(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [AnonRateThrottle]
+    runs_queries = True
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="public_panel_data", parameters=[
         OpenApiParameter("start", str), OpenApiParameter("end", str)])
@@ -174,31 +188,29 @@ class PublicPanelData(APIView):
 
 class AnnotationList(APIView):
     @extend_schema(responses=s.AnnotationSerializer(many=True), operation_id="annotations_list",
-                   parameters=[OpenApiParameter("start", str), OpenApiParameter("end", str),
-                               OpenApiParameter("dashboard", int)])
+                   parameters=[s.AnnotationsQuery])
     def get(self, request, project_id):
         project = get_project_for(request.user, project_id, token=token_of(request))
-        params = request.query_params
-        start = services.parse_moment(params["start"], "start") if params.get("start") else None
-        end = services.parse_moment(params["end"], "end") if params.get("end") else None
-        dashboard = params.get("dashboard")
+        query = valid_query(s.AnnotationsQuery, request)
         return Response(s.AnnotationSerializer(selectors.annotations_of(
-            project, start=start, end=end,
-            dashboard_id=int(dashboard) if dashboard and dashboard.isdigit() else None),
-            many=True).data)
+            project, start=query.get("start"), end=query.get("end"),
+            dashboard_id=query.get("dashboard")), many=True).data)
 
     @extend_schema(request=s.AnnotationWriteSerializer, responses={201: s.AnnotationSerializer},
-                   operation_id="annotations_create")
+                   operation_id="annotations_create", examples=[OpenApiExample(
+                       "A band on every dashboard", request_only=True, value={
+                           "text": "Incident 12", "at": "2026-11-21T10:00:00Z",
+                           "ends_at": "2026-11-21T11:30:00Z"})])
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
                                   token=token_of(request), scope=Scope.WRITE)
-        data = _body(request)
+        data = valid(s.AnnotationWriteSerializer, request.data)
         dashboard = None
         if data.get("dashboard") is not None:
             dashboard = _dashboard(request, data["dashboard"], write=True)
         annotation = services.create_annotation(
-            project=project, text=data.get("text"), at=data.get("at"),
-            ends_at=data.get("ends_at"), dashboard=dashboard, user=request.user)
+            project=project, text=data["text"], at=data["at"], ends_at=data.get("ends_at"),
+            dashboard=dashboard, user=request.user)
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 

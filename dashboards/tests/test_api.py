@@ -152,3 +152,61 @@ def test_annotations_by_range_and_dashboard(board, two_projects, token_client):
     assert outsider.get(url).status_code == 404
     assert outsider.delete(f"/api/v1/annotations/{here['id']}/").status_code == 404
     assert client.delete(f"/api/v1/annotations/{here['id']}/").status_code == 204
+
+
+def test_annotation_times_are_stored_in_utc_whatever_their_offset(board, two_projects):
+    # PostgreSQL refuses offsets beyond ±15:59 that Python parses: converted before they reach it.
+    client = board["client"]
+    url = f"/api/v1/projects/{two_projects['a'].pk}/annotations/"
+    made = client.post(url, {"text": "Far east", "at": "2026-11-21T10:00:00+21:02",
+                             "ends_at": "2026-11-21T12:00:00-17:30"}, format="json")
+    assert made.status_code == 201, made.json()
+    assert (made.json()["at"], made.json()["ends_at"]) == ("2026-11-20T12:58:00Z",
+                                                           "2026-11-22T05:30:00Z")
+    listed = client.get(url, {"start": "2026-11-20T12:00:00+21:02",
+                              "end": "2026-11-22T00:00:00+21:02"})
+    assert [x["text"] for x in listed.json()] == ["Far east"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"text": "x", "at": "9999-12-31T23:00:00-05:00"}, "at"),
+    ({"text": "x", "at": "0001-01-01T00:30:00+01:00"}, "at"),
+    ({"text": "x", "at": "2026-11-21T10:00:00Z", "ends_at": "2026-11-21T10:00:00+24:00"},
+     "ends_at"),
+    ({"text": "deploy\x00", "at": "2026-11-21T10:00:00Z"}, "text"),
+])
+def test_annotation_times_and_text_postgresql_cannot_hold_are_refused(board, two_projects, body,
+                                                                       field):
+    response = board["client"].post(f"/api/v1/projects/{two_projects['a'].pk}/annotations/",
+                                    body, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert list(response.json()["details"]) == [field]
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"start": "2026-11-21\x00"}, "start"),
+    ({"end": "9999-12-31T23:59:00-12:00"}, "end"),
+    ({"dashboard": "²"}, "dashboard"),
+])
+def test_bad_annotation_filters_are_named(board, two_projects, params, field):
+    response = board["client"].get(f"/api/v1/projects/{two_projects['a'].pk}/annotations/",
+                                   params)
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert list(response.json()["details"]) == [field]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("dashboards/{id}/", {"description": "a\x00b"}, "description"),
+    ("dashboards/{id}/", {"variables": [{"name": "host", "metric": "cpu", "tag": "h\x00"}]},
+     "variables"),
+    ("dashboards/{id}/panels/", {"title": "CPU", "query": "avg:cpu{}",
+                                 "options": {"unit\x00": "%"}}, "options"),
+    ("panels/{panel}/", {"title": "CPU\x00"}, "title"),
+])
+def test_nul_characters_in_dashboards_and_panels_are_named(board, path, body, field):
+    url = "/api/v1/" + path.format(id=board["id"], panel=board["panels"][0])
+    client = board["client"]
+    response = client.post(url, body, format="json") if path.endswith("panels/") \
+        else client.patch(url, body, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert list(response.json()["details"]) == [field]

@@ -9,14 +9,16 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics_site.errors import NotFound, ValidationFailed
+from analytics_site.fields import valid_query
 
 from ..models import PersonAlias
 from ..query import analytics
-from .query_views import PROJECT, _project
+from .query_views import PROJECT, Moment, _project
 
 REPORTS = ("overview", "timeseries", *analytics.BREAKDOWNS, "sessions", "users")
 
@@ -31,6 +33,13 @@ class UserFilter(django_filters.FilterSet):
     limit = django_filters.NumberFilter(min_value=1, max_value=analytics.MAX_LIMIT,
                                         required=False)
     offset = django_filters.NumberFilter(min_value=0, required=False)
+
+
+class RangeQuery(serializers.Serializer):
+    """The range of every report, read in UTC before any SQL compares it."""
+
+    start = Moment(required=False, help_text="ISO 8601, epoch or now-24h; default now-7d.")
+    end = Moment(required=False, help_text="ISO 8601, epoch or now-1h; default now.")
 
 
 def _int(request, name: str, default: int, low: int, high: int) -> int:
@@ -48,12 +57,12 @@ def _int(request, name: str, default: int, low: int, high: int) -> int:
 
 
 class AnalyticsReport(APIView):
+    runs_queries = True
+
     @extend_schema(
         parameters=[PROJECT,
                     OpenApiParameter("report", str, OpenApiParameter.PATH, enum=REPORTS),
-                    OpenApiParameter("start", str, description="ISO 8601, epoch or now-7d "
-                                                               "(default)"),
-                    OpenApiParameter("end", str, description="default now"),
+                    RangeQuery,
                     OpenApiParameter("interval", str, enum=("hour", "day"),
                                      description="timeseries only"),
                     OpenApiParameter("limit", int, description="breakdowns and users"),
@@ -77,8 +86,9 @@ class AnalyticsReport(APIView):
         if report not in REPORTS:
             raise NotFound(f"No report {report[:50]!r}; one of {', '.join(REPORTS)}.")
         project = _project(request, request.query_params.get("project"))
-        span = analytics.window(request.query_params.get("start"),
-                                request.query_params.get("end"))
+        moments = valid_query(RangeQuery, request)
+        span = analytics.window(*(moments[name].isoformat() if name in moments else None
+                                  for name in ("start", "end")))
         if report == "overview":
             return Response(analytics.overview(project.pk, span))
         if report == "timeseries":

@@ -1,11 +1,13 @@
 """The read API over ``events.query``: queries, the metric catalogue and live windows.
 
-Thin DRF views: find the project the caller may read (404 outside their projects, 403 for a
-token without the read scope), hand the request to the engine, return its answer.
+Thin DRF views: check the shape of the request (its serializer: types, text PostgreSQL can
+hold), find the project the caller may read (404 outside their projects, 403 for a token without
+the read scope), hand the request to the engine, return its answer.
 """
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -13,11 +15,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics_site.errors import NotFound, ValidationFailed
+from analytics_site.fields import (
+    JSONValueField,
+    UTCDateTimeField,
+    refuse_unstorable,
+    valid,
+    valid_query,
+)
 from projects.models import APIToken, Scope
 from projects.selectors import get_project_for
 
 from .. import query as engine
 from ..query import catalog
+from ..query.timerange import parse_time
 
 
 def _project(request, project_id):
@@ -31,21 +41,42 @@ def _project(request, project_id):
 PROJECT = OpenApiParameter("project", int, required=True, description="Project id.")
 
 
+class Moment(UTCDateTimeField):
+    """A time as the engine reads one, checked to be inside the calendar."""
+
+    def __init__(self, **kwargs):
+        super().__init__(parse=lambda value: parse_time(value, self.field_name, timezone.now()),
+                         forms="ISO 8601, epoch seconds or ms, or relative like now-24h", **kwargs)
+
+
 class QueryRequest(serializers.Serializer):
     project = serializers.IntegerField()
-    query = serializers.JSONField(required=False, help_text=(
+    query = JSONValueField(required=False, allow_null=True, help_text=(
         "A query in the text form (`avg:http.latency_ms{env:prod} by {host}`) or the JSON form."))
-    queries = serializers.DictField(child=serializers.JSONField(), required=False,
+    queries = serializers.DictField(child=JSONValueField(), required=False, allow_null=True,
+                                    validators=[refuse_unstorable],
                                     help_text="Named queries (text or JSON form).")
-    formula = serializers.CharField(required=False, help_text="Over the names: `a / b * 100`.")
-    start = serializers.JSONField(required=False, help_text="ISO 8601, epoch s/ms or now-24h; "
-                                                            "default now-1h.")
-    end = serializers.JSONField(required=False, help_text="Default now.")
-    step = serializers.JSONField(required=False, help_text="Seconds or 1m, 1h, 1d; default "
-                                                           "about 300 points.")
-    fill = serializers.ChoiceField(choices=engine.FILLS, default="null")
-    variables = serializers.DictField(required=False, help_text=(
+    formula = serializers.CharField(required=False, allow_null=True,
+                                    help_text="Over the names: `a / b * 100`.")
+    start = Moment(required=False, allow_null=True,
+                   help_text="ISO 8601, epoch s/ms or now-24h; default now-1h.")
+    end = Moment(required=False, allow_null=True, help_text="ISO 8601, epoch s/ms or now; "
+                                                            "default now.")
+    step = JSONValueField(required=False, allow_null=True, help_text=(
+        "Seconds or 1m, 1h, 1d; default about 300 points."))
+    fill = serializers.ChoiceField(choices=engine.FILLS, default="null", allow_null=True)
+    variables = serializers.DictField(required=False, allow_null=True,
+                                      validators=[refuse_unstorable], help_text=(
         'Values for $name in filters: {"host": ["web-01", "web-02"]}; null or [] for all.'))
+
+
+class MetricsQuery(serializers.Serializer):
+    search = serializers.CharField(required=False, trim_whitespace=False,
+                                   help_text="Part of the name, any case.")
+
+
+class MetricPath(serializers.Serializer):
+    name = serializers.CharField(trim_whitespace=False)
 
 
 class SeriesOut(serializers.Serializer):
@@ -74,6 +105,8 @@ class QueryResponse(serializers.Serializer):
 
 
 class QueryView(APIView):
+    runs_queries = True
+
     @extend_schema(
         request=QueryRequest, responses=QueryResponse, operation_id="query",
         examples=[
@@ -95,6 +128,7 @@ class QueryView(APIView):
         ])
     def post(self, request):
         body = request.data if isinstance(request.data, dict) else {}
+        valid(QueryRequest, body)
         project = _project(request, body.get("project"))
         return Response(engine.execute(
             project, query=body.get("query"), queries=body.get("queries"),
@@ -104,11 +138,11 @@ class QueryView(APIView):
 
 
 class MetricList(APIView):
-    @extend_schema(parameters=[PROJECT, OpenApiParameter("search", str)],
+    @extend_schema(parameters=[PROJECT, MetricsQuery],
                    responses=OpenApiTypes.OBJECT, operation_id="metrics_list")
     def get(self, request):
+        search = valid_query(MetricsQuery, request).get("search", "")[:200]
         project = _project(request, request.query_params.get("project"))
-        search = request.query_params.get("search", "")[:200]
         return Response({"results": catalog.metric_names(project.pk, search)})
 
 
@@ -116,6 +150,7 @@ class MetricTags(APIView):
     @extend_schema(parameters=[PROJECT], responses=OpenApiTypes.OBJECT,
                    operation_id="metrics_tags")
     def get(self, request, name):
+        valid(MetricPath, {"name": name})
         project = _project(request, request.query_params.get("project"))
         tags = catalog.metric_tags(project.pk, name)
         if tags is None:

@@ -1,7 +1,7 @@
 """Event analytics reports over a small known dataset: KPIs against the previous period,
 breakdowns, sessions and identified users."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -139,3 +139,35 @@ def test_overview_over_whole_hours_and_partial_ends_matches_the_events(store, tw
     assert body["top_event"] == {"event": "page_view", "count": 4}
     assert body["bounce_rate"]["value"] == pytest.approx(2 / 4)  # b and d
     assert body["avg_session_duration_s"]["value"] == pytest.approx((300 + 0 + 360 + 0) / 4)
+
+
+@pytest.mark.parametrize("report", ["overview", "timeseries", "top-pages", "sessions", "users"])
+def test_a_range_with_an_offset_postgresql_refuses_is_read_in_utc(shop, two_projects,
+                                                                  token_client, report):
+    client = token_client(two_projects["a_viewer"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    far_east = timezone(timedelta(hours=21, minutes=2))
+
+    def answer(zone):
+        response = client.get(f"/api/v1/analytics/{report}", {
+            "project": shop.pk, "start": (now - timedelta(hours=2)).astimezone(zone).isoformat(),
+            "end": now.astimezone(zone).isoformat()})
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        for name in ("cached", "took_ms"):  # the second call may come from the cache
+            body.get("meta", {}).pop(name, None)
+        return body
+
+    assert answer(far_east) == answer(UTC)
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"start": "now-1d\x00"}, "start"),
+    ({"start": "9999-12-31T23:00:00-05:00"}, "start"),
+    ({"search": "u-\x00"}, "search"),
+])
+def test_bad_parameters_are_named(shop, two_projects, token_client, params, field):
+    client = token_client(two_projects["a_viewer"])
+    response = client.get("/api/v1/analytics/users", {"project": shop.pk, **params})
+    assert response.status_code == 400
+    assert list(response.json()["details"]) == [field]

@@ -1,7 +1,7 @@
 """The read API: POST /api/v1/query, the metric catalogue and live windows — scoped to the
 caller's projects, with the engine's errors in the one error format."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -105,3 +105,41 @@ def test_the_schema_documents_the_query_api(client):
     schema = client.get("/api/schema/?format=json").json()
     assert {"/api/v1/query", "/api/v1/metrics/", "/api/v1/metrics/{name}/tags",
             "/api/v1/metrics/{name}/window"} <= set(schema["paths"])
+
+
+@pytest.mark.parametrize(("method", "path", "payload", "field"), [
+    ("get", "/api/v1/metrics/", {"search": "http\x00"}, "search"),
+    ("get", "/api/v1/metrics/http%00/tags", {}, "name"),
+    ("post", "/api/v1/query", {"query": "avg:cpu.user{host:$host}",
+                               "variables": {"host": ["web\x00"]}}, "variables"),
+    ("post", "/api/v1/query", {"queries": {"a\x00": "avg:cpu.user{}"}}, "queries"),
+])
+def test_nul_characters_are_refused_by_name(data, two_projects, token_client, method, path,
+                                            payload, field):
+    client = token_client(two_projects["a_viewer"])
+    payload = {"project": data.pk, **payload}
+    response = client.get(path, payload) if method == "get" else client.post(path, payload,
+                                                                               format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert list(response.json()["details"]) == [field]
+
+
+def test_a_range_with_an_offset_postgresql_refuses_is_read_in_utc(data, two_projects,
+                                                                  token_client):
+    client = token_client(two_projects["a_viewer"])
+    start = (datetime.now(UTC) - timedelta(hours=1)).astimezone(
+        timezone(timedelta(hours=21, minutes=2))).isoformat()
+    response = client.post("/api/v1/query", {"project": data.pk, "query": "max:cpu.user{}",
+                                             "start": start, "step": "1h"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["meta"]["start"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("start", [1e20, -1e20, "now-1d\x00"])
+def test_times_outside_the_calendar_are_a_400_naming_the_field(data, two_projects, token_client,
+                                                               start):
+    client = token_client(two_projects["a_viewer"])
+    response = client.post("/api/v1/query", {"project": data.pk, "query": "max:cpu.user{}",
+                                             "start": start}, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
+    assert list(response.json()["details"]) == ["start"]
