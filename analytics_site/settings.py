@@ -327,6 +327,7 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "alerts.models.Notification.Kind",
         "DeliveryStatusEnum": "alerts.models.Notification.Status",
         "ErrorCodeEnum": "analytics_site.schema.ERROR_CODES",
+        "InvitationStatusEnum": "projects.models.Invitation.Status",
     },
 }
 

@@ -49,23 +49,24 @@ def parse_duration(value, field: str) -> int:
 
 
 def parse_time(value, field: str, now: datetime) -> datetime:
-    """ISO 8601, epoch seconds or milliseconds, ``now`` or ``now-24h``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        relative = _RELATIVE.match(text)
-        if relative:
-            if relative.group(1) is None:
-                return now
-            return now - timedelta(seconds=int(relative.group(1)) * _UNITS[relative.group(2)])
-        try:
+    """ISO 8601, epoch seconds or milliseconds, ``now`` or ``now-24h``; always a UTC instant
+    (PostgreSQL refuses offsets beyond ±15:59 that Python takes)."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = value / 1000 if value > 1e11 else value
+            return datetime.fromtimestamp(seconds, UTC)
+        if isinstance(value, str):
+            text = value.strip()
+            relative = _RELATIVE.match(text)
+            if relative:
+                if relative.group(1) is None:
+                    return now
+                return now - timedelta(seconds=int(relative.group(1))
+                                       * _UNITS[relative.group(2)])
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):  # not a time, or beyond the calendar
+        pass
     raise InvalidRange(f"{field}: must be ISO 8601, epoch seconds or ms, or relative like "
                        f"now-24h.", details={field: ["Invalid time."]})
 

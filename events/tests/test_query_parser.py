@@ -144,3 +144,20 @@ _exprs = st.recursive(
 def test_text_and_json_forms_round_trip(expr):
     assert parse_text(expr.to_text()) == expr
     assert parse(expr.to_json()) == expr
+
+
+def test_times_are_utc_instants_and_out_of_calendar_ones_are_refused():
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from events.query import InvalidRange, parse_time
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    moment = parse_time("2026-11-29T10:00:00+21:02", "start", now)
+    assert (moment.isoformat(), moment.utcoffset().total_seconds()) == (
+        "2026-11-28T12:58:00+00:00", 0)
+    for value in (1e20, "9999-12-31T23:59:59-23:59", "10000-01-01T00:00:00Z"):
+        with pytest.raises(InvalidRange) as refused:
+            parse_time(value, "start", now)
+        assert refused.value.details == {"start": ["Invalid time."]}
