@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from analytics_site.errors import ApiError
+from events import live
 from events import query as engine
 
 from . import notifications
@@ -373,19 +374,8 @@ def _save_rules(rules: list[AlertRule]) -> None:
 def _announce(projects: set[int]) -> None:
     """Tell open pages of these projects that alert states changed (dashboards redraw their
     alert bands and badges). Best effort, like every live message."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
-    from events.services import group_name
-
-    layer = get_channel_layer()
-    if layer is None:
-        return
     for project_id in projects:
-        try:
-            async_to_sync(layer.group_send)(group_name(project_id), {"type": "live.alerts"})
-        except Exception:
-            logger.warning("alerts announce failed for project %s", project_id, exc_info=True)
+        live.publish_sync(project_id, {"type": "live.alerts"})
 
 
 # -- cycles ---------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class LimitedRequest(WebRequest):
         own_api = HEADER_KEY_PATHS.get(path.decode("latin-1"))
         if own_api is None:
             return
-        from events import intake
+        from events.ingest import intake
 
         if own_api:
             raw = self._header(b"x-api-key")

@@ -10,7 +10,7 @@ from analytics_site import health
 from dashboards import views as dashboard_views
 from dashboards.api.views import PublicPanelData
 from events import views as event_views
-from events.api import receiver_views
+from events.ingest import endpoints
 
 admin.site.site_header = "Analytics administration"
 admin.site.site_title = "Analytics admin"
@@ -40,15 +40,15 @@ urlpatterns = [
     path("demo/<path:subpage>", event_views.demo, name="demo-subpage"),
     path("admin/", admin.site.urls),
     # Receivers of other protocols, at the paths their clients use.
-    path("write", receiver_views.write_v1, name="influx-write-v1"),
-    path("api/v2/write", receiver_views.write_v2, name="influx-write-v2"),
-    *[path(route, receiver_views.posthog_capture, name=f"posthog-{i}")
+    path("write", endpoints.write_v1, name="influx-write-v1"),
+    path("api/v2/write", endpoints.write_v2, name="influx-write-v2"),
+    *[path(route, endpoints.posthog_capture, name=f"posthog-{i}")
       for i, route in enumerate(["batch/", "batch", "capture/", "capture", "e/", "e",
                                  "i/v0/e/", "i/v0/e"])],
-    path("v1/metrics", receiver_views.otlp_metrics, name="otlp-metrics"),
-    path("api/event", receiver_views.plausible_event, name="plausible-event"),
-    path("v1/batch", receiver_views.segment_endpoint(None), name="segment-batch"),
-    *[path(f"v1/{kind}", receiver_views.segment_endpoint(kind), name=f"segment-{kind}")
+    path("v1/metrics", endpoints.otlp_metrics, name="otlp-metrics"),
+    path("api/event", endpoints.plausible_event, name="plausible-event"),
+    path("v1/batch", endpoints.segment_endpoint(None), name="segment-batch"),
+    *[path(f"v1/{kind}", endpoints.segment_endpoint(kind), name=f"segment-{kind}")
       for kind in ("track", "identify", "page", "screen", "alias", "group")],
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -17,7 +17,7 @@ project with its rate limit off, then for ``--seconds`` each (loopback only):
 - **influx**: two processes with ``influxdb-client`` (v2 API, synchronous writes) sending
   batches of 5,000 lines.
 - **remote_write**: two processes posting snappy ``WriteRequest``s of 2,000 series (built with
-  ``events.receivers.prometheus``'s message definitions) with ``httpx``.
+  ``events.ingest.receivers.prometheus``'s message definitions) with ``httpx``.
 
 For the HTTP receivers the figure is the points stored (counted in PostgreSQL) per second of the
 phase. Last line: {"statsd_per_s", "statsd_loss_pct", "otlp_per_s", "influx_per_s",
@@ -128,7 +128,7 @@ def _remote_write_sender(url: str, key: str, seconds: float, worker: int, out) -
     import cramjam
     import httpx
 
-    from events.receivers import prometheus
+    from events.ingest.receivers import prometheus
 
     sent, deadline = 0, time.monotonic() + seconds
     with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:

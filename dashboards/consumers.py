@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from events.services import group_name
+from events.live import group_name
 from projects.selectors import role_of
 
 from .selectors import panel_sources

@@ -195,7 +195,7 @@ class ScrapeTarget(models.Model):
         than from a target that is never up."""
         super().clean()
         if self.url:
-            from .scrape import ScrapeURLRefused, check_url  # scrape imports these models
+            from .ingest.scrape import ScrapeURLRefused, check_url  # it imports these models
 
             try:
                 check_url(self.url)

@@ -22,14 +22,11 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from psycopg import sql
 
-from . import freshness, partitions
+from . import freshness, live, partitions
 from .models import PAGEVIEW_EVENTS
-from .services import group_name
 
 logger = logging.getLogger(__name__)
 
@@ -298,13 +295,6 @@ def _announce(names: list, event_projects: list) -> None:
             freshness.bump(project_id)
         except Exception:
             logger.warning("data version bump failed for project %s", project_id, exc_info=True)
-    layer = get_channel_layer()
-    if layer is None:
-        return
     for project_id, what in changed.items():
-        try:
-            async_to_sync(layer.group_send)(group_name(project_id), {
-                "type": "live.folded", "names": sorted(what["names"])[:200],
-                "events": what["events"]})
-        except Exception:
-            logger.warning("live announce failed for project %s", project_id, exc_info=True)
+        live.publish_sync(project_id, {"type": "live.folded", "names": sorted(what["names"])[:200],
+                                       "events": what["events"]})

@@ -3,6 +3,6 @@ session, so it is routed outside the session and allowed-hosts stack (see analyt
 
 from django.urls import path
 
-from .consumers import IngestConsumer
+from .ingest.websocket import IngestConsumer
 
 key_authenticated_urlpatterns = [path("ws/ingest/", IngestConsumer.as_asgi())]

@@ -19,12 +19,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 import psycopg
-from channels.layers import get_channel_layer
 from psycopg_pool import PoolTimeout
 
 from analytics_site.errors import ServiceUnavailable
 
-from . import db, enrich, partitions, sketch
+from . import db, enrich, live, partitions, sketch
 from .models import PAGEVIEW_EVENTS
 from .validation import EventItem, Parsed, PointItem, Rejected, parse_events, parse_points
 
@@ -81,10 +80,6 @@ async def note_key_used(key_id: int) -> None:
                                [key_id])
     except (psycopg.OperationalError, PoolTimeout):
         pass
-
-
-def group_name(project_id: int) -> str:
-    return f"project-{project_id}"
 
 
 async def _store(table: str, moments: list[datetime], write) -> int:
@@ -246,7 +241,7 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
             return (await cursor.fetchone())[0]
 
     result.stored = await _store("events_event", [i.timestamp for i in valid], write)
-    await _publish(key.project_id, {
+    await live.publish(key.project_id, {
         "type": "live.events",
         "count": len(valid),
         "events": [_compact(i, persons.get(i.distinct_id, i.distinct_id))
@@ -350,20 +345,7 @@ async def record_points(*, key: IngestKey, items: list,
     latest: dict[str, float] = {}
     for p in valid:
         latest[p.name] = p.value
-    await _publish(key.project_id, {"type": "live.points", "count": len(valid),
+    await live.publish(key.project_id, {"type": "live.points", "count": len(valid),
                                     "latest": dict(list(latest.items())[:LIVE_SAMPLE]),
                                     "truncated": len(latest) > LIVE_SAMPLE})
     return result
-
-
-# -- live -----------------------------------------------------------------------------------------
-async def _publish(project_id: int, message: dict) -> None:
-    """One compact message per stored batch (never one per event) to the project's group.
-    Best effort: the data is stored already, a lost live message only delays a page."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await layer.group_send(group_name(project_id), message)  # plain JSON-safe values
-    except Exception:
-        logger.warning("live publish failed for project %s", project_id, exc_info=True)

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import retention, rollups, scrape
+from . import retention, rollups
+from .ingest import scrape
 
 
 @shared_task(name="events.maintain_partitions")

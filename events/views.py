@@ -9,7 +9,7 @@ from projects import selectors as project_selectors
 from projects.models import Project
 from projects.snippet import base_url
 
-from . import selectors
+from .ingest import sources as source_status
 
 DEMO_SLUG = "demo"
 
@@ -30,4 +30,4 @@ def sources(request, project_id):
 
     project = or_404(get_project_for, request.user, project_id)
     return render(request, "events/sources.html", {
-        "project": project, "status": selectors.source_status(project)})
+        "project": project, "status": source_status.status_of(project)})

@@ -5,7 +5,7 @@ clone of ``scripts/newcomer_smoke.py``), so a package the running platform impor
 ``requirements-dev.txt`` installs fails CI with the module that needs it::
 
     .venv/bin/python scripts/check_imports.py
-    # {"modules": 212, "failed": [{"module": "events.scrape", "missing": "httpx", ...}]}
+    # {"modules": 212, "failed": [{"module": "events.ingest.scrape", "missing": "httpx", ...}]}
 
 It connects to nothing: the settings get URLs of servers that need not exist (Django opens no
 connection at import time), so the embedded servers are not started either.

@@ -9,11 +9,11 @@ from rest_framework.views import APIView
 from projects.authentication import token_of
 from projects.selectors import get_project_for
 
-from .. import selectors
+from ..ingest import sources
 
 
 class SourceList(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="sources_list")
     def get(self, request, project_id):
         project = get_project_for(request.user, project_id, token=token_of(request))
-        return Response(selectors.source_status(project))
+        return Response(sources.status_of(project))

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import analytics_views, query_views, receiver_views, source_views, views
+from ..ingest import endpoints
+from . import analytics_views, query_views, source_views
 
 app_name = "events-api"
 urlpatterns = [
-    path("events/batch", views.events_batch, name="events-batch"),
-    path("metrics", views.metrics, name="metrics"),
-    path("prom/write", receiver_views.prometheus_remote_write, name="prom-remote-write"),
+    path("events/batch", endpoints.events_batch, name="events-batch"),
+    path("metrics", endpoints.metrics, name="metrics"),
+    path("prom/write", endpoints.prometheus_remote_write, name="prom-remote-write"),
     path("query", query_views.QueryView.as_view(), name="query"),
     path("projects/<int:project_id>/sources/", source_views.SourceList.as_view(),
          name="source-list"),

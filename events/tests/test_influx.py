@@ -10,8 +10,8 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from events import query as engine
+from events.ingest.receivers import influx
 from events.models import MetricSeries
-from events.receivers import influx
 from projects.models import IngestKey
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
+from events.ingest.receivers import otlp
 from events.models import MetricSeries
-from events.receivers import otlp
 from events.tests import recent
 from projects.models import IngestKey
 

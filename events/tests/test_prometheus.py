@@ -17,9 +17,9 @@ from prometheus_client import (
     start_http_server,
 )
 
-from events import scrape
+from events.ingest import scrape
+from events.ingest.receivers import prometheus
 from events.models import MetricSeries, ScrapeTarget
-from events.receivers import prometheus
 from events.tests import recent
 from projects.models import IngestKey
 from tests.server_fixtures import _free_port

@@ -12,7 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from events import scrape
+from events.ingest import scrape
 from events.models import DATA_TABLES, ScrapeTarget
 from events.tests import recent
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from events import demo_data
+from events.demo import data as demo_data
 from events.models import DATA_TABLES, Event, MetricPoint, MetricSeries, PersonAlias
 from projects.models import Project
 

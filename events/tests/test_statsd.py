@@ -13,8 +13,8 @@ import statsd as plain_statsd
 from datadog.dogstatsd import DogStatsd
 
 from conftest import child_env
+from events.ingest.receivers.statsd import Aggregator, StatsdError, parse_line
 from events.models import StatsdListener
-from events.receivers.statsd import Aggregator, StatsdError, parse_line
 from events.tests import recent
 from projects.models import IngestKey
 from tests.server_fixtures import BASE_DIR

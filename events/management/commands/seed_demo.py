@@ -16,7 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics_site.errors import ServiceUnavailable
-from events import demo_data, partitions
+from events import partitions
+from events.demo import data as demo_data
 from events.models import Event, MetricSeries
 from projects import services as project_services
 from projects.models import Project

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from . import db, selectors, services
-from .services import Client
+from .. import db, selectors, services
+from ..services import Client
 
 SITE = "https://demo.example.com"
 MAX_BATCH = 1000

@@ -31,8 +31,6 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from . import counters
-
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
 QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
@@ -103,6 +101,16 @@ class Decoded:
     cumulative: list[tuple[str, int, list[float], list[dict]]] = field(default_factory=list)
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def entries(self) -> list[tuple[str, int, list[float], bool]]:
+        """The running totals for ``events.ingest.cumulative``: (state key, start, totals,
+        whether the series' process just started — then everything it counted is new)."""
+        now_ns = time.time_ns()
+        return [(f"otlp:{key}", start, values, bool(start) and now_ns - start < FRESH_START_NS)
+                for key, start, values, _ in self.cumulative]
+
+    def settle(self, increases: list[list[float] | None]) -> list[dict]:
+        return settle(self, increases)
 
 
 def _point(name: str, value: float, tags: dict, time_ns: int) -> dict:
@@ -234,11 +242,3 @@ def settle(out: Decoded, increases: list[list[float] | None]) -> list[dict]:
         for q, value in quantiles_from_buckets(buckets).items():
             points.append(_point(f"{name}.p{round(q * 100)}", value, tags, at))
     return points
-
-
-async def apply_cumulative(out: Decoded, redis, project_id: int) -> list[list[float] | None]:
-    """The increase of each cumulative series since its previous report."""
-    now_ns = time.time_ns()
-    return await counters.increases(redis, project_id, [
-        (f"otlp:{key}", start, values, bool(start) and now_ns - start < FRESH_START_NS)
-        for key, start, values, _ in out.cumulative])

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 
-from ..validation import ItemError
+from ...validation import ItemError
 
 POSTHOG_LIFTED = {"$current_url": "page_url", "$referrer": "referrer",
                   "$session_id": "session_id"}

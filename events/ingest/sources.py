@@ -111,3 +111,27 @@ def summary(project_id: int) -> list[dict]:
         return []
     finally:
         client.close()
+
+
+def status_of(project) -> dict:
+    """Everything the Sources page shows for ``project`` (sync; for the page and its API)."""
+    from ..models import ScrapeTarget, StatsdListener
+
+    def when(moment):
+        return moment.isoformat() if moment else None
+
+    return {
+        "sources": summary(project.pk),
+        "statsd_listeners": [
+            {"name": s.name, "address": f"{s.host}:{s.port}",
+             "protocols": "+".join(p for p in ("udp", "tcp") if getattr(s, p)),
+             "enabled": s.enabled, "last_received_at": when(s.last_received_at),
+             "received_total": s.received_total, "points_total": s.points_total,
+             "rejected_total": s.rejected_total, "last_error": s.last_error}
+            for s in StatsdListener.objects.filter(ingest_key__project=project)],
+        "scrape_targets": [
+            {"name": t.name, "url": t.url, "enabled": t.enabled, "up": t.up,
+             "last_scrape_at": when(t.last_scrape_at), "duration_ms": t.last_duration_ms,
+             "samples": t.last_samples, "interval_s": t.interval_s, "last_error": t.last_error}
+            for t in ScrapeTarget.objects.filter(project=project)],
+    }

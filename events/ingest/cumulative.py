@@ -8,11 +8,28 @@ unless ``fresh`` says the process just started (then everything it counted is ne
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import orjson
 
+from .ratelimit import client as redis_client
+
 logger = logging.getLogger(__name__)
 STATE_TTL_S = 86400
+
+
+class Totals(Protocol):
+    """A decoded report holding running totals (OTLP's ``Decoded``, Prometheus' ``Collected``)."""
+
+    def entries(self) -> list[tuple[str, int, list[float], bool]]: ...
+
+    def settle(self, increases: list[list[float] | None]) -> list[dict]: ...
+
+
+async def settle(report: Totals, project_id: int) -> list[dict]:
+    """The report's points, its running totals turned into the increases since the previous
+    report of each series."""
+    return report.settle(await increases(redis_client(), project_id, report.entries()))
 
 
 async def increases(redis, project_id: int, entries: list[tuple[str, int, list[float], bool]]

@@ -18,8 +18,9 @@ from django.conf import settings
 
 from analytics_site.errors import ApiError, RateLimited
 
-from . import ratelimit, selectors, services
-from .validation import ItemError, parse_time
+from .. import selectors, services
+from ..validation import ItemError, parse_time
+from . import ratelimit
 
 KINDS = {"events": "events", "metrics": "points"}
 

@@ -28,7 +28,8 @@ from django.conf import settings
 
 from analytics_site.errors import ApiError, error_body
 
-from . import intake, services
+from .. import services
+from . import intake
 
 RECHECK_KEY_S = 5.0
 logger = logging.getLogger(__name__)

@@ -20,10 +20,11 @@ from django.utils import timezone
 from analytics_site import outbound
 from analytics_site.errors import ApiError
 
-from . import db, intake, selectors
-from .models import ScrapeTarget
+from .. import db, selectors
+from ..models import ScrapeTarget
+from . import cumulative, intake
 from .ratelimit import client as redis_client
-from .receivers import counters, prometheus
+from .receivers import prometheus
 
 MAX_BODY = 10 * 1024 * 1024
 
@@ -74,9 +75,7 @@ async def _scrape(target: dict) -> dict:
         if answer.truncated:
             raise prometheus.PrometheusError(f"body over {MAX_BODY} bytes")
         collected = prometheus.collect_exposition(answer.text, tags)
-        increases = await counters.increases(redis_client(), target["project"],
-                                             collected.entries())
-        points = collected.settle(increases)
+        points = await cumulative.settle(collected, target["project"])
         report.update(up=True, samples=collected.samples)
     except prometheus.PrometheusError as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"[:1000]
