@@ -5,20 +5,25 @@ step, the reducer over a sliding window at every bucket, the condition and ``for
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
+from typing import Unpack
 
 from events import query as engine
+from projects.models import Project
 
 from .evaluation import Outcome, decide, reduce, step_for
-from .models import State
+from .models import AlertRule, State
+from .services import RuleChanges
 
 
-def backtest(project, fields: dict, *, hours: int = 24, now: datetime | None = None) -> dict:
-    """``fields``: a cleaned rule (services.clean_rule). Returns the query's answer, the
-    threshold and, per group, the value the condition compares (the reducer over the window at
-    each bucket) and the periods it would have fired: ``[{"group", "reduced": [[ms, value]],
-    "periods": [[start_ms, end_ms | null]]}]`` (null: still firing at the end)."""
-    rule = SimpleNamespace(**fields)
+def backtest(project: Project, *, hours: int = 24, now: datetime | None = None,
+             **fields: Unpack[RuleChanges]) -> dict:
+    """``fields``: a rule's, as services.create_rule takes them (left out, a new rule's
+    default); the rule is not saved, and a query that does not parse is the engine's error.
+    Returns the query's answer, the threshold and, per group, the value the condition compares
+    (the reducer over the window at each bucket) and the periods it would have fired:
+    ``[{"group", "reduced": [[ms, value]], "periods": [[start_ms, end_ms | null]]}]`` (null:
+    still firing at the end)."""
+    rule = AlertRule(project=project, **fields)
     now = now or datetime.now(UTC)
     window = timedelta(minutes=rule.window_minutes)
     answer = engine.execute(project, query=rule.query,

@@ -1,17 +1,25 @@
-"""Writes of the alerts app: rules, channels and silences, each checked field by field with the
-usual error format (the field named); and "send a test notification"."""
+"""Writes of the alerts app: rules, channels and silences; and "send a test notification".
+
+They take typed keyword arguments, checked for shape by alerts.api.serializers (the API and the
+HTML forms alike), and keep the rules that need the database or the meaning of several fields:
+the query parses, channels and rules belong to the project, a channel has what its kind needs
+and a webhook goes only where the outbound guard allows, a silence has a rule or matchers and
+ends after it starts."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypedDict, Unpack
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from analytics_site.errors import ApiError, ValidationFailed
+from analytics_site.errors import ValidationFailed
 from events import query as engine
-from events.query import parse_duration, parse_time
+from projects.models import Project
 
 from . import notifications
 from .models import (
@@ -29,56 +37,49 @@ from .models import (
 from .urlguard import check_url
 
 MAX_RECIPIENTS = 20
-MAX_LABELS = 20
-MAX_WINDOW_MINUTES = 24 * 60
-MIN_INTERVAL_S = 10
 
 
-def _text(data: dict, name: str, limit: int, *, required=True, default="") -> str:
-    value = data.get(name, default)
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{name} must be text.", details={name: ["Text."]})
-    value = value.strip()
-    if required and not value:
-        raise ValidationFailed(f"{name} is required.", details={name: ["Required."]})
-    if len(value) > limit:
-        raise ValidationFailed(f"{name} is longer than {limit} characters.",
-                               details={name: [f"At most {limit} characters."]})
-    return value
+class UnknownRule(ValidationFailed):
+    """One answer for a rule that does not exist and for one of another project, so that an
+    answer cannot tell which ids exist elsewhere."""
+
+    def __init__(self):
+        super().__init__("No such rule in this project.", details={"rule": ["Unknown rule."]})
 
 
-def _choice(data: dict, name: str, choices, default: str) -> str:
-    value = data.get(name, default)
-    if value not in choices.values:
-        raise ValidationFailed(f"{name} must be one of {', '.join(choices.values)}.",
-                               details={name: [f"One of {', '.join(choices.values)}."]})
-    return value
+class RuleSettings(TypedDict, total=False):
+    """What a rule has besides its name, query and threshold; left out, the default below (or,
+    in a change, the rule's current value)."""
+
+    reducer: str
+    window_minutes: int
+    condition: str
+    for_seconds: int
+    severity: str
+    enabled: bool
+    labels: dict[str, str]
+    no_data: str
+    renotify_minutes: int
+    message: str
+    interval_seconds: int
 
 
-def _number(data: dict, name: str, *, default=None, low=None, high=None, integer=False):
-    value = data.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationFailed(f"{name} must be a number.", details={name: ["A number."]})
-    if integer and int(value) != value:
-        raise ValidationFailed(f"{name} must be a whole number.",
-                               details={name: ["A whole number."]})
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValidationFailed(f"{name} must be between {low} and {high}.",
-                               details={name: [f"Between {low} and {high}."]})
-    return int(value) if integer else float(value)
+class RuleChanges(RuleSettings, total=False):
+    name: str
+    query: str
+    threshold: float
 
 
-def _labels(value, name: str = "labels") -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or len(value) > MAX_LABELS or not all(
-            isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 64 and len(v) <= 200
-            for k, v in value.items()):
-        raise ValidationFailed(f"{name} must map up to {MAX_LABELS} names to text values.",
-                               details={name: ["An object of text values."]})
-    return value
+RULE_DEFAULTS: RuleSettings = {
+    "reducer": Reducer.AVG, "window_minutes": 5, "condition": Condition.GT, "for_seconds": 0,
+    "severity": Severity.WARNING, "enabled": True, "labels": {}, "no_data": NoData.NO_DATA,
+    "renotify_minutes": 0, "message": DEFAULT_MESSAGE, "interval_seconds": 60}
+
+
+def _known(given: dict, names) -> None:
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise TypeError(f"Not a field: {', '.join(unknown)}")
 
 
 def check_query(text: str) -> str:
@@ -87,49 +88,7 @@ def check_query(text: str) -> str:
     return text
 
 
-RULE_DEFAULTS = {"reducer": Reducer.AVG, "window_minutes": 5, "condition": Condition.GT,
-                 "for_seconds": 0, "severity": Severity.WARNING, "enabled": True, "labels": {},
-                 "no_data": NoData.NO_DATA, "renotify_minutes": 0, "message": DEFAULT_MESSAGE,
-                 "interval_seconds": 60}
-
-
-def clean_rule(project, data: dict, current: AlertRule | None = None) -> dict:
-    """Every field of a rule, checked; a missing field keeps its current (or default) value."""
-    base = {**RULE_DEFAULTS}
-    if current is not None:
-        base.update({k: getattr(current, k) for k in [*RULE_DEFAULTS, "name", "query",
-                                                        "threshold"]})
-    merged = {**base, **{k: v for k, v in data.items() if k != "channels"}}
-    clean = {
-        "name": _text(merged, "name", 100),
-        "query": check_query(_text(merged, "query", 2000)),
-        "reducer": _choice(merged, "reducer", Reducer, Reducer.AVG),
-        "window_minutes": _number(merged, "window_minutes", low=1, high=MAX_WINDOW_MINUTES,
-                                  integer=True),
-        "condition": _choice(merged, "condition", Condition, Condition.GT),
-        "threshold": _number(merged, "threshold", low=-1e300, high=1e300),
-        "for_seconds": _number(merged, "for_seconds", low=0, high=7 * 86400, integer=True),
-        "severity": _choice(merged, "severity", Severity, Severity.WARNING),
-        "labels": _labels(merged.get("labels")),
-        "no_data": _choice(merged, "no_data", NoData, NoData.NO_DATA),
-        "renotify_minutes": _number(merged, "renotify_minutes", low=0, high=7 * 1440,
-                                    integer=True),
-        "message": _text(merged, "message", 2000, required=False),
-        "interval_seconds": _number(merged, "interval_seconds", low=MIN_INTERVAL_S,
-                                    high=86400, integer=True),
-    }
-    if not isinstance(merged.get("enabled"), bool):
-        raise ValidationFailed("enabled must be true or false.", details={"enabled": ["A bool."]})
-    clean["enabled"] = merged["enabled"]
-    return clean
-
-
-def _channels(project, ids) -> list[NotificationChannel] | None:
-    if ids is None:
-        return None
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-        raise ValidationFailed("channels must be a list of channel ids.",
-                               details={"channels": ["A list of ids."]})
+def _channels(project: Project, ids: Sequence[int]) -> list[NotificationChannel]:
     found = list(NotificationChannel.objects.filter(project=project, pk__in=ids))
     missing = sorted(set(ids) - {c.pk for c in found})
     if missing:
@@ -139,28 +98,35 @@ def _channels(project, ids) -> list[NotificationChannel] | None:
 
 
 @transaction.atomic
-def create_rule(*, project, data: dict, user=None) -> AlertRule:
-    fields = clean_rule(project, data)
-    channels = _channels(project, data.get("channels"))
-    rule = AlertRule.objects.create(project=project, created_by=user,
-                                    next_evaluation_at=None, **fields)  # due now
-    if channels:
-        rule.channels.set(channels)
+def create_rule(*, project: Project, name: str, query: str, threshold: float,
+                channels: Sequence[int] = (), user: AbstractBaseUser | None = None,
+                **settings: Unpack[RuleSettings]) -> AlertRule:
+    _known(settings, RuleSettings.__annotations__)
+    check_query(query)
+    attached = _channels(project, channels)
+    rule = AlertRule.objects.create(project=project, created_by=user, name=name, query=query,
+                                    threshold=threshold, next_evaluation_at=None,  # due now
+                                    **{**RULE_DEFAULTS, **settings})
+    if attached:
+        rule.channels.set(attached)
     return rule
 
 
 @transaction.atomic
-def update_rule(*, rule: AlertRule, data: dict) -> AlertRule:
-    fields = clean_rule(rule.project, data, current=rule)
-    channels = _channels(rule.project, data.get("channels"))
-    changed_query = (fields["query"], fields["window_minutes"]) != (rule.query,
-                                                                     rule.window_minutes)
-    for name, value in fields.items():
+def update_rule(*, rule: AlertRule, channels: Sequence[int] | None = None,
+                **changes: Unpack[RuleChanges]) -> AlertRule:
+    """Change the given fields (and, given, the channels: None leaves them as they are)."""
+    _known(changes, RuleChanges.__annotations__)
+    check_query(changes.get("query", rule.query))
+    attached = None if channels is None else _channels(rule.project, channels)
+    changed_query = (changes.get("query", rule.query), changes.get(
+        "window_minutes", rule.window_minutes)) != (rule.query, rule.window_minutes)
+    for name, value in changes.items():
         setattr(rule, name, value)
     rule.next_evaluation_at = None  # due: the new definition is evaluated in the next cycle
     rule.save()
-    if channels is not None:
-        rule.channels.set(channels)
+    if attached is not None:
+        rule.channels.set(attached)
     if changed_query:
         # Other groups may come from the new query; the old ones' history stays.
         rule.instances.exclude(state="firing").delete()
@@ -172,46 +138,50 @@ def delete_rule(*, rule: AlertRule) -> None:
 
 
 # -- channels -------------------------------------------------------------------------------------
-def clean_channel(project, data: dict, current: NotificationChannel | None = None) -> dict:
-    base = {"kind": current.kind, "name": current.name, "recipients": current.recipients,
-            "url": current.url, "timeout_s": current.timeout_s, "enabled": current.enabled} \
-        if current else {"recipients": [], "url": "", "timeout_s": 5.0, "enabled": True}
-    merged = {**base, **data}
-    kind = _choice(merged, "kind", ChannelKind, "")
-    clean = {"name": _text(merged, "name", 100), "kind": kind,
-             "timeout_s": _number(merged, "timeout_s", low=0.5, high=30),
-             "enabled": bool(merged.get("enabled", True)), "recipients": [], "url": ""}
+class ChannelChanges(TypedDict, total=False):
+    name: str
+    kind: str
+    recipients: list[str]
+    url: str
+    timeout_s: float
+    enabled: bool
+
+
+def _destination(kind: str, recipients: Sequence[str], url: str) -> tuple[list[str], str]:
+    """What the kind needs: e-mail, 1 to 20 addresses; a webhook, a URL the outbound guard
+    allows. The other one is dropped."""
     if kind == ChannelKind.EMAIL:
-        recipients = merged.get("recipients")
-        if (not isinstance(recipients, list) or not recipients
-                or len(recipients) > MAX_RECIPIENTS):
+        if not recipients or len(recipients) > MAX_RECIPIENTS:
             raise ValidationFailed(f"recipients: 1 to {MAX_RECIPIENTS} e-mail addresses.",
                                    details={"recipients": ["A list of e-mail addresses."]})
-        from django.core.exceptions import ValidationError
-        from django.core.validators import validate_email
-
-        for i, address in enumerate(recipients):
-            try:
-                validate_email(address)
-            except (ValidationError, TypeError):
-                raise ValidationFailed(f"recipients[{i}] is not an e-mail address.",
-                                       details={f"recipients[{i}]": ["An e-mail address."]}
-                                       ) from None
-        clean["recipients"] = recipients
-    else:
-        clean["url"] = _text(merged, "url", 2000)
-        check_url(clean["url"])
-    return clean
+        return list(recipients), ""
+    if not url:
+        raise ValidationFailed("url is required.", details={"url": ["Required."]})
+    check_url(url)
+    return [], url
 
 
-def create_channel(*, project, data: dict) -> NotificationChannel:
-    fields = clean_channel(project, data)
-    secret = secrets.token_urlsafe(32) if fields["kind"] == ChannelKind.WEBHOOK else ""
-    return NotificationChannel.objects.create(project=project, secret=secret, **fields)
+@transaction.atomic
+def create_channel(*, project: Project, name: str, kind: str, recipients: Sequence[str] = (),
+                   url: str = "", timeout_s: float = 5.0,
+                   enabled: bool = True) -> NotificationChannel:
+    recipients, url = _destination(kind, recipients, url)
+    secret = secrets.token_urlsafe(32) if kind == ChannelKind.WEBHOOK else ""
+    return NotificationChannel.objects.create(
+        project=project, name=name, kind=kind, recipients=recipients, url=url,
+        timeout_s=timeout_s, enabled=enabled, secret=secret)
 
 
-def update_channel(*, channel: NotificationChannel, data: dict) -> NotificationChannel:
-    for name, value in clean_channel(channel.project, data, current=channel).items():
+@transaction.atomic
+def update_channel(*, channel: NotificationChannel,
+                   **changes: Unpack[ChannelChanges]) -> NotificationChannel:
+    """Change the given fields; the kind, new or current, says which destination must be
+    there."""
+    _known(changes, ChannelChanges.__annotations__)
+    recipients, url = _destination(changes.get("kind", channel.kind),
+                                   changes.get("recipients", channel.recipients),
+                                   changes.get("url", channel.url))
+    for name, value in {**changes, "recipients": recipients, "url": url}.items():
         setattr(channel, name, value)
     if channel.kind == ChannelKind.WEBHOOK and not channel.secret:
         channel.secret = secrets.token_urlsafe(32)
@@ -237,37 +207,21 @@ def send_test(*, channel: NotificationChannel, enqueue=None) -> Notification:
 
 
 # -- silences -------------------------------------------------------------------------------------
-def _moment(value, name: str) -> datetime:
-    """A time like the engine's (ISO 8601, epoch, now, now-1h) or, for silences, ahead: now+2h."""
-    now = timezone.now()
-    if isinstance(value, str) and value.replace(" ", "").startswith("now+"):
-        return now + timedelta(seconds=parse_duration(value.replace(" ", "")[4:], name))
-    try:
-        return parse_time(value, name, now)
-    except (ApiError, ValueError, TypeError):
-        raise ValidationFailed(f"{name} must be a time (ISO 8601 or now-1h).",
-                               details={name: ["A time."]}) from None
-
-
-def create_silence(*, project, data: dict, user=None) -> Silence:
-    rule = None
-    if data.get("rule") is not None:
-        rule = AlertRule.objects.filter(project=project, pk=data["rule"]).first()
-        if rule is None:
-            raise ValidationFailed("No such rule in this project.",
-                                   details={"rule": ["Unknown rule."]})
-    matchers = _labels(data.get("matchers"), "matchers")
+@transaction.atomic
+def create_silence(*, project: Project, rule: AlertRule | None, matchers: dict[str, str],
+                   starts_at: datetime, ends_at: datetime, reason: str,
+                   user: AbstractBaseUser | None = None) -> Silence:
+    if rule is not None and rule.project_id != project.pk:
+        raise UnknownRule()
     if rule is None and not matchers:
         raise ValidationFailed("A silence needs a rule or label matchers.",
                                details={"matchers": ["A rule or at least one label."]})
-    starts = _moment(data.get("starts_at") or "now", "starts_at")
-    ends = _moment(data.get("ends_at"), "ends_at")
-    if ends <= starts:
+    if ends_at <= starts_at:
         raise ValidationFailed("ends_at must be after starts_at.",
                                details={"ends_at": ["After starts_at."]})
     return Silence.objects.create(project=project, rule=rule, matchers=matchers,
-                                  starts_at=starts, ends_at=ends,
-                                  reason=_text(data, "reason", 500), created_by=user)
+                                  starts_at=starts_at, ends_at=ends_at, reason=reason,
+                                  created_by=user)
 
 
 def end_silence(*, silence: Silence) -> Silence:

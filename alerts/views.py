@@ -2,21 +2,50 @@
 rule's page (instances, history timeline, chart with the threshold and firing bands, evaluate
 now), the rule form (live preview and 24 h backtest) and the channels page (delivery log, send a
 test). Thin: reads from alerts.selectors, writes through alerts.services and alerts.evaluation;
-the scripts use the alerts API."""
+the forms are checked by the API's own serializers and refused with the API's own messages; the
+scripts use the alerts API."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
 
-from analytics_site.errors import ApiError, or_404
+from analytics_site.errors import ApiError, api_exception_handler, or_404
+from analytics_site.fields import valid
 from projects.models import Role
 from projects.selectors import can_edit, get_project_for
 
 from . import evaluation, selectors, services
-from .api.serializers import ChannelSerializer, RuleSerializer
+from .api.serializers import (
+    ChannelSerializer,
+    ChannelWriteSerializer,
+    RuleSerializer,
+    SilenceWriteSerializer,
+)
 from .models import ChannelKind, Condition, NoData, Reducer, Severity
+
+REFUSED = (ApiError, ValidationError)
+
+
+def _refusal(exc: Exception) -> str:
+    """What the API answers to the same input, for the page's message; for a value inside a
+    field, where the API says only "Invalid input.", the path to it and what is wrong."""
+    body = api_exception_handler(exc, {}).data
+    path, detail = [], body["details"]
+    while body["error"] == "Invalid input." and isinstance(detail, dict) and detail:
+        name, detail = next(iter(detail.items()))
+        path.append(str(name))
+    if not path or not isinstance(detail, list) or not detail:
+        return body["error"]
+    return ": ".join([*path, str(detail[0])])
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """``team=web, env=prod`` as the object the API takes."""
+    return {name.strip(): value.strip() for name, _, value in
+            (part.partition("=") for part in text.split(",") if "=" in part)}
 
 
 def _rule_in(request, project_id, rule_id, **kwargs):
@@ -79,20 +108,18 @@ def rule_evaluate(request, project_id, rule_id):
 @require_POST
 def silence_create(request, project_id):
     project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
-    data = {"reason": request.POST.get("reason", ""),
-            "ends_at": f"now+{request.POST.get('duration', '1h')}"}
-    if request.POST.get("rule"):
-        data["rule"] = int(request.POST["rule"]) if request.POST["rule"].isdigit() else -1
-    matchers = request.POST.get("matchers", "").strip()
-    if matchers:
-        data["matchers"] = dict(part.split("=", 1) for part in matchers.split(",")
-                                if "=" in part)
-        data["matchers"] = {k.strip(): v.strip() for k, v in data["matchers"].items()}
+    post = request.POST
+    data = {"reason": post.get("reason", ""), "ends_at": f"now+{post.get('duration', '1h')}",
+            "matchers": _pairs(post.get("matchers", ""))}
+    if post.get("rule"):
+        data["rule"] = post["rule"]
     try:
-        services.create_silence(project=project, data=data, user=request.user)
+        services.create_silence(project=project, user=request.user,
+                                **valid(SilenceWriteSerializer, data))
+    except REFUSED as exc:
+        messages.error(request, f"Not silenced: {_refusal(exc)}")
+    else:
         messages.success(request, "Silenced.")
-    except ApiError as exc:
-        messages.error(request, f"Not silenced: {exc.message}")
     return redirect("alerts:list", project_id)
 
 
@@ -130,9 +157,10 @@ def channel_create(request, project_id):
     else:
         data["url"] = post.get("url", "")
     try:
-        channel = services.create_channel(project=project, data=data)
-    except ApiError as exc:
-        messages.error(request, f"Not added: {exc.message}")
+        channel = services.create_channel(project=project,
+                                          **valid(ChannelWriteSerializer, data))
+    except REFUSED as exc:
+        messages.error(request, f"Not added: {_refusal(exc)}")
     else:
         note = f"Added “{channel.name}”."
         if channel.secret:

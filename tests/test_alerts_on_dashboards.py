@@ -46,9 +46,8 @@ def test_a_firing_alert_shows_live_on_a_dashboard_chart_of_its_query(page, inges
                                    x=0, y=0, w=6, h=4)
     other = dashboards.create_panel(dashboard=board, title="Other", type="line",
                                     query="avg:checkout.errors{}", x=6, y=0, w=6, h=4)
-    rule = alerts.create_rule(project=shop, data={
-        "name": "Errors", "query": QUERY, "reducer": "sum", "window_minutes": 5,
-        "threshold": 50})
+    rule = alerts.create_rule(project=shop, name="Errors", query=QUERY, reducer="sum",
+                              window_minutes=5, threshold=50)
     login(page, ingest_server, "maria")
     page.goto(f"{ingest_server}/projects/{shop.pk}/dashboards/{board.pk}/?range=1h")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "connected")

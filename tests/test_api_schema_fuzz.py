@@ -12,11 +12,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import pytest
 import requests
 import schemathesis
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
@@ -91,12 +93,14 @@ def world(make_user, make_project, store) -> World:
     panel = dashboards.create_panel(dashboard=board, title="CPU", query="avg:cpu{}")
     annotation = dashboards.create_annotation(project=project, text="deploy", at="now-1h",
                                               dashboard=board, user=owner)
-    channel = alerts.create_channel(project=project, data={
-        "name": "Ops", "kind": "email", "recipients": ["ops@example.com"]})
-    rule = alerts.create_rule(project=project, user=owner, data={
-        "name": "Hot", "query": "avg:cpu{}", "threshold": 90, "channels": [channel.pk]})
-    silence = alerts.create_silence(project=project, user=owner, data={
-        "rule": rule.pk, "ends_at": "now+1h", "reason": "maintenance"})
+    channel = alerts.create_channel(project=project, name="Ops", kind="email",
+                                    recipients=["ops@example.com"])
+    rule = alerts.create_rule(project=project, user=owner, name="Hot", query="avg:cpu{}",
+                              threshold=90, channels=[channel.pk])
+    now = timezone.now()
+    silence = alerts.create_silence(project=project, user=owner, rule=rule, matchers={},
+                                    starts_at=now, ends_at=now + timedelta(hours=1),
+                                    reason="maintenance")
     _, raw = projects.create_api_token(user=owner, name="fuzz", scopes=[Scope.ADMIN])
     spare, _ = projects.create_api_token(user=owner, name="spare", scopes=[Scope.READ])
     public = dashboards.create_public_link(dashboard=board)

@@ -1,13 +1,23 @@
-"""Representations of the alerts API. The write serializers check the shape of a body (types,
-text PostgreSQL can hold, times in UTC) before alerts.services checks its meaning."""
+"""Representations of the alerts API, and the checks of what comes in.
+
+The write serializers hold every rule about the shape and the values of a body — types, lengths,
+choices, ranges, text PostgreSQL can hold, times in UTC — and hand alerts.services typed values;
+the services add what needs the database or the meaning of several fields together. The HTML
+forms go through the same serializers. Checks that the API answered from the services before
+the serializers held them keep their wording (``_refuse``), so clients see the same errors."""
 
 from datetime import datetime, timedelta
+from typing import NoReturn
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from analytics_site.errors import ValidationFailed
 from analytics_site.fields import UTCDateTimeField, refuse_unstorable
-from events.query.timerange import parse_duration, parse_time
+from events.query import parse_duration, parse_time
 
 from ..models import (
     AlertEvent,
@@ -20,14 +30,29 @@ from ..models import (
     State,
 )
 from ..selectors import rule_state
+from ..services import UnknownRule
+
+MAX_LABELS = 20
+MAX_WINDOW_MINUTES = 24 * 60
+MIN_INTERVAL_S = 10
+
+
+def _refuse(field: str, message: str, detail: str) -> NoReturn:
+    raise ValidationFailed(message, details={field: [detail]})
 
 
 def _moment(value, field: str) -> datetime:
-    """A time as the engine reads one (ISO 8601, epoch, now-1h) or, ahead, now+2h."""
+    """A time as the engine reads one (epoch, now-1h) or, ahead, now+2h; ISO 8601 as written,
+    for the field to convert to UTC and to keep inside the calendar."""
     now = timezone.now()
-    ahead = value.replace(" ", "") if isinstance(value, str) else ""
-    if ahead.startswith("now+"):
-        return now + timedelta(seconds=parse_duration(ahead[4:], field))
+    if isinstance(value, str):
+        squeezed = value.replace(" ", "")
+        if squeezed.startswith("now+"):
+            return now + timedelta(seconds=parse_duration(squeezed[4:], field))
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
     return parse_time(value, field, now)
 
 
@@ -37,10 +62,108 @@ class MomentField(UTCDateTimeField):
                          forms="ISO 8601, epoch seconds or ms, now-1h or now+2h", **kwargs)
 
 
-def _labels(**kwargs) -> serializers.DictField:
-    return serializers.DictField(child=serializers.CharField(max_length=200, allow_blank=True,
-                                                             trim_whitespace=False),
-                                 validators=[refuse_unstorable], **kwargs)
+class TextField(serializers.CharField):
+    """Text, trimmed: a number is refused, where DRF would turn it into text."""
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        if not isinstance(data, str):
+            _refuse(self.field_name, f"{self.field_name} must be text.", "Text.")
+        return value
+
+
+class _Bounded:
+    """A JSON number (not "5", not true) from ``min_value`` to ``max_value``, both documented."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        name, low, high = self.field_name, self.min_value, self.max_value
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            _refuse(name, f"{name} must be a number.", "A number.")
+        if not low <= value <= high:
+            _refuse(name, f"{name} must be between {low} and {high}.",
+                    f"Between {low} and {high}.")
+        return value
+
+
+class BoundedIntegerField(_Bounded, serializers.IntegerField):
+    pass
+
+
+class BoundedFloatField(_Bounded, serializers.FloatField):
+    pass
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false themselves, not "yes" or 1."""
+
+    def to_internal_value(self, data) -> bool:
+        value = super().to_internal_value(data)
+        if not isinstance(data, bool):
+            _refuse(self.field_name, f"{self.field_name} must be true or false.", "A bool.")
+        return value
+
+
+class LabelsField(serializers.DictField):
+    """Up to 20 names (1 to 64 characters) with text values (at most 200); null is none."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.CharField(max_length=200, allow_blank=True,
+                                                     trim_whitespace=False),
+                         validators=[refuse_unstorable], allow_null=True, **kwargs)
+
+    def run_validation(self, data=empty) -> dict[str, str]:
+        value = super().run_validation(data)
+        if value is None:
+            return {}
+        if len(data) > MAX_LABELS or not all(
+                isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 64
+                for k, v in data.items()):
+            _refuse(self.field_name, f"{self.field_name} must map up to {MAX_LABELS} names to "
+                                     f"text values.", "An object of text values.")
+        return value
+
+
+class ChannelIdsField(serializers.ListField):
+    """Ids of the project's channels (which are, the service says); null leaves them as
+    they are."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.IntegerField(), allow_null=True, **kwargs)
+
+    def to_internal_value(self, data) -> list[int]:
+        value = super().to_internal_value(data)
+        if not all(isinstance(i, int) for i in data):
+            _refuse("channels", "channels must be a list of channel ids.", "A list of ids.")
+        return value
+
+
+class RecipientsField(serializers.ListField):
+    """E-mail addresses as written (no spaces around them); how many a channel needs depends
+    on its kind, which the service knows."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.EmailField(), **kwargs)
+
+    def to_internal_value(self, data) -> list[str]:
+        value = super().to_internal_value(data)
+        for i, address in enumerate(data):
+            try:
+                validate_email(address)
+            except DjangoValidationError:
+                _refuse(f"recipients[{i}]", f"recipients[{i}] is not an e-mail address.",
+                        "An e-mail address.")
+        return value
+
+
+class RuleField(serializers.IntegerField):
+    """A rule by its id; whether it is the project's is the service's to say."""
+
+    def to_internal_value(self, data) -> AlertRule:
+        rule = AlertRule.objects.filter(pk=super().to_internal_value(data)).first()
+        if rule is None:
+            raise UnknownRule()
+        return rule
 
 
 class InstanceSerializer(serializers.ModelSerializer):
@@ -68,27 +191,59 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class RuleWriteSerializer(serializers.Serializer):
-    """For the schema: every field but name, query and threshold is optional."""
+    """Every field but name, query and threshold is optional; a PATCH gives only those it
+    changes."""
 
-    name = serializers.CharField(max_length=100)
-    query = serializers.CharField(max_length=2000)
+    # Left out, a field keeps services.create_rule's default (or, in a PATCH, its value).
+    name = TextField(max_length=100)
+    query = TextField(max_length=2000)
     reducer = serializers.ChoiceField(choices=["last", "avg", "min", "max", "sum", "p95"],
                                       required=False)
-    window_minutes = serializers.IntegerField(required=False)
+    window_minutes = BoundedIntegerField(min_value=1, max_value=MAX_WINDOW_MINUTES,
+                                         required=False)
     condition = serializers.ChoiceField(choices=["gt", "gte", "lt", "lte", "eq", "ne"],
                                         required=False)
-    threshold = serializers.FloatField()
-    for_seconds = serializers.IntegerField(required=False)
+    threshold = BoundedFloatField(min_value=-1e300, max_value=1e300)
+    for_seconds = BoundedIntegerField(min_value=0, max_value=7 * 86400, required=False)
     severity = serializers.ChoiceField(choices=["info", "warning", "critical"], required=False)
-    enabled = serializers.BooleanField(required=False)
-    labels = _labels(required=False, allow_null=True)
+    enabled = StrictBooleanField(required=False)
+    labels = LabelsField(required=False)
+    channels = ChannelIdsField(required=False)
+    no_data = serializers.ChoiceField(choices=["ok", "alerting", "no_data"], required=False)
+    renotify_minutes = BoundedIntegerField(min_value=0, max_value=7 * 1440, required=False)
+    message = TextField(max_length=2000, required=False, allow_blank=True, allow_null=True)
+    interval_seconds = BoundedIntegerField(min_value=MIN_INTERVAL_S, max_value=86400,
+                                           required=False)
+
+    def validate_message(self, message: str | None) -> str:
+        return message or ""
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("channels", []) is None:
+            del attrs["channels"]  # null: the channels stay as they are
+        return attrs
+
+
+class RulePreviewSerializer(RuleWriteSerializer):
+    """A rule to backtest, not saved: it needs no name, and notifies no one — the form sends
+    its channels along, which are read as a list of ids and left out. Documented as
+    RuleWriteSerializer: a component of its own would rename the shared enums."""
+
+    name = TextField(max_length=100, default="preview")
     channels = serializers.ListField(child=serializers.IntegerField(), required=False,
                                      allow_null=True)
-    no_data = serializers.ChoiceField(choices=["ok", "alerting", "no_data"], required=False)
-    renotify_minutes = serializers.IntegerField(required=False)
-    message = serializers.CharField(max_length=2000, required=False, allow_blank=True,
-                                    allow_null=True)
-    interval_seconds = serializers.IntegerField(required=False)
+
+    def to_internal_value(self, data) -> dict:
+        if isinstance(data, dict):
+            if "query" not in data:
+                _refuse("query", "query is required.", "Required.")
+            if "threshold" not in data:
+                _refuse("threshold", "threshold must be a number.", "A number.")
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs.pop("channels", None)
+        return attrs
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -116,11 +271,13 @@ class ChannelWithSecretSerializer(ChannelSerializer):
 
 
 class ChannelWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    # Which of recipients and url a channel needs follows from its kind, new or current (in a
+    # PATCH): services.create_channel and update_channel check it.
+    name = TextField(max_length=100)
     kind = serializers.ChoiceField(choices=["email", "webhook", "slack"])
-    recipients = serializers.ListField(child=serializers.EmailField(), required=False)
+    recipients = RecipientsField(required=False)
     url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
-    timeout_s = serializers.FloatField(required=False)
+    timeout_s = BoundedFloatField(min_value=0.5, max_value=30, required=False)
     enabled = serializers.BooleanField(required=False)
 
 
@@ -147,12 +304,16 @@ class SilenceSerializer(serializers.ModelSerializer):
 
 
 class SilenceWriteSerializer(serializers.Serializer):
-    rule = serializers.IntegerField(required=False, allow_null=True)
-    matchers = _labels(required=False, allow_null=True)
+    rule = RuleField(required=False, allow_null=True)
+    matchers = LabelsField(required=False)
     starts_at = MomentField(required=False, allow_null=True,
                             help_text="ISO 8601, epoch, now-1h or now+2h; default now.")
     ends_at = MomentField(help_text="ISO 8601 or now+2h.")
-    reason = serializers.CharField(max_length=500)
+    reason = TextField(max_length=500)
+
+    def validate(self, attrs: dict) -> dict:
+        return {**attrs, "rule": attrs.get("rule"), "matchers": attrs.get("matchers", {}),
+                "starts_at": attrs.get("starts_at") or timezone.now()}
 
 
 class AlertsQuery(serializers.Serializer):

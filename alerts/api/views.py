@@ -1,8 +1,7 @@
 """REST endpoints of the alerts app. Thin: scoped lookups from alerts.selectors (404 outside the
-caller's projects), bodies and query parameters checked by their serializers (the shape; times in
-UTC), writes through alerts.services (the meaning); viewers read, editors change."""
-
-from datetime import datetime
+caller's projects), bodies and query parameters checked by their serializers (every rule of
+shape and value; times in UTC) into the typed arguments of alerts.services (what needs the
+database or several fields); viewers read, editors change."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -21,12 +20,10 @@ from . import serializers as s
 
 
 def _body(request, serializer_class, **kwargs) -> dict:
-    """The body, once its shape passed ``serializer_class``; the times in it in UTC."""
+    """The body as ``serializer_class`` checked and typed it."""
     if not isinstance(request.data, dict):
         raise ValidationFailed("The body must be a JSON object.", details={"body": ["Object."]})
-    checked = valid(serializer_class, request.data, **kwargs)
-    return {**request.data, **{name: value.isoformat() for name, value in checked.items()
-                               if isinstance(value, datetime)}}
+    return valid(serializer_class, request.data, **kwargs)
 
 
 def _project(request, project_id, write=False):
@@ -50,8 +47,8 @@ class RuleList(APIView):
                    operation_id="alert_rules_create")
     def post(self, request, project_id):
         project = _project(request, project_id, write=True)
-        rule = services.create_rule(project=project, data=_body(request, s.RuleWriteSerializer),
-                                    user=request.user)
+        rule = services.create_rule(project=project, user=request.user,
+                                    **_body(request, s.RuleWriteSerializer))
         return Response(s.RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -65,8 +62,8 @@ class RuleDetail(APIView):
                    operation_id="alert_rules_update")
     def patch(self, request, pk):
         rule = selectors.get_rule_for(request.user, pk, **_access(request, write=True))
-        data = _body(request, s.RuleWriteSerializer, partial=True)
-        return Response(s.RuleSerializer(services.update_rule(rule=rule, data=data)).data)
+        changes = _body(request, s.RuleWriteSerializer, partial=True)
+        return Response(s.RuleSerializer(services.update_rule(rule=rule, **changes)).data)
 
     @extend_schema(responses={204: None}, operation_id="alert_rules_delete")
     def delete(self, request, pk):
@@ -104,9 +101,7 @@ class RulePreview(APIView):
                    operation_id="alert_rules_preview")
     def post(self, request, project_id):
         project = _project(request, project_id)
-        data = _body(request, s.RuleWriteSerializer, partial=True)
-        data = {"name": "preview", **data}
-        return Response(backtest.backtest(project, services.clean_rule(project, data)))
+        return Response(backtest.backtest(project, **_body(request, s.RulePreviewSerializer)))
 
 
 class ProjectHistory(APIView):
@@ -144,7 +139,7 @@ class ChannelList(APIView):
     def post(self, request, project_id):
         project = _project(request, project_id, write=True)
         channel = services.create_channel(project=project,
-                                          data=_body(request, s.ChannelWriteSerializer))
+                                          **_body(request, s.ChannelWriteSerializer))
         return Response(s.ChannelWithSecretSerializer(channel).data,
                         status=status.HTTP_201_CREATED)
 
@@ -159,9 +154,9 @@ class ChannelDetail(APIView):
                    operation_id="channels_update")
     def patch(self, request, pk):
         channel = selectors.get_channel_for(request.user, pk, **_access(request, write=True))
-        data = _body(request, s.ChannelWriteSerializer, partial=True)
+        changes = _body(request, s.ChannelWriteSerializer, partial=True)
         return Response(s.ChannelSerializer(services.update_channel(channel=channel,
-                                                                    data=data)).data)
+                                                                    **changes)).data)
 
     @extend_schema(responses={204: None}, operation_id="channels_delete")
     def delete(self, request, pk):
@@ -201,8 +196,8 @@ class SilenceList(APIView):
                            "reason": "Deploy window"})])
     def post(self, request, project_id):
         project = _project(request, project_id, write=True)
-        silence = services.create_silence(
-            project=project, data=_body(request, s.SilenceWriteSerializer), user=request.user)
+        silence = services.create_silence(project=project, user=request.user,
+                                          **_body(request, s.SilenceWriteSerializer))
         return Response(s.SilenceSerializer(silence).data, status=status.HTTP_201_CREATED)
 
 

@@ -31,8 +31,8 @@ def _note(channel, kind="firing"):
 
 
 def test_email_arrives_at_the_smtp_server(project, mailbox):  # noqa: F811
-    channel = services.create_channel(project=project, data={
-        "name": "on-call", "kind": "email", "recipients": ["ops@example.com", "cto@example.com"]})
+    channel = services.create_channel(project=project, name="on-call", kind="email",
+                                      recipients=["ops@example.com", "cto@example.com"])
     note = delivery.deliver(_note(channel).pk)
     assert note.status == "sent" and note.attempts == 1
     [mail] = mailbox.messages
@@ -45,8 +45,8 @@ def test_email_arrives_at_the_smtp_server(project, mailbox):  # noqa: F811
 
 
 def test_a_webhook_is_signed_with_the_channels_secret(project, webhook):  # noqa: F811
-    channel = services.create_channel(project=project, data={
-        "name": "hook", "kind": "webhook", "url": webhook.url, "timeout_s": 2})
+    channel = services.create_channel(project=project, name="hook", kind="webhook",
+                                      url=webhook.url, timeout_s=2)
     assert len(channel.secret) >= 40
     note = _note(channel)
     assert delivery.deliver(note.pk).status == "sent"
@@ -61,8 +61,7 @@ def test_a_webhook_is_signed_with_the_channels_secret(project, webhook):  # noqa
 
 
 def test_slack_gets_its_text_message(project, webhook):  # noqa: F811
-    channel = services.create_channel(project=project, data={
-        "name": "slack", "kind": "slack", "url": webhook.url})
+    channel = services.create_channel(project=project, name="slack", kind="slack", url=webhook.url)
     assert delivery.deliver(_note(channel).pk).status == "sent"
     assert webhook.requests[0]["json"] == {
         "text": "[FIRING] Checkout errors: 12.5 > 5 (host=web-1)"}
@@ -70,8 +69,8 @@ def test_slack_gets_its_text_message(project, webhook):  # noqa: F811
 
 
 def test_failures_are_retried_with_backoff_and_each_try_logged(project, webhook):  # noqa: F811
-    channel = services.create_channel(project=project, data={
-        "name": "hook", "kind": "webhook", "url": webhook.url})
+    channel = services.create_channel(project=project, name="hook", kind="webhook",
+                                      url=webhook.url)
     webhook.statuses.extend([500, 503])
     note = _note(channel)
     first = delivery.deliver(note.pk)
@@ -95,8 +94,8 @@ def test_failures_are_retried_with_backoff_and_each_try_logged(project, webhook)
 
 def test_a_receiver_that_never_answers_ends_failed(project, settings):
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    channel = services.create_channel(project=project, data={
-        "name": "dead", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "timeout_s": 0.5})
+    channel = services.create_channel(project=project, name="dead", kind="webhook",
+                                      url="http://127.0.0.1:9/hook", timeout_s=0.5)
     note = _note(channel)
     for _ in range(delivery.MAX_ATTEMPTS):
         Notification.objects.filter(pk=note.pk).update(next_attempt_at=None)
@@ -140,8 +139,8 @@ def test_the_guard_holds_on_save_and_again_on_delivery(project, token_client, se
     # A channel saved while allowed, then the operator closes the door: refused at send time,
     # logged, and not retried.
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    channel = services.create_channel(project=project, data={
-        "name": "was ok", "kind": "webhook", "url": "http://127.0.0.1:9/hook"})
+    channel = services.create_channel(project=project, name="was ok", kind="webhook",
+                                      url="http://127.0.0.1:9/hook")
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     note = delivery.deliver(_note(channel).pk)
     assert (note.status, note.attempts) == ("failed", delivery.MAX_ATTEMPTS)

@@ -21,8 +21,8 @@ def project(make_project):
 @pytest.fixture
 def channel(project, settings):
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    return services.create_channel(project=project, data={
-        "name": "ops hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook"})
+    return services.create_channel(project=project, name="ops hook", kind="webhook",
+                                   url="http://127.0.0.1:9/hook")
 
 
 def _cpu(store, project, values: dict[str, list[tuple[int, float]]]):
@@ -39,7 +39,7 @@ def _rule(project, channel=None, **fields):
             "condition": "gt", "threshold": 80, "interval_seconds": 10, **fields}
     if channel is not None:
         data["channels"] = [channel.pk]
-    return services.create_rule(project=project, data=data)
+    return services.create_rule(project=project, **data)
 
 
 def _run(at: datetime) -> tuple[evaluation.Report, list[int]]:

@@ -157,8 +157,8 @@ def test_a_redirect_is_an_answer_and_is_not_followed(project, settings):
     elsewhere = Webhook()
     redirector = Webhook(redirect_to=elsewhere.url)
     try:
-        channel = services.create_channel(project=project, data={
-            "name": "hook", "kind": "webhook", "url": redirector.url})
+        channel = services.create_channel(project=project, name="hook", kind="webhook",
+                                          url=redirector.url)
         note = delivery.deliver(_note(channel).pk)
     finally:
         redirector.close()
@@ -177,8 +177,8 @@ def test_the_request_goes_to_the_address_that_was_vetted(project, settings, dns)
     rebound = Webhook(host="127.0.0.2", port=vetted.port)
     try:
         dns.answer("hooks.example.test", ["127.0.0.1"])
-        channel = services.create_channel(project=project, data={
-            "name": "hook", "kind": "webhook", "url": vetted.url})
+        channel = services.create_channel(project=project, name="hook", kind="webhook",
+                                          url=vetted.url)
         # From now on a second lookup would answer with another address.
         dns.answer("hooks.example.test", ["127.0.0.1"], ["127.0.0.2"])
         note = delivery.deliver(_note(channel).pk)
@@ -232,8 +232,8 @@ def test_tls_checks_the_certificate_against_the_name_not_the_address(
     dns.answer("hooks.example.test", ["127.0.0.1"])
     receiver = Webhook(tls=server_side, name="hooks.example.test")
     try:
-        channel = services.create_channel(project=project, data={
-            "name": "tls", "kind": "webhook", "url": receiver.url})
+        channel = services.create_channel(project=project, name="tls", kind="webhook",
+                                          url=receiver.url)
         note = delivery.deliver(_note(channel).pk)
     finally:
         receiver.close()
@@ -247,8 +247,8 @@ def test_tls_checks_the_certificate_against_the_name_not_the_address(
 
 def test_a_delivery_to_a_refused_name_is_not_retried(project, settings, dns):
     settings.WEBHOOK_ALLOWED_NETWORKS = ["10.0.0.0/8"]
-    channel = services.create_channel(project=project, data={
-        "name": "was ok", "kind": "webhook", "url": "http://internal.hooks.test/hook"})
+    channel = services.create_channel(project=project, name="was ok", kind="webhook",
+                                      url="http://internal.hooks.test/hook")
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     note = delivery.deliver(_note(channel).pk)
     assert (note.status, note.attempts, note.next_attempt_at) == (

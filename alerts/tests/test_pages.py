@@ -65,12 +65,10 @@ def test_the_rule_form_backtests_marks_errors_and_saves(page, ingest_server, sho
     expect(page.locator("#rule-chart .main-svg").first).to_be_attached()
     screenshot(page, "alert-rule", full_page=True)
 
-    calm = services.create_rule(project=shop, data={
-        "name": "Checkout errors, severe", "query": QUERY, "reducer": "sum", "threshold": 500,
-        "severity": "critical"})
-    slow = services.create_rule(project=shop, data={
-        "name": "Checkout errors, sustained", "query": QUERY, "reducer": "sum",
-        "threshold": 50, "for_seconds": 600, "severity": "info"})
+    calm = services.create_rule(project=shop, name="Checkout errors, severe", query=QUERY,
+                                reducer="sum", threshold=500, severity="critical")
+    slow = services.create_rule(project=shop, name="Checkout errors, sustained", query=QUERY,
+                                reducer="sum", threshold=50, for_seconds=600, severity="info")
     evaluation.evaluate_due(enqueue=lambda pk: None)
     page.goto(f"{ingest_server}/projects/{shop.pk}/alerts/")
     row = page.locator(f"tr[data-rule='{rule.pk}']")
@@ -83,8 +81,7 @@ def test_the_rule_form_backtests_marks_errors_and_saves(page, ingest_server, sho
 
 
 def test_viewers_see_rules_but_no_editing(page, ingest_server, shop):
-    services.create_rule(project=shop, data={"name": "Errors", "query": QUERY,
-                                             "threshold": 50})
+    services.create_rule(project=shop, name="Errors", query=QUERY, threshold=50)
     login(page, ingest_server, "vik")
     page.goto(f"{ingest_server}/projects/{shop.pk}/alerts/")
     expect(page.locator("table.alert-rules tbody tr")).to_have_count(1)

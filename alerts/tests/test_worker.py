@@ -53,10 +53,10 @@ def test_a_worker_killed_mid_evaluation_fires_nothing_and_the_next_fires_once(
                             "timestamp": (now - timedelta(minutes=m)).isoformat()}
                            for m in range(0, 4)])
     rollups.fold()
-    channel = services.create_channel(project=project, data={
-        "name": "hook", "kind": "webhook", "url": webhook.url})
-    rule = services.create_rule(project=project, data={
-        "name": "CPU", "query": "avg:cpu{}", "threshold": 90, "channels": [channel.pk]})
+    channel = services.create_channel(project=project, name="hook", kind="webhook",
+                                      url=webhook.url)
+    rule = services.create_rule(project=project, name="CPU", query="avg:cpu{}", threshold=90,
+                                channels=[channel.pk])
 
     blocker = psycopg.connect(_dsn())
     watcher = psycopg.connect(_dsn(), autocommit=True)  # pg_stat_activity fresh on each read
@@ -103,8 +103,8 @@ def test_a_failed_delivery_is_retried_by_the_worker_with_backoff(transactional_d
     from alerts.tasks import deliver_notification
 
     project = make_project("Fleet")
-    channel = services.create_channel(project=project, data={
-        "name": "hook", "kind": "webhook", "url": webhook.url})
+    channel = services.create_channel(project=project, name="hook", kind="webhook",
+                                      url=webhook.url)
     webhook.statuses.append(502)  # the first try fails, the second succeeds
     note = services.send_test(channel=channel, enqueue=lambda pk: None)
     worker = _worker("retrier")

@@ -135,12 +135,11 @@ def shop(store, ingest, make_user, make_project):
                                 options={"unit": "ms"}, x=(i % 3) * 4, y=(i // 3) * 4,
                                 w=4, h=4)
     token = dashboards.create_public_link(dashboard=board)
-    rule = alerts.create_rule(project=project, data={
-        "name": "Slow", "query": "avg:http.latency_ms{}", "reducer": "avg",
-        "window_minutes": 5, "threshold": 1})
+    rule = alerts.create_rule(project=project, name="Slow", query="avg:http.latency_ms{}",
+                              reducer="avg", window_minutes=5, threshold=1)
     _in_thread(evaluation.evaluate_now, rule)
-    alerts.create_channel(project=project, data={"name": "on-call", "kind": "email",
-                                                 "recipients": ["ops@example.com"]})
+    alerts.create_channel(project=project, name="on-call", kind="email",
+                          recipients=["ops@example.com"])
     return {"project": project, "board": board, "token": token, "rule": rule}
 
 
