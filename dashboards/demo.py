@@ -29,10 +29,9 @@ def ensure_demo_dashboard(project, user=None) -> Dashboard | None:
     """Create the demo dashboard once; None if the project has it already."""
     if Dashboard.objects.filter(project=project, name=NAME).exists():
         return None
-    dashboard = services.create_dashboard(project=project, name=NAME, user=user,
-                                          description="Demo traffic and host metrics.")
-    services.update_dashboard(dashboard=dashboard, variables=[
-        {"name": "host", "metric": "cpu", "tag": "host"}])
+    dashboard = services.create_dashboard(
+        project=project, name=NAME, user=user, description="Demo traffic and host metrics.",
+        variables=[{"name": "host", "metric": "cpu", "tag": "host"}])
     for title, kind, query, options, (x, y, w, h) in PANELS:
         services.create_panel(dashboard=dashboard, title=title, type=kind, query=query,
                               options=options, x=x, y=y, w=w, h=h)

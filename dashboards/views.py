@@ -1,27 +1,48 @@
 """HTML pages of the dashboards app. Thin: pages are shells whose scripts read the query and
-analytics APIs (events.query underneath) and the project's WebSocket; forms write through
-dashboards.services."""
-
-import json
+analytics APIs (events.query underneath) and the project's WebSocket; forms are checked by the
+API's write serializers and write through dashboards.services, and any refusal is a message on
+the page they return to."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
+from rest_framework.settings import api_settings
+from rest_framework.utils import json
 
 from analytics_site.errors import ApiError, or_404
+from analytics_site.fields import valid
 from projects.models import Role
 from projects.selectors import can_edit, get_project_for
 
 from . import selectors, services
-from .api.serializers import PanelSerializer
+from .api.serializers import DashboardExportSerializer, DashboardWriteSerializer, PanelSerializer
 from .models import PanelType
 
 RANGES = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
 DASHBOARD_RANGES = {"15m": "15 minutes", "1h": "1 hour", "6h": "6 hours", "24h": "24 hours",
                     "7d": "7 days", "30d": "30 days"}
 REFRESH = {"off": "Off", "5s": "5 s", "10s": "10 s", "30s": "30 s", "1m": "1 min"}
+
+
+def _first_error(detail, path: str = "") -> str:
+    """A serializer's first message, named by where it is (``panels[1].title: …``)."""
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        if key == api_settings.NON_FIELD_ERRORS_KEY:
+            return _first_error(value, path)
+        if str(key).isdigit():
+            return _first_error(value, f"{path}[{key}]")
+        return _first_error(value, f"{path}.{key}" if path else str(key))
+    if isinstance(detail, list) and detail:
+        return _first_error(detail[0], path)
+    return f"{path}: {detail}" if path else str(detail or "Invalid input.")
+
+
+def _problem(exc: ValidationError | ApiError) -> str:
+    return _first_error(exc.detail) if isinstance(exc, ValidationError) else exc.message
 
 
 @login_required
@@ -48,10 +69,10 @@ def dashboard_list(request, project_id):
 def dashboard_create(request, project_id):
     project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
     try:
-        dashboard = services.create_dashboard(project=project, name=request.POST.get("name"),
-                                              user=request.user)
-    except ApiError as exc:
-        messages.error(request, exc.message)
+        fields = valid(DashboardWriteSerializer, {"name": request.POST.get("name", "")})
+        dashboard = services.create_dashboard(project=project, user=request.user, **fields)
+    except (ValidationError, ApiError) as exc:
+        messages.error(request, _problem(exc))
         return redirect("dashboards:list", project.pk)
     return redirect("dashboards:detail", project.pk, dashboard.pk)
 
@@ -62,12 +83,16 @@ def dashboard_import(request, project_id):
     project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
     upload = request.FILES.get("file")
     try:
-        data = json.loads(upload.read() if upload else request.POST.get("json", ""))
-        dashboard = services.import_dashboard(project=project, data=data, user=request.user)
-    except (ValueError, UnicodeDecodeError):
+        # As strict as the API's parser: no NaN or Infinity, which jsonb cannot hold.
+        document = json.loads(upload.read() if upload else request.POST.get("json", ""))
+    except (ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError
         messages.error(request, "That file is not JSON.")
-    except ApiError as exc:
-        messages.error(request, f"Not imported: {exc.message}")
+        return redirect("dashboards:list", project.pk)
+    try:
+        dashboard = services.import_dashboard(project=project, user=request.user,
+                                              **valid(DashboardExportSerializer, document))
+    except (ValidationError, ApiError) as exc:
+        messages.error(request, f"Not imported: {_problem(exc)}")
     else:
         messages.success(request, f"Imported “{dashboard.name}”.")
     return redirect("dashboards:list", project.pk)
@@ -88,9 +113,11 @@ def dashboard_action(request, project_id, dashboard_id, action):
         messages.success(request, f"Deleted “{dashboard.name}”.")
     elif action == "rename":
         try:
-            services.update_dashboard(dashboard=dashboard, name=request.POST.get("name"))
-        except ApiError as exc:
-            messages.error(request, exc.message)
+            fields = valid(DashboardWriteSerializer, {"name": request.POST.get("name", "")},
+                           partial=True)
+            services.update_dashboard(dashboard=dashboard, **fields)
+        except (ValidationError, ApiError) as exc:
+            messages.error(request, _problem(exc))
     else:
         raise Http404("No such action")
     return redirect("dashboards:list", project_id)

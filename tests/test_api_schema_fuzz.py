@@ -91,7 +91,8 @@ def world(make_user, make_project, store) -> World:
     store.points(project, [{"name": "cpu", "value": 1.0, "tags": {"host": "a"}}])
     board = dashboards.create_dashboard(project=project, name="Board", user=owner)
     panel = dashboards.create_panel(dashboard=board, title="CPU", query="avg:cpu{}")
-    annotation = dashboards.create_annotation(project=project, text="deploy", at="now-1h",
+    annotation = dashboards.create_annotation(project=project, text="deploy",
+                                              at=timezone.now() - timedelta(hours=1),
                                               dashboard=board, user=owner)
     channel = alerts.create_channel(project=project, name="Ops", kind="email",
                                     recipients=["ops@example.com"])

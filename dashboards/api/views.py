@@ -1,7 +1,7 @@
 """REST endpoints for dashboards and panels. Thin: scoped lookups from dashboards.selectors
-(404 outside the caller's projects), bodies and query parameters checked by their serializers
-(the shape; times in UTC), writes through dashboards.services (the meaning); viewers read,
-editors and admins change."""
+(404 outside the caller's projects), bodies and query parameters checked and typed by their
+serializers, writes through dashboards.services with the serializers' validated data (the rules
+that need the database or the engine); viewers read, editors and admins change."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -23,10 +23,10 @@ from . import serializers as s
 
 
 def _body(request, serializer_class, **kwargs) -> dict:
-    """The body, once its shape passed ``serializer_class`` (services check the rest)."""
-    data = request.data if isinstance(request.data, dict) else {}
-    valid(serializer_class, data, **kwargs)
-    return data
+    """The body's values as ``serializer_class`` checks and types them (a body that is not an
+    object counts as an empty one)."""
+    return valid(serializer_class, request.data if isinstance(request.data, dict) else {},
+                 **kwargs)
 
 
 def _dashboard(request, pk, *, write=False):
@@ -46,10 +46,8 @@ class DashboardList(APIView):
     def post(self, request, project_id):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
                                   token=token_of(request), scope=Scope.WRITE)
-        data = _body(request, s.DashboardWriteSerializer)
-        dashboard = services.create_dashboard(project=project, name=data.get("name"),
-                                              user=request.user,
-                                              description=data.get("description", ""))
+        dashboard = services.create_dashboard(project=project, user=request.user,
+                                              **_body(request, s.DashboardWriteSerializer))
         return Response(s.DashboardSerializer(dashboard).data, status=status.HTTP_201_CREATED)
 
 
@@ -85,8 +83,9 @@ class DashboardLayout(APIView):
     @extend_schema(request=s.LayoutItemSerializer(many=True),
                    responses=s.PanelSerializer(many=True), operation_id="dashboards_layout")
     def put(self, request, pk):
-        panels = services.save_layout(dashboard=_dashboard(request, pk, write=True),
-                                      items=request.data)
+        dashboard = _dashboard(request, pk, write=True)
+        panels = services.save_layout(
+            dashboard=dashboard, items=valid(s.LayoutItemSerializer, request.data, many=True))
         return Response(s.PanelSerializer(panels, many=True).data)
 
 
@@ -95,10 +94,8 @@ class PanelList(APIView):
                    operation_id="panels_create")
     def post(self, request, pk):
         dashboard = _dashboard(request, pk, write=True)
-        data = _body(request, s.PanelWriteSerializer)
-        fields = {k: data[k] for k in ("title", "query", "type", "options", "x", "y", "w", "h")
-                  if k in data}
-        panel = services.create_panel(dashboard=dashboard, **fields)
+        panel = services.create_panel(dashboard=dashboard,
+                                      **_body(request, s.PanelWriteSerializer))
         return Response(s.PanelSerializer(panel).data, status=status.HTTP_201_CREATED)
 
 
@@ -141,8 +138,7 @@ class DashboardImport(APIView):
         project = get_project_for(request.user, project_id, min_role=Role.EDITOR,
                                   token=token_of(request), scope=Scope.WRITE)
         dashboard = services.import_dashboard(
-            project=project, data=_body(request, s.DashboardExportSerializer),
-            user=request.user)
+            project=project, user=request.user, **_body(request, s.DashboardExportSerializer))
         return Response(s.DashboardSerializer(dashboard).data, status=status.HTTP_201_CREATED)
 
 

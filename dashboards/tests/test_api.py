@@ -210,3 +210,63 @@ def test_nul_characters_in_dashboards_and_panels_are_named(board, path, body, fi
         else client.patch(url, body, format="json")
     assert (response.status_code, response.json()["code"]) == (400, "VALIDATION_ERROR")
     assert list(response.json()["details"]) == [field]
+
+
+def test_a_new_dashboard_keeps_the_variables_it_is_created_with(two_projects, token_client):
+    client = token_client(two_projects["a_editor"])
+    url = f"/api/v1/projects/{two_projects['a'].pk}/dashboards/"
+    host = {"name": "host", "metric": "cpu", "tag": "host"}
+    made = client.post(url, {"name": "Hosts", "variables": [host]}, format="json")
+    assert made.status_code == 201, made.json()
+    assert made.json()["variables"] == [host]
+    refused = client.post(url, {"name": "Bad", "variables": [{**host, "name": "1st"}]},
+                          format="json")
+    assert (refused.status_code, refused.json()["details"]) == (
+        400, {"variables[0].name": ["Letters, digits and _, unique."]})
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ('{"max": 1' + "0" * 400 + "}", "options.max"),
+    ('{"thresholds": [{"value": -1' + "0" * 400 + ', "color": "#e03131"}]}',
+     "options.thresholds[0]"),
+])
+def test_option_numbers_beyond_any_float_are_refused(board, options, field):
+    response = board["client"].post(
+        f"/api/v1/dashboards/{board['id']}/panels/",
+        f'{{"title": "CPU", "query": "avg:cpu{{}}", "options": {options}}}',
+        content_type="application/json")
+    assert (response.status_code, response.json()["details"]) == (
+        400, {field: ["Must be a number."]})
+
+
+def test_a_panel_moves_only_with_the_layout(board):
+    response = board["client"].patch(f"/api/v1/panels/{board['panels'][0]}/",
+                                     {"title": "Moved", "x": 6}, format="json")
+    assert (response.status_code, response.json()["details"]) == (
+        400, {"x": ["Unknown field."]})
+
+
+def test_a_layout_is_checked_for_shape_then_for_the_dashboard_s_panels(board):
+    client, (a, b) = board["client"], board["panels"]
+    url = f"/api/v1/dashboards/{board['id']}/layout/"
+    second = {"id": b, "x": 6, "y": 0, "w": 6, "h": 4}
+    for body, details in (
+        ({"id": a}, {"layout": ["A list of {id, x, y, w, h}."]}),
+        ([{"id": a, "x": "0", "y": 0, "w": 6, "h": 4}, second],
+         {"layout[0]": ["x, y, w and h are integers."]}),
+        ([{"id": str(a), "x": 0, "y": 0, "w": 6, "h": 4}, second],
+         {"layout": ["Each panel once."], "panels": [a, b]}),
+    ):
+        response = client.put(url, body, format="json")
+        assert (response.status_code, response.json()["details"]) == (400, details)
+
+
+def test_an_imported_panel_is_refused_by_its_place_before_anything_is_made(board, two_projects):
+    client = board["client"]
+    a = two_projects["a"]
+    body = client.get(f"/api/v1/dashboards/{board['id']}/export/").json()
+    body["panels"][1]["options"] = {"color": "red"}
+    refused = client.post(f"/api/v1/projects/{a.pk}/dashboards/import/", body, format="json")
+    assert (refused.status_code, refused.json()["details"]) == (
+        400, {"panels": {"1": {"options.color": ["A colour like #4c6ef5."]}}})
+    assert len(client.get(f"/api/v1/projects/{a.pk}/dashboards/").json()) == 1
