@@ -105,12 +105,15 @@ def world(make_user, make_project, store) -> World:
     _, raw = projects.create_api_token(user=owner, name="fuzz", scopes=[Scope.ADMIN])
     spare, _ = projects.create_api_token(user=owner, name="spare", scopes=[Scope.READ])
     public = dashboards.create_public_link(dashboard=board)
+    invitation = projects.invite_member(project=project, identifier="newcomer@example.com",
+                                        role=Role.VIEWER, invited_by=owner)
     return World(token=raw, project_id=project.pk, ids={
         "projects": project.pk, "dashboards": board.pk, "panels": panel.pk,
         "annotations": annotation.pk, "notification-channels": channel.pk,
         "alert-rules": rule.pk, "silences": silence.pk, "tokens": spare.pk,
         "ingest-keys": project.ingest_keys.get().pk,
         "members": Membership.objects.get(project=project, role=Role.VIEWER).pk,
+        "invitations": invitation.pk,
     }, public={"token": public, "panel_id": panel.pk}, bodies={
         # A layout lists every panel the dashboard has by then: no generated body does.
         "PUT /api/v1/dashboards/{id}/layout/": lambda: [
