@@ -5,6 +5,14 @@ from . import views
 app_name = "dashboards"
 urlpatterns = [
     path("<int:project_id>/overview/", views.overview, name="overview"),
+    path("<int:project_id>/funnels/", views.funnels, name="funnels"),
+    path("<int:project_id>/retention/", views.retention, name="retention"),
+    path("<int:project_id>/paths/", views.paths, name="paths"),
+    path("<int:project_id>/sessions/", views.sessions, name="sessions"),
+    path("<int:project_id>/sessions/<str:session_id>/", views.session, name="session"),
+    path("<int:project_id>/people/", views.people, name="people"),
+    path("<int:project_id>/people/<str:person_id>/", views.person, name="person"),
+    path("<int:project_id>/events/", views.events, name="events"),
     path("<int:project_id>/dashboards/", views.dashboard_list, name="list"),
     path("<int:project_id>/dashboards/new/", views.dashboard_create, name="create"),
     path("<int:project_id>/dashboards/import/", views.dashboard_import, name="import"),

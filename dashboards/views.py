@@ -15,7 +15,7 @@ from rest_framework.utils import json
 from analytics_site.errors import ApiError, or_404
 from analytics_site.fields import valid
 from projects.models import Role
-from projects.selectors import can_edit, get_project_for
+from projects.selectors import can_edit, get_project_for, role_of
 
 from . import selectors, services
 from .api.serializers import DashboardExportSerializer, DashboardWriteSerializer, PanelSerializer
@@ -177,3 +177,32 @@ def panel_editor(request, project_id, dashboard_id, panel_id=None):
     return render(request, "dashboards/panel_editor.html", {
         "project": dashboard.project, "dashboard": dashboard, "panel": data,
         "types": PanelType.choices, "calculations": services.CALCULATIONS})
+
+
+# -- product analytics pages: shells whose script (static/js/product.js) reads events' API ---------
+PRODUCT_PAGES = (("dashboards:funnels", "Funnels"), ("dashboards:retention", "Retention"),
+                 ("dashboards:paths", "Paths"), ("dashboards:sessions", "Sessions"),
+                 ("dashboards:people", "People"), ("dashboards:events", "Events"))
+
+
+def _product_page(template: str, **extra):
+    @login_required
+    def page(request, project_id, **kwargs):
+        project = or_404(get_project_for, request.user, project_id)
+        context = {"project": project, "product_pages": PRODUCT_PAGES, **kwargs}
+        for name, decide in extra.items():
+            context[name] = decide(request.user, project)
+        return render(request, f"dashboards/product/{template}.html", context)
+
+    return page
+
+
+funnels = _product_page("funnel")
+retention = _product_page("retention")
+paths = _product_page("paths")
+sessions = _product_page("sessions")
+session = _product_page("session")
+people = _product_page("people")
+person = _product_page("person", can_erase=lambda user, project: role_of(user, project)
+                       == Role.ADMIN)
+events = _product_page("events")

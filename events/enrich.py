@@ -1,9 +1,13 @@
 """What the server adds to an event: the visitor's browser, OS and device type from the user
-agent, the referrer's domain and the page path, and a privacy-preserving visitor hash.
+agent, whether it is a known crawler, the country of the IP, the referrer's domain and the page
+path, and a privacy-preserving visitor hash.
 
-No raw IP is stored: ``ip_hash`` is SHA-256 over a salt that changes every day (and is deleted
-after it), the project, the IP and the user agent, so a hash links one visitor's events within a
-day and nothing else.
+No raw IP is stored: the country is looked up offline (``iptocc``: the Regional Internet
+Registries' allocations, shipped inside the package, refreshed with each release) while the
+request is handled, and ``ip_hash`` is SHA-256 over a salt that changes every day (and is
+deleted after it), the project, the IP and the user agent, so a hash links one visitor's events
+within a day and nothing else. Crawlers are recognised by ``crawler-user-agents`` (a maintained
+list of ~1,500 bot patterns, shipped inside the package) and ua-parser's spider family.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import crawleruseragents
+import iptocc
 from ua_parser import parse as parse_ua
 
 
@@ -21,11 +27,13 @@ class Agent:
     browser: str | None
     os: str | None
     device_type: str | None
+    bot: bool = False
 
 
 _TABLETS = ("ipad", "tablet", "kindle", "silk", "playbook", "sm-t", "nexus 7", "nexus 10")
-_BOTS = ("bot", "crawler", "spider", "slurp", "headless", "lighthouse", "curl", "wget",
-         "python-requests", "httpx", "go-http-client")
+# Beyond the list: headless browsers and HTTP libraries, which it leaves out on purpose.
+_BOTS = ("headlesschrome", "lighthouse", "python-requests", "python-httpx", "go-http-client",
+         "curl/", "wget/")
 
 
 @lru_cache(maxsize=4096)
@@ -37,7 +45,9 @@ def agent(user_agent: str) -> Agent:
     browser = result.user_agent.family if result.user_agent else None
     os_name = result.os.family if result.os else None
     device = result.device.family if result.device else None
-    if any(marker in lowered for marker in _BOTS) or device == "Spider":
+    bot = (device == "Spider" or any(marker in lowered for marker in _BOTS)
+           or crawleruseragents.is_crawler(user_agent[:1000]))
+    if bot:
         kind = "bot"
     elif any(marker in lowered for marker in _TABLETS) or (
             os_name == "Android" and "mobile" not in lowered):
@@ -47,7 +57,19 @@ def agent(user_agent: str) -> Agent:
     else:
         kind = "desktop"
     return Agent(None if browser == "Other" else browser, None if os_name == "Other" else os_name,
-                 kind)
+                 kind, bot)
+
+
+@lru_cache(maxsize=65536)
+def country_of(ip: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 code of the country an IP address is allocated to, or None (private,
+    reserved, documentation and unallocated addresses, or not an address)."""
+    if not ip or len(ip) > 64:
+        return None
+    try:
+        return iptocc.country_code(ip)
+    except (ValueError, TypeError):
+        return None
 
 
 def domain_of(url: str | None) -> str | None:

@@ -1,6 +1,8 @@
 """A per-project data version in Redis: the rollup fold bumps it when it takes in new data, and
 the query engine puts it in the cache key of answers that reach now — so an answer cached a
-moment before new data was folded is not served after it (the 10 s TTL stays the upper bound)."""
+moment before new data was folded is not served after it (the 10 s TTL stays the upper bound).
+A second counter, bumped when a person is erased, is in the key of every answer of the project,
+so nothing cached still shows them."""
 
 from django.core.cache import cache
 
@@ -22,3 +24,22 @@ def bump(project_id: int) -> None:
 
 def version(project_id: int) -> int:
     return cache.get(_key(project_id)) or 0
+
+
+def _erasures_key(project_id: int) -> str:
+    return f"erasures:{project_id}"
+
+
+def bump_erasures(project_id: int) -> None:
+    """A person's data was erased: every cached answer of the project is stale (kept a year,
+    longer than any answer lives)."""
+    key = _erasures_key(project_id)
+    cache.add(key, 0, 365 * 86400)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, 365 * 86400)
+
+
+def erasures(project_id: int) -> int:
+    return cache.get(_erasures_key(project_id)) or 0

@@ -19,7 +19,9 @@ PAGEVIEW_EVENTS = ("page_view", "$pageview")
 DATA_TABLES = ("events_event", "events_eventseen", "events_metricpoint", "events_metricdelta",
                "events_eventdelta", "events_metricrollup1m", "events_metricrollup1h",
                "events_eventrollup1h", "events_hourrollup", "events_sessiondelta",
-               "events_sessionrollup", "events_metricnamerollup1h", "events_sessionhour")
+               "events_sessionrollup", "events_metricnamerollup1h", "events_sessionhour",
+               "events_dimdelta", "events_dimrollup1h", "events_dimrollup1d",
+               "events_persondelta", "events_person")
 
 
 class Event(models.Model):
@@ -42,6 +44,14 @@ class Event(models.Model):
     os = models.TextField(null=True)
     device_type = models.TextField(null=True)
     ip_hash = models.TextField(null=True)
+    country = models.TextField(null=True)
+    channel = models.TextField(null=True)
+    utm_source = models.TextField(null=True)
+    utm_medium = models.TextField(null=True)
+    utm_campaign = models.TextField(null=True)
+    utm_term = models.TextField(null=True)
+    utm_content = models.TextField(null=True)
+    is_bot = models.BooleanField(default=False)
 
     class Meta:
         managed = False
@@ -201,3 +211,53 @@ class ScrapeTarget(models.Model):
                 check_url(self.url)
             except ScrapeURLRefused as exc:
                 raise ValidationError({"url": exc.message}) from None
+
+
+class Goal(models.Model):
+    """A conversion the overview counts: a named event, or page views of paths matching a
+    pattern (``*`` matches any characters, e.g. ``/signup/*``)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="goals")
+    name = models.CharField(max_length=100)
+    event = models.CharField(max_length=200, blank=True, default="",
+                             help_text="An event name; or leave empty and give a page pattern.")
+    path_pattern = models.CharField(max_length=500, blank=True, default="",
+                                    help_text="Page paths, * for any characters: /signup/*")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"],
+                                               name="events_goal_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if bool(self.event) == bool(self.path_pattern):
+            raise ValidationError("A goal is an event or a page pattern, one of the two.")
+
+
+class Person(models.Model):
+    """A person as the people rollup holds them (``events_person``, written by the fold, never
+    by Django): read in the admin, where erasing one deletes every event of every id linked to
+    them (``events.erasure``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.DO_NOTHING, db_constraint=False,
+                                related_name="+")
+    person_id = models.TextField()
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    events = models.BigIntegerField()
+    bot_events = models.BigIntegerField()
+    properties = models.JSONField(default=dict)
+
+    class Meta:
+        managed = False
+        db_table = "events_person"
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return self.person_id

@@ -25,7 +25,8 @@ DAYS_AHEAD = 3
 # Tables with a project_id kept for hour_rollup_retention_days, and the time that ages them.
 HOURLY_BY_PROJECT = (("events_metricnamerollup1h", "bucket"), ("events_eventrollup1h", "hour"),
                      ("events_hourrollup", "hour"), ("events_sessionhour", "hour"),
-                     ("events_sessionrollup", "ended_at"))
+                     ("events_sessionrollup", "ended_at"), ("events_dimrollup1h", "bucket"),
+                     ("events_dimrollup1d", "bucket"), ("events_person", "last_seen"))
 
 
 @dataclass

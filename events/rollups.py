@@ -1,5 +1,6 @@
 """Rollups: metric series per 1 minute and per 1 hour; events per hour and event name, per hour
-(all events), and per session.
+(all events), per session, per hour and day and dimension value (with sketches of the people and
+sessions), and per person.
 
 The write path stores, beside each batch and in the same transaction, the batch's partial
 aggregates (``events_metricdelta``, ``events_eventdelta``). ``fold()`` moves them into the rollup
@@ -180,41 +181,240 @@ WITH taken AS (
     RETURNING *
 ), incoming AS (
     SELECT project_id, session_id, min(started_at) AS started_at, max(ended_at) AS ended_at,
-           sum(events)::bigint AS events, sum(pageviews)::bigint AS pageviews
+           sum(events)::bigint AS events, sum(pageviews)::bigint AS pageviews, bool_or(bot) AS bot,
+           (array_agg(person_id ORDER BY started_at))[1] AS person_id,
+           min(entry_at) AS entry_at,
+           (array_agg(entry_path ORDER BY entry_at) FILTER (WHERE entry_at IS NOT NULL))[1]
+               AS entry_path,
+           max(exit_at) AS exit_at,
+           (array_agg(exit_path ORDER BY exit_at DESC) FILTER (WHERE exit_at IS NOT NULL))[1]
+               AS exit_path,
+           (array_agg(country ORDER BY started_at) FILTER (WHERE country IS NOT NULL))[1]
+               AS country,
+           (array_agg(device_type ORDER BY started_at))[1] AS device_type,
+           (array_agg(browser ORDER BY started_at))[1] AS browser,
+           (array_agg(os ORDER BY started_at))[1] AS os,
+           (array_agg(channel ORDER BY started_at) FILTER (WHERE channel IS NOT NULL))[1]
+               AS channel,
+           (array_agg(referrer_domain ORDER BY started_at)
+            FILTER (WHERE referrer_domain IS NOT NULL))[1] AS referrer_domain,
+           (array_agg(utm_source ORDER BY started_at) FILTER (WHERE utm_source IS NOT NULL))[1]
+               AS utm_source,
+           (array_agg(utm_campaign ORDER BY started_at)
+            FILTER (WHERE utm_campaign IS NOT NULL))[1] AS utm_campaign
     FROM taken GROUP BY project_id, session_id
+), incoming_pages AS (  -- the page views of the slice's deltas, in order, the first 50
+    SELECT project_id, session_id, (array_agg(p ORDER BY at))[1:50] AS pages,
+           (array_agg(at ORDER BY at))[1:50] AS pages_at
+    FROM taken, unnest(taken.pages, taken.pages_at) AS u(p, at)
+    GROUP BY project_id, session_id
 ), before AS (  -- the statement's snapshot: the sessions as they were before this fold
     SELECT r.* FROM events_sessionrollup r JOIN incoming i USING (project_id, session_id)
 ), merged AS (
     INSERT INTO events_sessionrollup AS r
-        (project_id, session_id, started_at, ended_at, events, pageviews)
-    SELECT * FROM incoming
+        (project_id, session_id, started_at, ended_at, events, pageviews, bot, person_id,
+         entry_at, entry_path, exit_at, exit_path, country, device_type, browser, os, channel,
+         referrer_domain, utm_source, utm_campaign, pages, pages_at)
+    SELECT i.*, coalesce(p.pages, '{}'), coalesce(p.pages_at, '{}')
+    FROM incoming i LEFT JOIN incoming_pages p USING (project_id, session_id)
     ON CONFLICT (project_id, session_id) DO UPDATE SET
         started_at = LEAST(r.started_at, EXCLUDED.started_at),
         ended_at = GREATEST(r.ended_at, EXCLUDED.ended_at),
         events = r.events + EXCLUDED.events,
-        pageviews = r.pageviews + EXCLUDED.pageviews
+        pageviews = r.pageviews + EXCLUDED.pageviews,
+        bot = r.bot OR EXCLUDED.bot,
+        person_id = CASE WHEN EXCLUDED.started_at < r.started_at THEN EXCLUDED.person_id
+                         ELSE r.person_id END,
+        (entry_at, entry_path) = (
+            SELECT CASE WHEN r.entry_at IS NULL OR EXCLUDED.entry_at < r.entry_at
+                        THEN EXCLUDED.entry_at ELSE r.entry_at END,
+                   CASE WHEN r.entry_at IS NULL OR EXCLUDED.entry_at < r.entry_at
+                        THEN EXCLUDED.entry_path ELSE r.entry_path END),
+        (exit_at, exit_path) = (
+            SELECT CASE WHEN r.exit_at IS NULL OR EXCLUDED.exit_at >= r.exit_at
+                        THEN EXCLUDED.exit_at ELSE r.exit_at END,
+                   CASE WHEN r.exit_at IS NULL OR EXCLUDED.exit_at >= r.exit_at
+                        THEN EXCLUDED.exit_path ELSE r.exit_path END),
+        country = CASE WHEN EXCLUDED.started_at < r.started_at
+                       THEN coalesce(EXCLUDED.country, r.country)
+                       ELSE coalesce(r.country, EXCLUDED.country) END,
+        channel = CASE WHEN EXCLUDED.started_at < r.started_at
+                       THEN coalesce(EXCLUDED.channel, r.channel)
+                       ELSE coalesce(r.channel, EXCLUDED.channel) END,
+        referrer_domain = CASE WHEN EXCLUDED.started_at < r.started_at
+                               THEN coalesce(EXCLUDED.referrer_domain, r.referrer_domain)
+                               ELSE coalesce(r.referrer_domain, EXCLUDED.referrer_domain) END,
+        utm_source = CASE WHEN EXCLUDED.started_at < r.started_at
+                          THEN coalesce(EXCLUDED.utm_source, r.utm_source)
+                          ELSE coalesce(r.utm_source, EXCLUDED.utm_source) END,
+        utm_campaign = CASE WHEN EXCLUDED.started_at < r.started_at
+                            THEN coalesce(EXCLUDED.utm_campaign, r.utm_campaign)
+                            ELSE coalesce(r.utm_campaign, EXCLUDED.utm_campaign) END,
+        (pages, pages_at) = (
+            SELECT coalesce(array_agg(p ORDER BY t), '{}'), coalesce(array_agg(t ORDER BY t), '{}')
+            FROM (SELECT p, t FROM (
+                      SELECT * FROM unnest(r.pages, r.pages_at) AS a(p, t)
+                      UNION ALL
+                      SELECT * FROM unnest(EXCLUDED.pages, EXCLUDED.pages_at) AS b(p, t)) AS u
+                  ORDER BY t LIMIT 50) AS z),
+        device_type = coalesce(r.device_type, EXCLUDED.device_type),
+        browser = coalesce(r.browser, EXCLUDED.browser),
+        os = coalesce(r.os, EXCLUDED.os)
     RETURNING r.*
 ), contributions AS (
-    SELECT project_id, date_trunc('hour', started_at, 'UTC') AS hour, 1 AS sessions,
+    SELECT project_id, date_trunc('hour', started_at, 'UTC') AS hour, bot, 1 AS sessions,
            (pageviews > 0)::int AS with_pageviews,
            (pageviews = 1 AND events = 1)::int AS bounces,
            extract(epoch FROM ended_at - started_at)::float8 AS duration
     FROM merged
     UNION ALL
-    SELECT project_id, date_trunc('hour', started_at, 'UTC'), -1, -(pageviews > 0)::int,
+    SELECT project_id, date_trunc('hour', started_at, 'UTC'), bot, -1, -(pageviews > 0)::int,
            -(pageviews = 1 AND events = 1)::int,
            -extract(epoch FROM ended_at - started_at)::float8
     FROM before
 ), hours AS (
     INSERT INTO events_sessionhour AS h
-        (project_id, hour, sessions, with_pageviews, bounces, duration_sum)
-    SELECT project_id, hour, sum(sessions), sum(with_pageviews), sum(bounces), sum(duration)
-    FROM contributions GROUP BY project_id, hour
-    ON CONFLICT (project_id, hour) DO UPDATE SET
+        (project_id, hour, bot, sessions, with_pageviews, bounces, duration_sum)
+    SELECT project_id, hour, bot, sum(sessions), sum(with_pageviews), sum(bounces),
+           sum(duration)
+    FROM contributions GROUP BY project_id, hour, bot
+    ON CONFLICT (project_id, hour, bot) DO UPDATE SET
         sessions = h.sessions + EXCLUDED.sessions,
         with_pageviews = h.with_pageviews + EXCLUDED.with_pageviews,
         bounces = h.bounces + EXCLUDED.bounces,
         duration_sum = h.duration_sum + EXCLUDED.duration_sum
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM merged)
+"""
+
+# Sketch sizes (KMV): the k smallest hashes of each row. Exact up to k distinct people or
+# sessions per row; beyond, an estimate within about 1/sqrt(k).
+SKETCH_K = 512
+SKETCH_K_ALL = 2048
+_K = sql.SQL("CASE WHEN {dim} = 'all' THEN {big} ELSE {k} END")
+
+
+def _k(dim: str) -> sql.Composed:
+    return _K.format(dim=sql.SQL(dim), big=sql.Literal(SKETCH_K_ALL), k=sql.Literal(SKETCH_K))
+
+
+def _dim_upsert(table: str, source: str, bucket: str) -> sql.Composed:
+    return sql.SQL("""
+    INSERT INTO {table} AS r
+        (project_id, dim, bucket, value, bot, events, pageviews, visitors, sessions)
+    SELECT project_id, dim, {bucket}, value, bot, events, pageviews, vis[1:{k}], ses[1:{k}]
+    FROM {source}
+    ON CONFLICT (project_id, dim, bucket, value, bot) DO UPDATE SET
+        events = r.events + EXCLUDED.events,
+        pageviews = r.pageviews + EXCLUDED.pageviews,
+        visitors = events_kmv_union(r.visitors, EXCLUDED.visitors, {rk}),
+        sessions = events_kmv_union(r.sessions, EXCLUDED.sessions, {rk})
+    RETURNING 1""").format(table=sql.Identifier(table), source=sql.Identifier(source),
+                           bucket=sql.SQL(bucket), k=_k("dim"), rk=_k("r.dim"))
+
+
+FOLD_DIMS = sql.SQL("""
+WITH taken AS (
+    DELETE FROM events_dimdelta
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM events_dimdelta LIMIT %(slice)s))
+    RETURNING *
+), totals AS (
+    SELECT project_id, dim, hour, value, bot, sum(events)::bigint AS events,
+           sum(pageviews)::bigint AS pageviews
+    FROM taken GROUP BY 1, 2, 3, 4, 5
+), vis AS (
+    SELECT project_id, dim, hour, value, bot, array_agg(DISTINCT h ORDER BY h) AS hs
+    FROM taken, unnest(visitors) AS u(h) GROUP BY 1, 2, 3, 4, 5
+), ses AS (
+    SELECT project_id, dim, hour, value, bot, array_agg(DISTINCT h ORDER BY h) AS hs
+    FROM taken, unnest(sessions) AS u(h) GROUP BY 1, 2, 3, 4, 5
+), hourly AS (
+    SELECT t.*, coalesce(v.hs, '{{}}') AS vis, coalesce(s.hs, '{{}}') AS ses
+    FROM totals t LEFT JOIN vis v USING (project_id, dim, hour, value, bot)
+    LEFT JOIN ses s USING (project_id, dim, hour, value, bot)
+), dvis AS (
+    SELECT project_id, dim, date_trunc('day', hour, 'UTC') AS day, value, bot,
+           array_agg(DISTINCT h ORDER BY h) AS hs
+    FROM taken, unnest(visitors) AS u(h) GROUP BY 1, 2, 3, 4, 5
+), dses AS (
+    SELECT project_id, dim, date_trunc('day', hour, 'UTC') AS day, value, bot,
+           array_agg(DISTINCT h ORDER BY h) AS hs
+    FROM taken, unnest(sessions) AS u(h) GROUP BY 1, 2, 3, 4, 5
+), daily AS (
+    SELECT t.project_id, t.dim, t.day, t.value, t.bot, t.events, t.pageviews,
+           coalesce(v.hs, '{{}}') AS vis, coalesce(s.hs, '{{}}') AS ses
+    FROM (SELECT project_id, dim, date_trunc('day', hour, 'UTC') AS day, value, bot,
+                 sum(events)::bigint AS events, sum(pageviews)::bigint AS pageviews
+          FROM totals GROUP BY 1, 2, 3, 4, 5) AS t
+    LEFT JOIN dvis v USING (project_id, dim, day, value, bot)
+    LEFT JOIN dses s USING (project_id, dim, day, value, bot)
+), hours AS ({hours}
+), days AS ({days}
+)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM hours),
+       (SELECT coalesce(jsonb_agg(DISTINCT project_id), '[]') FROM taken)
+""").format(hours=_dim_upsert("events_dimrollup1h", "hourly", "hour"),
+            days=_dim_upsert("events_dimrollup1d", "daily", "day"))
+
+# People: each delta's person resolved through identify links made since it was written; a new
+# link's marker (a delta of the anonymous id) also moves what the rollup holds of that id into
+# its person. Properties: ``$set`` in time order (the newer wins), ``$set_once`` only where a
+# property is not set yet.
+FOLD_PEOPLE = """
+WITH taken AS (
+    DELETE FROM events_persondelta
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM events_persondelta LIMIT %(slice)s))
+    RETURNING *
+), links AS (
+    SELECT DISTINCT t.project_id, t.person_id AS from_id, a.person_id AS to_id
+    FROM taken t JOIN events_personalias a
+         ON a.project_id = t.project_id AND a.distinct_id = t.person_id
+    WHERE a.person_id <> t.person_id
+), moved AS (
+    DELETE FROM events_person p USING links l
+    WHERE p.project_id = l.project_id AND p.person_id = l.from_id
+    RETURNING l.to_id, p.*
+), incoming AS (
+    SELECT t.project_id, coalesce(l.to_id, t.person_id) AS person_id, t.first_seen,
+           t.last_seen, t.events, t.bot_events, t.properties, t.properties_once,
+           t.properties_at
+    FROM taken t LEFT JOIN links l ON l.project_id = t.project_id AND l.from_id = t.person_id
+    UNION ALL
+    SELECT project_id, to_id, first_seen, last_seen, events, bot_events, properties, '{}',
+           properties_at
+    FROM moved
+), grouped AS (
+    SELECT project_id, person_id, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+           sum(events)::bigint AS events, sum(bot_events)::bigint AS bot_events,
+           coalesce((SELECT jsonb_object_agg(k, v ORDER BY at NULLS FIRST)
+                     FROM unnest(array_agg(properties), array_agg(properties_at)) AS u(p, at),
+                          jsonb_each(u.p) AS e(k, v)), '{}') AS set_part,
+           coalesce((SELECT jsonb_object_agg(k, v ORDER BY at DESC NULLS LAST)
+                     FROM unnest(array_agg(properties_once), array_agg(properties_at))
+                          AS u(p, at),
+                          jsonb_each(u.p) AS e(k, v)), '{}') AS once_part,
+           max(properties_at) AS properties_at
+    FROM incoming GROUP BY project_id, person_id
+), merged AS (
+    INSERT INTO events_person AS r
+        (project_id, person_id, first_seen, last_seen, events, bot_events, properties,
+         properties_at)
+    SELECT project_id, person_id, first_seen, last_seen, events, bot_events,
+           once_part || set_part, properties_at
+    FROM grouped
+    ON CONFLICT (project_id, person_id) DO UPDATE SET
+        first_seen = LEAST(r.first_seen, EXCLUDED.first_seen),
+        last_seen = GREATEST(r.last_seen, EXCLUDED.last_seen),
+        events = r.events + EXCLUDED.events,
+        bot_events = r.bot_events + EXCLUDED.bot_events,
+        properties = (
+            SELECT CASE WHEN r.properties_at IS NULL OR g.properties_at >= r.properties_at
+                        THEN (g.once_part || r.properties) || g.set_part
+                        ELSE (g.once_part || g.set_part) || r.properties END
+            FROM grouped g
+            WHERE g.project_id = EXCLUDED.project_id AND g.person_id = EXCLUDED.person_id),
+        properties_at = GREATEST(r.properties_at, EXCLUDED.properties_at)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM merged)
@@ -230,6 +430,8 @@ class FoldReport:
     event_buckets: int = 0
     session_deltas: int = 0
     sessions: int = 0
+    dim_deltas: int = 0
+    person_deltas: int = 0
     skipped: bool = False
 
 
@@ -241,6 +443,32 @@ def _ensure_minute_partitions() -> None:
     have = partitions.existing_partitions()["events_metricrollup1m"]
     for day in sorted(days - have):
         partitions.ensure_partitions(start=day, days=1)
+
+
+def _fold_slice(cursor) -> tuple:
+    """One slice of every delta table into its rollups, in the caller's transaction."""
+    cursor.execute(FOLD_METRICS, {"slice": SLICE})
+    metric_deltas, minutes, hours, names = cursor.fetchone()
+    cursor.execute(FOLD_EVENTS, {"slice": SLICE, "pageviews": list(PAGEVIEW_EVENTS)})
+    event_deltas, event_buckets, event_projects = cursor.fetchone()
+    cursor.execute(FOLD_SESSIONS, {"slice": SLICE})
+    session_deltas, sessions = cursor.fetchone()
+    cursor.execute(FOLD_DIMS, {"slice": SLICE})
+    dim_deltas, _, dim_projects = cursor.fetchone()
+    cursor.execute(FOLD_PEOPLE, {"slice": SLICE})
+    person_deltas, _ = cursor.fetchone()
+    return (metric_deltas, minutes, hours, names, event_deltas, event_buckets, event_projects,
+            session_deltas, sessions, dim_deltas, dim_projects, person_deltas)
+
+
+def fold_all_pending(cursor) -> None:
+    """Every pending delta folded in the caller's transaction, which holds the fold's lock
+    (``LOCK_ID``): a person's erasure first makes the rollups hold all it will subtract."""
+    _ensure_minute_partitions()
+    while True:
+        counts = _fold_slice(cursor)
+        if max(counts[0], counts[4], counts[7], counts[9], counts[11]) < SLICE:
+            return
 
 
 def fold(*, max_seconds: float = 10.0) -> FoldReport:
@@ -256,12 +484,9 @@ def fold(*, max_seconds: float = 10.0) -> FoldReport:
             if not cursor.fetchone()[0]:
                 report.skipped = True
                 return report
-            cursor.execute(FOLD_METRICS, {"slice": SLICE})
-            metric_deltas, minutes, hours, names = cursor.fetchone()
-            cursor.execute(FOLD_EVENTS, {"slice": SLICE, "pageviews": list(PAGEVIEW_EVENTS)})
-            event_deltas, event_buckets, event_projects = cursor.fetchone()
-            cursor.execute(FOLD_SESSIONS, {"slice": SLICE})
-            session_deltas, sessions = cursor.fetchone()
+            (metric_deltas, minutes, hours, names, event_deltas, event_buckets, event_projects,
+             session_deltas, sessions, dim_deltas, dim_projects,
+             person_deltas) = _fold_slice(cursor)
         report.metric_deltas += metric_deltas
         report.minute_buckets += minutes
         report.hour_buckets += hours
@@ -269,11 +494,13 @@ def fold(*, max_seconds: float = 10.0) -> FoldReport:
         report.event_buckets += event_buckets
         report.session_deltas += session_deltas
         report.sessions += sessions
-        _announce(_json(names), _json(event_projects))
-        drained = max(metric_deltas, event_deltas, session_deltas) < SLICE
+        report.dim_deltas += dim_deltas
+        report.person_deltas += person_deltas
+        _announce(_json(names), sorted({*_json(event_projects), *_json(dim_projects)}))
+        drained = max(metric_deltas, event_deltas, session_deltas, dim_deltas,
+                      person_deltas) < SLICE
         if drained or time.monotonic() > deadline:
             return report
-
 
 
 def _json(value):

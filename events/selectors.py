@@ -1,4 +1,4 @@
-"""Reads of the write path that are not the query engine: the ingest key of a request."""
+"""Reads that are not the query engine: the ingest key of a request, a project's goals."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import orjson
 import psycopg
 from django.conf import settings
+from django.db.models import QuerySet
 from psycopg_pool import PoolTimeout
 
 from analytics_site.errors import ServiceUnavailable
@@ -76,3 +77,10 @@ async def ingest_key_for_site(domain: str) -> IngestKey | None:
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise ServiceUnavailable("Storage is unavailable; retry later.", retry_after=5) from exc
     return await ingest_key(row[0]) if row else None
+
+
+def goals_of(project) -> QuerySet:
+    """The project's goals, by name."""
+    from .models import Goal
+
+    return Goal.objects.filter(project=project).order_by("name", "id")

@@ -23,7 +23,7 @@ from psycopg_pool import PoolTimeout
 
 from analytics_site.errors import ServiceUnavailable
 
-from . import db, enrich, live, partitions, sketch
+from . import channels, db, enrich, live, partitions, sketch
 from .models import PAGEVIEW_EVENTS
 from .validation import EventItem, Parsed, PointItem, Rejected, parse_events, parse_points
 
@@ -139,7 +139,8 @@ WITH input AS (
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS t(
         uuid uuid, event text, distinct_id text, person_id text, session_id text,
         ts timestamptz, cts timestamptz, props jsonb, page_url text, path text, referrer text,
-        referrer_domain text)
+        referrer_domain text, country text, channel text, utm_source text, utm_medium text,
+        utm_campaign text, utm_term text, utm_content text, source text, pv boolean)
 ), fresh AS (
     INSERT INTO events_eventseen (project_id, uuid, seen_at)
     SELECT %(project)s, uuid, %(now)s FROM input
@@ -148,12 +149,18 @@ WITH input AS (
 ), stored AS (
     INSERT INTO events_event (project_id, uuid, event, distinct_id, person_id, session_id,
                               "timestamp", client_timestamp, received_at, properties, page_url,
-                              path, referrer, referrer_domain, browser, os, device_type, ip_hash)
+                              path, referrer, referrer_domain, browser, os, device_type, ip_hash,
+                              country, channel, utm_source, utm_medium, utm_campaign, utm_term,
+                              utm_content, is_bot)
     SELECT %(project)s, i.uuid, i.event, i.distinct_id, i.person_id, i.session_id, i.ts, i.cts,
            %(now)s, i.props, i.page_url, i.path, i.referrer, i.referrer_domain,
-           %(browser)s, %(os)s, %(device_type)s, %(ip_hash)s
+           %(browser)s, %(os)s, %(device_type)s, %(ip_hash)s, i.country, i.channel, i.utm_source,
+           i.utm_medium, i.utm_campaign, i.utm_term, i.utm_content, %(bot)s
     FROM input i JOIN fresh USING (uuid)
-    RETURNING "timestamp", event, session_id, distinct_id
+    RETURNING uuid, "timestamp", event, session_id, distinct_id, person_id, path, country,
+              channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content
+), kept AS (
+    SELECT s.*, i.source, i.pv FROM stored s JOIN input i USING (uuid)
 ), delta AS (
     -- This batch's share of the hourly rollup (events.rollups folds it in); only rows stored.
     INSERT INTO events_eventdelta (project_id, hour, event, count, sessions, distinct_ids)
@@ -161,13 +168,58 @@ WITH input AS (
            coalesce(array_agg(DISTINCT hashtextextended(session_id, 0))
                     FILTER (WHERE session_id IS NOT NULL), '{}'),
            array_agg(DISTINCT hashtextextended(distinct_id, 0))
-    FROM stored GROUP BY 2, 3
+    FROM kept GROUP BY 2, 3
+), dims AS (
+    -- Its share of the per-dimension rollups: a row per hour, dimension and value.
+    INSERT INTO events_dimdelta (project_id, hour, dim, value, bot, events, pageviews, visitors,
+                                 sessions)
+    SELECT %(project)s, date_trunc('hour', k."timestamp", 'UTC'), d.dim, d.value, %(bot)s,
+           count(*), count(*) FILTER (WHERE k.pv),
+           array_agg(DISTINCT hashtextextended(k.person_id, 0)),
+           coalesce(array_agg(DISTINCT hashtextextended(k.session_id, 0))
+                    FILTER (WHERE k.session_id IS NOT NULL), '{}')
+    FROM kept k CROSS JOIN LATERAL (VALUES
+        ('all', ''), ('event', k.event), ('path', CASE WHEN k.pv THEN k.path END),
+        ('referrer', k.source), ('browser', %(browser)s), ('os', %(os)s),
+        ('device', %(device_type)s), ('country', k.country), ('channel', k.channel),
+        ('utm_source', k.utm_source), ('utm_medium', k.utm_medium),
+        ('utm_campaign', k.utm_campaign), ('utm_term', k.utm_term),
+        ('utm_content', k.utm_content)) AS d(dim, value)
+    WHERE d.value IS NOT NULL
+    GROUP BY 2, 3, 4
+), people AS (
+    INSERT INTO events_persondelta (project_id, person_id, first_seen, last_seen, events,
+                                    bot_events, properties, properties_once, properties_at)
+    SELECT %(project)s, k.person_id, min(k."timestamp"), max(k."timestamp"), count(*),
+           CASE WHEN %(bot)s THEN count(*) ELSE 0 END,
+           coalesce(p.value -> 'set', '{}'), coalesce(p.value -> 'once', '{}'),
+           (p.value ->> 'at')::timestamptz
+    FROM kept k LEFT JOIN jsonb_each(%(sets)s::jsonb) AS p ON p.key = k.person_id
+    GROUP BY k.person_id, p.value
 ), sessions AS (
     INSERT INTO events_sessiondelta (project_id, session_id, started_at, ended_at, events,
-                                     pageviews)
+                                     pageviews, bot, person_id, entry_at, entry_path, exit_at,
+                                     exit_path, country, device_type, browser, os, channel,
+                                     referrer_domain, utm_source, utm_campaign, pages, pages_at)
     SELECT %(project)s, session_id, min("timestamp"), max("timestamp"), count(*),
-           count(*) FILTER (WHERE event = ANY(%(pageviews)s))
-    FROM stored WHERE session_id IS NOT NULL GROUP BY session_id
+           count(*) FILTER (WHERE pv), %(bot)s,
+           (array_agg(person_id ORDER BY "timestamp"))[1],
+           min("timestamp") FILTER (WHERE pv),
+           (array_agg(path ORDER BY "timestamp") FILTER (WHERE pv))[1],
+           max("timestamp") FILTER (WHERE pv),
+           (array_agg(path ORDER BY "timestamp" DESC) FILTER (WHERE pv))[1],
+           (array_agg(country ORDER BY "timestamp") FILTER (WHERE country IS NOT NULL))[1],
+           %(device_type)s, %(browser)s, %(os)s,
+           (array_agg(channel ORDER BY "timestamp") FILTER (WHERE channel IS NOT NULL))[1],
+           (array_agg(source ORDER BY "timestamp") FILTER (WHERE source IS NOT NULL))[1],
+           (array_agg(utm_source ORDER BY "timestamp")
+            FILTER (WHERE utm_source IS NOT NULL))[1],
+           (array_agg(utm_campaign ORDER BY "timestamp")
+            FILTER (WHERE utm_campaign IS NOT NULL))[1],
+           (array_agg(path ORDER BY "timestamp") FILTER (WHERE pv AND path IS NOT NULL))[1:50],
+           (array_agg("timestamp" ORDER BY "timestamp")
+            FILTER (WHERE pv AND path IS NOT NULL))[1:50]
+    FROM kept WHERE session_id IS NOT NULL GROUP BY session_id
 )
 SELECT count(*) FROM stored
 """
@@ -189,10 +241,19 @@ def _aliases_in(items: list[EventItem]) -> dict[str, str]:
 async def _persons(conn, project_id: int, items: list[EventItem]) -> dict[str, str]:
     links = _aliases_in(items)
     if links:
+        # With each new link, a marker for the people rollup: the fold then moves what it
+        # already holds of the anonymous id into the person it now belongs to.
         await conn.execute(
-            """INSERT INTO events_personalias (project_id, distinct_id, person_id, created_at)
-               SELECT %s, d, p, now() FROM unnest(%s::text[], %s::text[]) AS u(d, p)
-               ON CONFLICT (project_id, distinct_id) DO NOTHING""",
+            """WITH linked AS (
+                   INSERT INTO events_personalias (project_id, distinct_id, person_id,
+                                                   created_at)
+                   SELECT %s, d, p, now() FROM unnest(%s::text[], %s::text[]) AS u(d, p)
+                   ON CONFLICT (project_id, distinct_id) DO NOTHING
+                   RETURNING project_id, distinct_id)
+               INSERT INTO events_persondelta (project_id, person_id, first_seen, last_seen,
+                                               events, bot_events, properties, properties_once)
+               SELECT project_id, distinct_id, 'infinity', '-infinity', 0, 0, '{}', '{}'
+               FROM linked""",
             [project_id, list(links), list(links.values())])
     ids = sorted({item.distinct_id for item in items})
     rows = await (await conn.execute(
@@ -212,27 +273,24 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
     if not valid:
         return result
     agent = enrich.agent(client.user_agent)
+    countries = _countries(valid, enrich.country_of(client.ip))
     persons: dict[str, str] = {}
 
     async def write(conn) -> int:
         async with conn.transaction():
             salt = await _salt_of(conn, received_at.date())
             persons.update(await _persons(conn, key.project_id, valid))
-            rows = [{
-                "uuid": i.uuid, "event": i.event, "distinct_id": i.distinct_id,
-                "person_id": persons.get(i.distinct_id, i.distinct_id),
-                "session_id": i.session_id, "ts": i.timestamp, "cts": i.client_timestamp,
-                "props": i.properties, "page_url": i.page_url, "path": enrich.path_of(i.page_url),
-                "referrer": i.referrer, "referrer_domain": enrich.domain_of(i.referrer),
-            } for i in valid]
+            rows = [_row(i, persons.get(i.distinct_id, i.distinct_id), country)
+                    for i, country in zip(valid, countries, strict=True)]
             params = {
                 "project": key.project_id,
                 "now": received_at,
                 "rows": orjson.dumps(rows).decode(),
-                "pageviews": list(PAGEVIEW_EVENTS),
                 "browser": agent.browser,
                 "os": agent.os,
                 "device_type": agent.device_type,
+                "bot": agent.bot,
+                "sets": orjson.dumps(_person_sets(valid, persons)).decode(),
                 "ip_hash": enrich.visitor_hash(salt=salt, project_id=key.project_id,
                                                ip=client.ip, user_agent=client.user_agent)
                 if client.ip else None,
@@ -248,6 +306,53 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
                    for i in valid[-LIVE_SAMPLE:]],
     })
     return result
+
+
+def _countries(items: list[EventItem], country: str | None) -> list[str | None]:
+    """Each event's country: the request's, or that of an IP a server-side SDK put in ``$ip``,
+    which is dropped here like the request's (no IP is stored)."""
+    found = []
+    for item in items:
+        ip = item.properties.pop("$ip", None) if "$ip" in item.properties else None
+        found.append(enrich.country_of(ip) if isinstance(ip, str) else country)
+    return found
+
+
+def _row(item: EventItem, person: str, country: str | None) -> dict:
+    """One event as the INSERT reads it: what the client sent plus what ingest derives (path,
+    referrer domain, country, UTM fields, channel)."""
+    properties = item.properties
+    referrer_domain = enrich.domain_of(item.referrer)
+    utm = channels.utm_of(item.page_url, properties)
+    pageview = item.event in PAGEVIEW_EVENTS
+    source = channels.external_host(item.page_url, referrer_domain)
+    return {
+        "uuid": item.uuid, "event": item.event, "distinct_id": item.distinct_id,
+        "person_id": person, "session_id": item.session_id, "ts": item.timestamp,
+        "cts": item.client_timestamp, "props": properties, "page_url": item.page_url,
+        "path": enrich.path_of(item.page_url), "referrer": item.referrer,
+        "referrer_domain": referrer_domain, "country": country,
+        "channel": channels.channel_of(utm["utm_source"], utm["utm_medium"], source, pageview),
+        "source": source, "pv": pageview, **utm,
+    }
+
+
+def _person_sets(items: list[EventItem], persons: dict[str, str]) -> dict:
+    """Per person, the properties this batch sets (``$set``, later events winning) and sets
+    once (``$set_once``, earlier winning), and the time of the last ``$set``."""
+    found: dict[str, dict] = {}
+    for item in sorted((i for i in items if "$set" in i.properties
+                        or "$set_once" in i.properties), key=lambda i: i.timestamp):
+        person = persons.get(item.distinct_id, item.distinct_id)
+        entry = found.setdefault(person, {"set": {}, "once": {}, "at": None})
+        values, once = item.properties.get("$set"), item.properties.get("$set_once")
+        if isinstance(values, dict) and values:
+            entry["set"].update(values)
+            entry["at"] = item.timestamp.isoformat()
+        if isinstance(once, dict):
+            for name, value in once.items():
+                entry["once"].setdefault(name, value)
+    return found
 
 
 def _compact(item: EventItem, person: str) -> dict:

@@ -1,7 +1,9 @@
 """Event analytics for a project and range: ``GET /api/v1/analytics/<report>?project=&start=&end=``.
 
-Reports: overview, timeseries, top-events, top-pages, top-referrers, browsers, devices, sessions,
-users. Definitions are in ``events.query.analytics``.
+Reports: overview, timeseries, top-events, top-pages, top-referrers, browsers, devices, os,
+countries, channels, utm-sources, utm-mediums, utm-campaigns, utm-terms, utm-contents, sessions,
+users; each with ``filter`` (repeated) and ``bots``. Definitions are in
+``events.query.analytics``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from analytics_site.fields import valid_query
 
 from ..models import PersonAlias
 from ..query import analytics
+from ..query.filters import parse
 from .query_views import PROJECT, Moment, _project
 
 REPORTS = ("overview", "timeseries", *analytics.BREAKDOWNS, "sessions", "users")
@@ -36,10 +39,20 @@ class UserFilter(django_filters.FilterSet):
 
 
 class RangeQuery(serializers.Serializer):
-    """The range of every report, read in UTC before any SQL compares it."""
+    """The range of every report, read in UTC before any SQL compares it, its filters and
+    whether bots count."""
 
     start = Moment(required=False, help_text="ISO 8601, epoch or now-24h; default now-7d.")
     end = Moment(required=False, help_text="ISO 8601, epoch or now-1h; default now.")
+    filter = serializers.ListField(
+        child=serializers.CharField(max_length=120, trim_whitespace=False), required=False,
+        max_length=8, help_text="Repeated: key:value, key:!value or key:~value (keys: "
+                                 "event, path, referrer, browser, os, device, country, "
+                                 "channel, utm_*, prop.<name>, person.<name>).")
+    bots = serializers.BooleanField(required=False, default=False,
+                                    help_text="Count known crawlers too.")
+    compare = serializers.BooleanField(required=False, default=False,
+                                       help_text="Breakdowns: each value's previous period.")
 
 
 def _int(request, name: str, default: int, low: int, high: int) -> int:
@@ -88,15 +101,18 @@ class AnalyticsReport(APIView):
         project = _project(request, request.query_params.get("project"))
         moments = valid_query(RangeQuery, request)
         span = analytics.window(*(moments[name].isoformat() if name in moments else None
-                                  for name in ("start", "end")))
+                                  for name in ("start", "end")), tz=project.timezone)
+        filters = parse(moments.get("filter", []), bots=moments.get("bots", False))
         if report == "overview":
-            return Response(analytics.overview(project.pk, span))
+            return Response(analytics.overview(project.pk, span, filters=filters))
         if report == "timeseries":
             return Response(analytics.timeseries(
-                project, span, request.query_params.get("interval", "day")))
+                project, span, request.query_params.get("interval", "day"), filters=filters))
         if report in analytics.BREAKDOWNS:
             limit = _int(request, "limit", 10, 1, analytics.MAX_LIMIT)
-            return Response({"results": analytics.breakdown(project.pk, report, span, limit)})
+            return Response({"results": analytics.breakdown(
+                project.pk, report, span, limit, filters=filters,
+                compare=moments.get("compare", False))})
         if report == "sessions":
             return Response(analytics.sessions(project.pk, span))
         # The FilterSet declares and validates the parameters; the report applies them in SQL.

@@ -47,6 +47,10 @@ EXTRA_TITLES = {"/signup": "Sign up", "/login": "Log in", "/account/billing": "B
 
 # (referrer, utm query of the landing page, weight, landing pages)
 SOURCES = (
+    ("https://www.google.com/", "?utm_source=google&utm_medium=cpc&utm_campaign=brand", 8,
+     ("/pricing", "/")),
+    ("https://www.linkedin.com/", "?utm_source=linkedin&utm_medium=social&utm_campaign=launch",
+     4, ("/blog/launch-week", "/pricing")),
     ("https://www.google.com/", "", 32, ("/", "/docs", "/docs/getting-started", "/pricing")),
     (None, "", 28, ("/", "/pricing", "/docs")),
     ("https://t.co/x9Demo", "?utm_source=twitter", 6, ("/blog/launch-week", "/")),
@@ -79,6 +83,17 @@ USER_AGENTS = (  # (user agent, weight): desktop, mobile and tablet browsers
     (_UA.format("iPad; CPU OS 17_4 like Mac OS X", _WEBKIT, _SAFARI), 4),
 )
 _UA_WEIGHTS = [w for _, w in USER_AGENTS]
+# Visitors' countries: address blocks the Regional Internet Registries allocated to each country
+# (ingest looks the country up and discards the address), weighted like a site read worldwide.
+COUNTRY_BLOCKS = (("12.0.0", 30), ("99.224.0", 5), ("194.25.2", 12), ("81.2.69", 10),
+                  ("90.84.0", 7), ("49.44.0", 8), ("177.0.0", 6), ("133.0.0", 4),
+                  ("82.94.0", 5), ("88.0.0", 4), ("101.160.0", 4), ("83.0.0", 5))
+_COUNTRY_WEIGHTS = [w for _, w in COUNTRY_BLOCKS]
+# Crawlers (known bots: kept, left out of every report by default), a few visits an hour.
+BOTS = ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)")
+BOT_SHARE = 0.06
 PLANS = {"starter": 19, "team": 49, "business": 199}
 
 
@@ -118,9 +133,12 @@ def _hex(rng: random.Random, bits: int = 48) -> str:
 
 def _new_visitor(rng: random.Random, kind: str = "new", user_id: str | None = None) -> Visitor:
     agent = rng.choices(USER_AGENTS, _UA_WEIGHTS)[0][0]
-    if rng.random() < 0.5:  # documentation address ranges only: never a real visitor's IP
-        ip = f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randrange(1, 255)}"
-    else:
+    if kind == "bot":
+        agent = rng.choice(BOTS)
+    if rng.random() < 0.9:
+        block = rng.choices(COUNTRY_BLOCKS, _COUNTRY_WEIGHTS)[0][0]
+        ip = f"{block}.{rng.randrange(1, 255)}"
+    else:  # documentation addresses: no country
         ip = f"2001:db8:{rng.getrandbits(16):x}:{rng.getrandbits(16):x}::{rng.getrandbits(16):x}"
     anon = f"anon_{_hex(rng)}"
     return Visitor(anon_id=anon, client=Client(ip=ip, user_agent=agent), kind=kind,
@@ -202,6 +220,8 @@ def _visit(rng: random.Random, visitor: Visitor, at: datetime) -> list[dict]:
     referrer, query, _, landings = rng.choices(SOURCES, _SOURCE_WEIGHTS)[0]
     views = min(1 + int(rng.expovariate(1 / 2.5)), 12)
     last = s.browse(rng.choice(landings), views, referrer=referrer, query=query)
+    if visitor.kind == "bot":
+        return s.events
     if visitor.user_id is not None:
         _customer(s, visitor.user_id)
     elif visitor.kind == "new" and "/pricing" in s.seen:
@@ -247,10 +267,11 @@ def _customer(s: _Session, user_id: str) -> None:
 
 def _pick_visitor(rng: random.Random, readers: list[Visitor],
                   customers: list[Visitor]) -> Visitor:
-    """12% of visits are from customers, 20% from returning readers, the rest from newcomers."""
+    """12% of visits are from customers, 20% from returning readers, a few from crawlers, the
+    rest from newcomers."""
     kind = rng.random()
     return (rng.choice(customers) if kind < 0.12 else rng.choice(readers) if kind < 0.32
-            else _new_visitor(rng))
+            else _new_visitor(rng, "bot") if kind < 0.32 + BOT_SHARE else _new_visitor(rng))
 
 
 def _sessions_in(rng: random.Random, expected: float) -> int:

@@ -21,7 +21,7 @@ from datetime import datetime
 from analytics_site.errors import ApiError
 
 from ..names import METRIC_NAME, QUERY_KEY, TAG_KEY
-from . import analytics
+from . import analytics, explorer, funnels, goals, paths, people, retention
 from . import variables as variables_module
 from .catalog import metric_names, metric_tags, parse_tag_filter, window
 from .engine import FILLS, Retention, run
@@ -30,10 +30,37 @@ from .parser import MAX_QUERIES, QueryInvalid, QuerySyntax, parse_json, parse_te
 from .spec import Expr, Query, queries_of
 from .timerange import InvalidRange, Span, parse_duration, parse_time, resolve, rounded_now
 
-__all__ = ["FILLS", "METRIC_NAME", "QUERY_KEY", "TAG_KEY", "InvalidRange", "Query",
-           "QueryInvalid", "QuerySyntax", "QueryTimeout", "QueryTooLarge", "Span", "Statement",
-           "analytics", "execute", "metric_names", "metric_tags", "parse", "parse_duration",
-           "parse_tag_filter", "parse_time", "queries_of", "retention_of", "window"]
+__all__ = [
+    "FILLS",
+    "METRIC_NAME",
+    "QUERY_KEY",
+    "TAG_KEY",
+    "InvalidRange",
+    "Query",
+    "QueryInvalid",
+    "QuerySyntax",
+    "QueryTimeout",
+    "QueryTooLarge",
+    "Span",
+    "Statement",
+    "analytics",
+    "execute",
+    "explorer",
+    "funnels",
+    "goals",
+    "metric_names",
+    "metric_tags",
+    "parse",
+    "parse_duration",
+    "parse_tag_filter",
+    "parse_time",
+    "paths",
+    "people",
+    "queries_of",
+    "retention",
+    "retention_of",
+    "window",
+]
 
 _QUERY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
 

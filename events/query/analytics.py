@@ -1,6 +1,6 @@
 """Product analytics over a project's events for a range: the overview's KPIs against the
-previous period, breakdowns (top events, pages, referrers, browsers, devices), sessions and
-identified users.
+previous period, its time series, breakdowns (events, pages, referrers, browsers, devices, OS,
+countries, channels, campaigns), sessions and identified users.
 
 Definitions (the same on every page and in the API):
 - a *page view* is an event named ``page_view`` (the tracker's) or ``$pageview`` (PostHog's);
@@ -9,10 +9,11 @@ Definitions (the same on every page and in the API):
   belongs to the period it started in;
 - a *bounce* is a session with page views whose only event is one page view; the bounce rate is
   bounces over sessions with page views.
-The overview reads the hourly and session rollups (raw events only for the partial hours at the
-ends), timeseries goes through the engine; breakdowns and users read raw events. Each report
-compiles to statements that the executor runs (under the query timeout: a slow report is a 504,
-not a 500) and caches like every other answer.
+Known crawlers are left out unless the filters ask for them. The overview, its time series and
+the breakdowns read the per-dimension rollups and the session statistics (events.query.dimensions:
+raw events only for the minutes at the ends, or when filtered); users reads raw events. Each
+report compiles to statements that the executor runs (under the query timeout: a slow report is
+a 504, not a 500) and caches like every other answer.
 """
 
 from __future__ import annotations
@@ -24,12 +25,22 @@ from psycopg import sql
 from analytics_site.errors import ValidationFailed
 
 from ..models import PAGEVIEW_EVENTS
-from . import executor
+from . import dimensions, executor
 from .executor import Session, Statement
-from .timerange import Span, resolve_span
+from .filters import NO_FILTERS, Filters
+from .timerange import Span, make_range, resolve_span
 
+# Breakdown reports: the column each shows (its title) and the rollup dimension it reads.
 BREAKDOWNS = {"top-events": "event", "top-pages": "path", "top-referrers": "referrer_domain",
-              "browsers": "browser", "devices": "device_type"}
+              "browsers": "browser", "devices": "device_type", "os": "os",
+              "countries": "country", "channels": "channel", "utm-sources": "utm_source",
+              "utm-mediums": "utm_medium", "utm-campaigns": "utm_campaign",
+              "utm-terms": "utm_term", "utm-contents": "utm_content"}
+DIMENSION_OF = {"top-events": "event", "top-pages": "path", "top-referrers": "referrer",
+                "browsers": "browser", "devices": "device", "os": "os", "countries": "country",
+                "channels": "channel", "utm-sources": "utm_source", "utm-mediums": "utm_medium",
+                "utm-campaigns": "utm_campaign", "utm-terms": "utm_term",
+                "utm-contents": "utm_content"}
 DURATION_BUCKETS = ((0, 10, "0-10s"), (10, 30, "10-30s"), (30, 60, "30-60s"),
                     (60, 180, "1-3m"), (180, 600, "3-10m"), (600, 1800, "10-30m"),
                     (1800, None, "30m+"))
@@ -59,93 +70,26 @@ def _cached(kind: str, project_id: int, span: Span, options: dict, compute, *,
 
 
 # -- overview -------------------------------------------------------------------------------------
-# Whole hours come from the hourly rollups, the partial hours at either end from raw events, so
-# a month reads ~720 rollup rows plus at most two hours of events. Sessions come from the session
-# rollup: a session belongs to the period it started in.
-_EDGES = """
-    SELECT e.event, e.distinct_id FROM events_event e
-    WHERE e.project_id = %(project)s
-      AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(a)s)
-           OR (e."timestamp" >= %(b)s AND e."timestamp" < %(end)s))"""
-
-_COUNTS = f"""
-WITH edges AS ({_EDGES}), by_name AS (
-    SELECT event, sum(n)::bigint AS n FROM (
-        SELECT event, count AS n FROM events_eventrollup1h
-        WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
-        UNION ALL
-        SELECT event, 1 FROM edges) AS u
-    GROUP BY event
-)
-SELECT (SELECT coalesce(sum(n), 0) FROM by_name),
-       (SELECT coalesce(sum(n), 0) FROM by_name WHERE event = ANY(%(pageviews)s)),
-       (SELECT event FROM by_name ORDER BY n DESC, event LIMIT 1),
-       (SELECT n FROM by_name ORDER BY n DESC, event LIMIT 1)
-"""  # noqa: S608 (constants only)
-
-# People: the distinct-id hashes of the whole hours and of the raw edges, resolved through
-# identify links (only joined when the project has any: the join doubles the cost).
-_USERS = f"""
-SELECT count(DISTINCT {{person}})
-FROM (SELECT unnest(distinct_ids) AS h FROM events_hourrollup
-      WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
-      UNION ALL
-      SELECT hashtextextended(distinct_id, 0) FROM ({_EDGES}) AS edges) AS x
-{{join}}
-"""  # noqa: S608 (constants only)
-_ALIAS_JOIN = """LEFT JOIN (
-    SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph
-    FROM events_personalias WHERE project_id = %(project)s) AS a ON a.dh = x.h"""
-
-# Sessions that started in the range: whole hours from the per-hour statistics, the partial
-# hours at either end from the session rollup.
-_SESSIONS = """
-SELECT sum(sessions)::bigint, sum(with_pageviews)::bigint, sum(bounces)::bigint,
-       sum(duration_sum)::float8 FROM (
-    SELECT sessions, with_pageviews, bounces, duration_sum FROM events_sessionhour
-    WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
-    UNION ALL
-    SELECT 1, (pageviews > 0)::int, (pageviews = 1 AND events = 1)::int,
-           extract(epoch FROM ended_at - started_at)::float8
-    FROM events_sessionrollup
-    WHERE project_id = %(project)s
-      AND ((started_at >= %(start)s AND started_at < %(a)s)
-           OR (started_at >= %(b)s AND started_at < %(end)s))) AS s
-"""
-
 _KPIS = ("events", "sessions", "users", "bounce_rate", "avg_session_duration_s", "pageviews")
 
 
-def _whole_hours(span: Span) -> tuple[datetime, datetime]:
-    first = span.start.replace(minute=0, second=0, microsecond=0)
-    if first < span.start:
-        first += timedelta(hours=1)
-    last = span.end.replace(minute=0, second=0, microsecond=0)
-    return (first, last) if first < last else (span.end, span.end)
-
-
-def kpi_statements(project_id: int, span: Span, linked: bool) -> list[Statement]:
-    """The counts, the people and the sessions of ``span``: three statements."""
-    a, b = _whole_hours(span)
-    params = {**span.params(project_id), "a": a, "b": b, "pageviews": list(PAGEVIEW_EVENTS)}
-    users_sql = _USERS.format(person="coalesce(a.ph, x.h)" if linked else "x.h",
-                              join=_ALIAS_JOIN if linked else "")
-    return [_statement(_COUNTS, params, "events_eventrollup1h"),
-            _statement(users_sql, params, "events_hourrollup"),
-            _statement(_SESSIONS, params, "events_sessionhour")]
-
-
 def linked_statement(project_id: int) -> Statement:
-    """Whether any identify link exists (the people count joins them only then)."""
+    """Whether any identify link exists (people counts resolve them only then)."""
     return _statement("SELECT EXISTS (SELECT 1 FROM events_personalias "
                       "WHERE project_id = %(project)s)", {"project": project_id},
                       "events_personalias")
 
 
-def _kpis(s: Session, project_id: int, span: Span, linked: bool) -> dict:
-    counts, people, visits = kpi_statements(project_id, span, linked)
-    events, pageviews, top, top_count = s.one(counts)
-    users = s.one(people)[0]
+def kpi_statements(project_id: int, span: Span, linked: bool,
+                   filters: Filters = NO_FILTERS) -> list[Statement]:
+    """The totals and the sessions of ``span``: two statements (see events.query.dimensions)."""
+    return [dimensions.totals_statement(project_id, span, filters, linked),
+            dimensions.sessions_statement(project_id, span, filters)]
+
+
+def _kpis(s: Session, project_id: int, span: Span, linked: bool, filters: Filters) -> dict:
+    totals, visits = kpi_statements(project_id, span, linked, filters)
+    events, pageviews, top, top_count, users = s.one(totals)
     sessions, with_pageviews, bounces, durations = (v or 0 for v in s.one(visits))
     return {"events": events, "sessions": sessions, "users": users,
             "bounce_rate": bounces / with_pageviews if with_pageviews else None,
@@ -154,78 +98,99 @@ def _kpis(s: Session, project_id: int, span: Span, linked: bool) -> dict:
             "top_event": {"event": top, "count": top_count} if top is not None else None}
 
 
-def _change(now, before) -> float | None:
+def change(now, before) -> float | None:
     if now is None or before in (None, 0):
         return None
     return (now - before) / before
 
 
-def overview(project_id: int, span: Span, *, use_cache: bool = True) -> dict:
+def overview(project_id: int, span: Span, *, filters: Filters = NO_FILTERS,
+             use_cache: bool = True) -> dict:
+    """The KPIs of ``span`` against the period of the same length before it; bots left out
+    unless ``filters.bots``."""
     def compute() -> dict:
         with executor.session() as s:
             linked = s.one(linked_statement(project_id))[0]
-            current = _kpis(s, project_id, span, linked)
-            previous = _kpis(s, project_id, span.previous, linked)
+            current = _kpis(s, project_id, span, linked, filters)
+            previous = _kpis(s, project_id, span.previous, linked, filters)
         body = {key: {"value": current[key], "previous": previous[key],
-                      "change": _change(current[key], previous[key])} for key in _KPIS}
+                      "change": change(current[key], previous[key])} for key in _KPIS}
         body["top_event"] = current["top_event"]
         body["range"] = {"start": span.start.isoformat(), "end": span.end.isoformat(),
                          "previous_start": span.previous.start.isoformat()}
         return body
 
-    return _cached("overview", project_id, span, {}, compute, use_cache=use_cache)
+    return _cached("overview", project_id, span, filters.spec(), compute, use_cache=use_cache)
 
 
 # -- timeseries -----------------------------------------------------------------------------------
 TIMESERIES = ("events", "users", "sessions", "pageviews")
 
 
-def timeseries(project, span: Span, interval: str) -> dict:
-    """Events, users, sessions and page views per hour or day, through the engine (so from the
-    hourly rollup when it can answer), with zeros for empty buckets."""
-    from . import execute
-
+def timeseries(project, span: Span, interval: str, *, filters: Filters = NO_FILTERS,
+               use_cache: bool = True) -> dict:
+    """Events, users, sessions and page views per hour or local day of the project's time zone,
+    whole hours covering the range, with zeros for empty buckets."""
     if interval not in ("hour", "day"):
         raise ValidationFailed("interval: hour or day.", details={"interval": ["hour or day"]})
-    answer = execute(project, queries={
-        "events": "count:events{}", "users": "uniq_users:events{}",
-        "sessions": "uniq_sessions:events{}",
-        "pageviews": f"count:events{{event:{'|'.join(PAGEVIEW_EVENTS)}}}",
-    }, start=span.start.isoformat(), end=span.end.isoformat(),
-        step="1h" if interval == "hour" else "1d", fill="zero")
-    series = {s["name"]: s["points"] for s in answer["data"]}
-    times = [t for t, _ in next(iter(series.values()), [])]
-    empty = [[t, 0] for t in times]
-    return {"interval": interval,
-            "points": [{"t": t, **{name: series.get(name, empty)[i][1] for name in TIMESERIES}}
-                       for i, t in enumerate(times)],
-            "meta": answer["meta"]}
+    start = span.start.replace(minute=0, second=0, microsecond=0)
+    end = span.end.replace(minute=0, second=0, microsecond=0)
+    if end < span.end:
+        end += timedelta(hours=1)
+    rng = make_range(start, end, 3600 if interval == "hour" else 86400, tz=span.tz,
+                     now=span.now)
+
+    def compute() -> dict:
+        with executor.session() as s:
+            linked = s.one(linked_statement(project.pk))[0]
+            rows = s.rows(dimensions.timeseries_statement(
+                project.pk, rng.start, rng.end, interval, span.tz, filters, linked))
+        found = {at: (events, pageviews, users, sessions)
+                 for at, events, pageviews, users, sessions in rows}
+        points = []
+        for moment in rng.buckets():
+            events, pageviews, users, sessions = found.get(int(moment.timestamp()), (0,) * 4)
+            points.append({"t": int(moment.timestamp() * 1000), "events": events,
+                           "users": users, "sessions": sessions, "pageviews": pageviews})
+        return {"interval": interval, "points": points}
+
+    return _cached(f"timeseries.{interval}", project.pk, span, filters.spec(), compute,
+                   use_cache=use_cache)
 
 
 # -- breakdowns -----------------------------------------------------------------------------------
-def breakdown_statement(project_id: int, kind: str, span: Span, limit: int) -> Statement:
-    column = BREAKDOWNS[kind]
-    pageviews_only = kind == "top-pages"
-    statement = f"""
-        SELECT e.{column} AS value, count(*) AS events,
-               count(DISTINCT {PERSON}) AS users, count(DISTINCT e.session_id) AS sessions
-        FROM events_event e {PERSON_JOIN}
-        WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s
-          AND e."timestamp" < %(end)s AND e.{column} IS NOT NULL
-          {"AND e.event = ANY(%(pageviews)s)" if pageviews_only else ""}
-        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s"""  # noqa: S608 (column from BREAKDOWNS)
-    return _statement(statement, {**span.params(project_id), "limit": min(limit, MAX_LIMIT),
-                                  "pageviews": list(PAGEVIEW_EVENTS)}, "events_event")
+def breakdown_statement(project_id: int, kind: str, span: Span, limit: int,
+                        filters: Filters = NO_FILTERS, linked: bool = True) -> Statement:
+    return dimensions.breakdown_statement(project_id, DIMENSION_OF[kind], span,
+                                          min(limit, MAX_LIMIT), filters, linked,
+                                          rank_by_pageviews=kind == "top-pages")
 
 
 def breakdown(project_id: int, kind: str, span: Span, limit: int = 10, *,
+              filters: Filters = NO_FILTERS, compare: bool = False,
               use_cache: bool = True) -> list[dict]:
+    """The top values of a dimension with their events (page views for pages), people and
+    sessions; with ``compare``, each value's events in the previous period and the change."""
     def compute() -> dict:
-        rows = executor.rows(breakdown_statement(project_id, kind, span, limit))
-        return {"results": [{"value": value, "events": events, "users": users,
-                             "sessions": sessions} for value, events, users, sessions in rows]}
+        with executor.session() as s:
+            linked = s.one(linked_statement(project_id))[0]
+            rows = s.rows(breakdown_statement(project_id, kind, span, limit, filters, linked))
+            results = [{"value": value, "events": pageviews if kind == "top-pages" else events,
+                        "pageviews": pageviews, "users": users, "sessions": sessions}
+                       for value, events, pageviews, users, sessions in rows]
+            if compare and results:
+                before = s.rows(dimensions.breakdown_statement(
+                    project_id, DIMENSION_OF[kind], span.previous, len(results), filters,
+                    linked, rank_by_pageviews=kind == "top-pages",
+                    values=[r["value"] for r in results]))
+                previous = {v: pv if kind == "top-pages" else ev for v, ev, pv, *_ in before}
+                for result in results:
+                    result["previous"] = previous.get(result["value"], 0)
+                    result["change"] = change(result["events"], result["previous"])
+        return {"results": results}
 
-    return _cached(kind, project_id, span, {"limit": limit}, compute,
+    return _cached(kind, project_id, span, {"limit": limit, "compare": compare,
+                                            **filters.spec()}, compute,
                    use_cache=use_cache)["results"]
 
 

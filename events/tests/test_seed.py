@@ -119,7 +119,7 @@ def test_two_days_of_traffic_exactly_as_generated_and_only_once(admin, stored):
     assert all(r["person_id"] == links.get(r["distinct_id"], r["distinct_id"]) for r in rows)
 
     # Enriched like any client's events, from real user agents and referrers.
-    assert {r["device_type"] for r in rows} == {"desktop", "mobile", "tablet"}
+    assert {r["device_type"] for r in rows} == {"desktop", "mobile", "tablet", "bot"}
     assert {"Chrome", "Firefox", "Safari", "Mobile Safari", "Edge"} <= {r["browser"] for r in rows}
     assert {None, "google.com", "news.ycombinator.com", "newsletter.example.com", "t.co",
             "x.com"} <= {r["referrer_domain"] for r in rows}
@@ -168,8 +168,8 @@ def test_the_generator_is_fixed_by_its_seed_and_follows_the_clock():
     items = [e for _, batch in demo_data.traffic(seed=1, tz=UTC, start=start, end=end)
              for e in batch]
     assert Counter(e["event"] for e in items) == {
-        "page_view": 19789, "click": 2342, "$identify": 712, "signup_started": 450,
-        "signup_completed": 247, "purchase": 206}
+        "page_view": 19501, "click": 2339, "$identify": 714, "signup_started": 410,
+        "signup_completed": 225, "purchase": 200}
     assert len(demo_data.metric_points(seed=1, tz=UTC, start=start, end=end)) == 7 * 1440 * 15
     again = demo_data.traffic(seed=1, tz=UTC, start=start, end=end)
     assert [e["uuid"] for _, batch in again for e in batch] == [e["uuid"] for e in items]

@@ -12,8 +12,21 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from events.query import analytics, catalog, engine, event_source, metric_source
+from events.query import (
+    analytics,
+    catalog,
+    engine,
+    event_source,
+    explorer,
+    funnels,
+    goals,
+    metric_source,
+    paths,
+    people,
+    retention,
+)
 from events.query.engine import Retention
+from events.query.filters import parse
 from events.query.parser import parse_text
 from events.query.spec import Notes
 from events.query.timerange import resolve, resolve_span
@@ -80,6 +93,40 @@ def cases() -> dict[str, list]:
             [analytics.linked_statement(PROJECT),
              *analytics.kpi_statements(PROJECT, week, linked=True)],
         "analytics top pages": [analytics.breakdown_statement(PROJECT, "top-pages", week, 10)],
+        "analytics countries, filtered (raw events)": [analytics.breakdown_statement(
+            PROJECT, "countries", week, 10, parse(["utm_source:google", "person.plan:pro"]))],
+        "analytics time series by day in Berlin": [
+            analytics.dimensions.timeseries_statement(PROJECT, week.start, week.end, "day",
+                                                      "Europe/Berlin", parse([]), True)],
+        "funnel, 3 steps ordered, broken down by country": [funnels.funnel_statement(
+            PROJECT, week, funnels.FunnelSpec(funnels.parse_steps([
+                {"event": "page_view", "filters": ["path:/pricing"]}, {"event": "signup"},
+                {"event": "purchase"}]), 86400, "ordered", parse([]), "country"))],
+        "funnel, strict": [funnels.funnel_statement(PROJECT, week, funnels.FunnelSpec(
+            funnels.parse_steps([{"event": "a"}, {"event": "b"}]), 600, "strict",
+            parse([])))],
+        "funnel, any order": [funnels.funnel_statement(PROJECT, week, funnels.FunnelSpec(
+            funnels.parse_steps([{"event": "a"}, {"event": "b"}]), 600, "any", parse([])))],
+        "retention by week, first seen, any event": [retention.retention_statement(
+            PROJECT, week.start, week.end, period="week", tz="UTC", cohort_event=None,
+            return_event=None, filters=parse([]))],
+        "retention by day, signup then purchase": [retention.retention_statement(
+            PROJECT, week.start, week.end, period="day", tz="UTC", cohort_event="signup",
+            return_event="purchase", filters=parse([]))],
+        "paths, next 3 pages": [paths.paths_statement(PROJECT, week, start="/pricing",
+                                                      kind="pages", direction="next", depth=3,
+                                                      filters=parse([]))],
+        "entry and exit pages": [paths.entries_statement(PROJECT, week, parse([]), 10)],
+        "people": [people.people_statement(PROJECT, week, search="ann", filters=parse([]),
+                                           ordering="-last_seen", limit=50, offset=0)],
+        "sessions list": [people.sessions_statement(PROJECT, week, filters=parse([]),
+                                                    ordering="-started_at", limit=50,
+                                                    offset=0)],
+        "explorer page": [explorer.page_statement(PROJECT, week, filters=parse([]), limit=50,
+                                                  after=None, newer_than=None)],
+        "goal, page pattern": [goals.goal_statement(PROJECT, week, event="",
+                                                    path_pattern="/signup/*",
+                                                    filters=parse([]), linked=True)],
         "analytics sessions": [analytics.sessions_statement(PROJECT, week)],
         "analytics users": [analytics.users_statement(PROJECT, week, search="ann", min_events=2,
                                                       ordering="-events", limit=50, offset=0)],

@@ -1,16 +1,46 @@
 // Project overview: KPI cards, events over time, top lists (the analytics API) and the live event
 // feed (the project's WebSocket). Everything user-supplied is written with textContent.
 
+// A click on a row of any list filters the whole page (the filters live in the URL); the KPI
+// cards ask again a few seconds after new events arrive on the socket (folded by then).
 const root = document.getElementById("overview");
 const project = root.dataset.project;
 const range = root.dataset.range;
-const START = { "24h": "now-24h", "7d": "now-7d", "30d": "now-30d" }[range];
-const INTERVAL = range === "24h" ? "hour" : "day";
+const page = new URLSearchParams(location.search);
+const START = page.get("start") || { "24h": "now-24h", "7d": "now-7d", "30d": "now-30d" }[range];
+const END = page.get("end") || "now";
+const INTERVAL = range === "24h" && !page.get("start") ? "hour" : "day";
+const FILTERS = page.getAll("filter");
+const BOTS = page.get("bots") === "true";
 const FEED_MAX = 100;
 
+function query(params = {}) {
+  const built = new URLSearchParams({ project, start: START, end: END, ...params });
+  for (const filter of FILTERS) built.append("filter", filter);
+  if (BOTS) built.set("bots", "true");
+  return built;
+}
+
+function withPage(change) {
+  const next = new URLSearchParams(location.search);
+  change(next);
+  location.assign(`${location.pathname}?${next}`);
+}
+
 async function api(report, params = {}) {
-  const query = new URLSearchParams({ project, start: START, ...params });
-  const response = await fetch(`/api/v1/analytics/${report}?${query}`, {
+  const query_ = query(params);
+  const response = await fetch(`/api/v1/analytics/${report}?${query_}`, {
+    headers: { Accept: "application/json" }, credentials: "same-origin",
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+  return body;
+}
+
+async function projectApi(path, params = {}) {
+  const query_ = query(params);
+  query_.delete("project");
+  const response = await fetch(`/api/v1/projects/${project}/${path}?${query_}`, {
     headers: { Accept: "application/json" }, credentials: "same-origin",
   });
   const body = await response.json();
@@ -83,6 +113,15 @@ function renderChart(points) {
   }, PLOT_CONFIG);
 }
 
+const regionNames = new Intl.DisplayNames(["en"], { type: "region" });
+
+function label(table, value) {
+  if (table.dataset.filter === "country") {
+    try { return `${regionNames.of(value)} (${value})`; } catch { return value; }
+  }
+  return value;
+}
+
 function renderList(table, rows) {
   const body = table.querySelector("tbody");
   body.replaceChildren();
@@ -96,7 +135,13 @@ function renderList(table, rows) {
   }
   for (const item of rows) {
     const row = body.insertRow();
-    row.insertCell().textContent = item.value;
+    if (table.dataset.filter) {
+      row.className = "filterable";
+      row.title = `Show only ${table.dataset.filter} = ${item.value}`;
+      row.addEventListener("click", () => withPage((next) =>
+        next.append("filter", `${table.dataset.filter}:${item.value}`)));
+    }
+    row.insertCell().textContent = label(table, item.value);
     row.insertCell().textContent = number.format(item.events);
     row.insertCell().textContent = number.format(item.users);
   }
@@ -114,9 +159,88 @@ async function load() {
     }
     await Promise.all([...document.querySelectorAll("table[data-report]")].map(async (table) =>
       renderList(table, (await api(table.dataset.report, { limit: 8 })).results)));
+    const countries = (await api("countries", { limit: 250 })).results;
+    if (plotly && countries.length) renderMap(countries);
+    renderGoals((await projectApi("goals/conversions/")).results);
   } catch (error) {
     showError(error);
   }
+}
+
+function renderMap(countries) {
+  window.Plotly.react("country-map", [{ type: "choropleth", locationmode: "country names",
+    locations: countries.map((c) => { try { return regionNames.of(c.value); } catch { return c.value; } }),
+    z: countries.map((c) => c.users), text: countries.map((c) => c.value),
+    colorscale: [[0, "#dbe4ff"], [1, "#364fc7"]], showscale: false,
+    hovertemplate: "%{location}: %{z} users<extra></extra>" }],
+  { margin: { l: 0, r: 0, t: 0, b: 0 }, height: 320, paper_bgcolor: "rgba(0,0,0,0)",
+    geo: { showframe: false, showcoastlines: false, projection: { type: "natural earth" },
+      bgcolor: "rgba(0,0,0,0)" } },
+  // The world's shapes from our static files (static/geo/), not Plotly's CDN.
+  { ...PLOT_CONFIG, topojsonURL: document.getElementById("country-map").dataset.topojson });
+}
+
+function renderGoals(goals) {
+  const body = document.querySelector("#goals tbody");
+  body.replaceChildren();
+  if (!goals.length) {
+    const cell = body.insertRow().insertCell();
+    cell.colSpan = 3;
+    cell.className = "muted";
+    cell.textContent = "No goals yet (add them in the admin or the API)";
+    return;
+  }
+  for (const goal of goals) {
+    const row = body.insertRow();
+    row.insertCell().textContent = goal.name;
+    row.insertCell().textContent = number.format(goal.conversions);
+    row.insertCell().textContent = goal.conversion_rate === null ? "–"
+      : `${(goal.conversion_rate * 100).toFixed(1)} %`;
+  }
+}
+
+function renderFilters() {
+  const box = document.getElementById("active-filters");
+  for (const filter of FILTERS) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = `${filter} ×`;
+    button.title = "Remove this filter";
+    button.addEventListener("click", () => withPage((next) => {
+      const kept = next.getAll("filter").filter((f) => f !== filter);
+      next.delete("filter");
+      for (const f of kept) next.append("filter", f);
+    }));
+    box.append(button);
+  }
+  const bots = document.getElementById("include-bots");
+  bots.checked = BOTS;
+  bots.addEventListener("change", () => withPage((next) => {
+    if (bots.checked) next.set("bots", "true"); else next.delete("bots");
+  }));
+  document.getElementById("range-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    withPage((next) => {
+      next.set("start", new Date(form.get("from")).toISOString());
+      next.set("end", new Date(form.get("to")).toISOString());
+    });
+  });
+}
+
+let refreshing = null;
+function refreshSoon() {
+  // New events: the KPI cards ask again once the rollups have them, at most every 5 s.
+  if (refreshing) return;
+  refreshing = setTimeout(async () => {
+    refreshing = null;
+    try {
+      renderKpis(await api("overview"));
+      root.dataset.refreshed = String(Number(root.dataset.refreshed || 0) + 1);
+    } catch (error) {
+      showError(error);
+    }
+  }, 5000);
 }
 
 function plotlyReady() {
@@ -178,6 +302,7 @@ function connect() {
   });
   socket.addEventListener("message", (message) => {
     const data = JSON.parse(message.data);
+    if (data.type === "events" && END === "now") refreshSoon();  // folded within 2 s
     if (data.type !== "events" || paused) return;
     for (const event of data.events) addEvent(event);
   });
@@ -210,5 +335,6 @@ filter.addEventListener("input", () => {
   for (const item of feed.children) item.hidden = !matches(item);
 });
 
+renderFilters();
 load();
 connect();

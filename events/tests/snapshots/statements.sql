@@ -84,62 +84,359 @@ SELECT * FROM (SELECT jsonb_build_array("e"."browser")::text AS grp, 0::bigint A
 -- events numeric property by browser, raw, top groups [2/2] reads events_event (resolution raw)
 SELECT CASE WHEN jsonb_build_array("e"."browser")::text = ANY( E'{"[\\"Firefox\\"]","[\\"Chrome\\"]","[\\"Safari\\"]"}') THEN jsonb_build_array("e"."browser")::text END AS grp, extract(epoch FROM date_bin(make_interval(secs => 3600), e."timestamp", TIMESTAMPTZ '1970-01-01 00:00:00+00'))::bigint AS b, sum((CASE WHEN jsonb_typeof(e.properties -> 'amount') = 'number' THEN (e.properties ->> 'amount')::float8 END)) FROM events_event e WHERE "e".project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND "e"."event" = 'purchase' AND ("e".properties ->> 'plan') = 'pro' GROUP BY 1, 2;
 
--- analytics overview (per period: counts, people, sessions) [1/4] reads events_personalias (resolution raw)
+-- analytics overview (per period: counts, people, sessions) [1/3] reads events_personalias (resolution raw)
 SELECT EXISTS (SELECT 1 FROM events_personalias WHERE project_id = %(project)s);
 
--- analytics overview (per period: counts, people, sessions) [2/4] reads events_eventrollup1h (resolution raw)
-WITH edges AS (
-    SELECT e.event, e.distinct_id FROM events_event e
-    WHERE e.project_id = %(project)s
-      AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(a)s)
-           OR (e."timestamp" >= %(b)s AND e."timestamp" < %(end)s))), by_name AS (
-    SELECT event, sum(n)::bigint AS n FROM (
-        SELECT event, count AS n FROM events_eventrollup1h
-        WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
+-- analytics overview (per period: counts, people, sessions) [2/3] reads events_dimrollup1d (resolution 86400)
+WITH parts AS (
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1d r
+        WHERE r.project_id = %(project)s AND r.dim = 'event' AND NOT "r".bot
+          AND r.bucket >= %(d0)s AND r.bucket < %(d1)s
         UNION ALL
-        SELECT event, 1 FROM edges) AS u
-    GROUP BY event
-)
-SELECT (SELECT coalesce(sum(n), 0) FROM by_name),
-       (SELECT coalesce(sum(n), 0) FROM by_name WHERE event = ANY(%(pageviews)s)),
-       (SELECT event FROM by_name ORDER BY n DESC, event LIMIT 1),
-       (SELECT n FROM by_name ORDER BY n DESC, event LIMIT 1);
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1h r
+        WHERE r.project_id = %(project)s AND r.dim = 'event' AND NOT "r".bot
+          AND ((r.bucket >= %(h0)s AND r.bucket < %(d0)s)
+               OR (r.bucket >= %(d1)s AND r.bucket < %(h1)s))
+        UNION ALL
+        SELECT e.event, count(*), count(*) FILTER (WHERE e.event = ANY(%(pageviews)s)),
+               array_agg(DISTINCT hashtextextended(e.person_id, 0)), coalesce(array_agg(DISTINCT hashtextextended(e.session_id, 0))
+                                                   FILTER (WHERE e.session_id IS NOT NULL), '{}')
+        FROM events_event e
+        WHERE e.project_id = %(project)s
+          AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(h0)s)
+               OR (e."timestamp" >= %(h1)s AND e."timestamp" < %(end)s))
+          AND NOT "e".is_bot AND e.event IS NOT NULL
+        GROUP BY 1),
+        everyone AS (
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1d r
+        WHERE r.project_id = %(project)s AND r.dim = 'all' AND NOT "r".bot
+          AND r.bucket >= %(d0)s AND r.bucket < %(d1)s
+        UNION ALL
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1h r
+        WHERE r.project_id = %(project)s AND r.dim = 'all' AND NOT "r".bot
+          AND ((r.bucket >= %(h0)s AND r.bucket < %(d0)s)
+               OR (r.bucket >= %(d1)s AND r.bucket < %(h1)s))
+        UNION ALL
+        SELECT '', count(*), count(*) FILTER (WHERE e.event = ANY(%(pageviews)s)),
+               array_agg(DISTINCT hashtextextended(e.person_id, 0)), coalesce(array_agg(DISTINCT hashtextextended(e.session_id, 0))
+                                                   FILTER (WHERE e.session_id IS NOT NULL), '{}')
+        FROM events_event e
+        WHERE e.project_id = %(project)s
+          AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(h0)s)
+               OR (e."timestamp" >= %(h1)s AND e."timestamp" < %(end)s))
+          AND NOT "e".is_bot AND '' IS NOT NULL
+        GROUP BY 1),
+        by_event AS (SELECT value, sum(events)::bigint AS n, sum(pageviews)::bigint AS pv
+                     FROM parts GROUP BY value),
+        visitors AS (
+        SELECT v.value, CASE WHEN s.n < 2048 THEN (SELECT count(DISTINCT coalesce(hashtextextended(a.person_id, 0), x)) FROM unnest(s.hs) AS x LEFT JOIN events_personalias a ON a.project_id = %(project)s AND hashtextextended(a.distinct_id, 0) = x)
+                             ELSE events_kmv_estimate(s.n, s.mx, 2048) END AS n
+        FROM (SELECT DISTINCT value FROM "everyone") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "everyone" p, unnest(p."visitors") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 2048) AS l) AS s
+        )
+        SELECT (SELECT coalesce(sum(n), 0) FROM by_event),
+               (SELECT coalesce(sum(pv), 0) FROM by_event),
+               (SELECT value FROM by_event ORDER BY n DESC, value LIMIT 1),
+               (SELECT n FROM by_event ORDER BY n DESC, value LIMIT 1),
+               (SELECT coalesce(sum(n), 0) FROM visitors);
 
--- analytics overview (per period: counts, people, sessions) [3/4] reads events_hourrollup (resolution raw)
-SELECT count(DISTINCT coalesce(a.ph, x.h))
-FROM (SELECT unnest(distinct_ids) AS h FROM events_hourrollup
-      WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
-      UNION ALL
-      SELECT hashtextextended(distinct_id, 0) FROM (
-    SELECT e.event, e.distinct_id FROM events_event e
-    WHERE e.project_id = %(project)s
-      AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(a)s)
-           OR (e."timestamp" >= %(b)s AND e."timestamp" < %(end)s))) AS edges) AS x
-LEFT JOIN (
-    SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph
-    FROM events_personalias WHERE project_id = %(project)s) AS a ON a.dh = x.h;
-
--- analytics overview (per period: counts, people, sessions) [4/4] reads events_sessionhour (resolution raw)
+-- analytics overview (per period: counts, people, sessions) [3/3] reads events_sessionhour (resolution raw)
 SELECT sum(sessions)::bigint, sum(with_pageviews)::bigint, sum(bounces)::bigint,
-       sum(duration_sum)::float8 FROM (
-    SELECT sessions, with_pageviews, bounces, duration_sum FROM events_sessionhour
-    WHERE project_id = %(project)s AND hour >= %(a)s AND hour < %(b)s
-    UNION ALL
-    SELECT 1, (pageviews > 0)::int, (pageviews = 1 AND events = 1)::int,
-           extract(epoch FROM ended_at - started_at)::float8
-    FROM events_sessionrollup
-    WHERE project_id = %(project)s
-      AND ((started_at >= %(start)s AND started_at < %(a)s)
-           OR (started_at >= %(b)s AND started_at < %(end)s))) AS s;
+                   sum(duration_sum)::float8 FROM (
+                SELECT sessions, with_pageviews, bounces, duration_sum FROM events_sessionhour r
+                WHERE project_id = %(project)s AND hour >= %(h0)s AND hour < %(h1)s AND NOT "r".bot
+                UNION ALL
+                SELECT 1, (pageviews > 0)::int, (pageviews = 1 AND events = 1)::int,
+                       extract(epoch FROM ended_at - started_at)::float8
+                FROM events_sessionrollup r
+                WHERE project_id = %(project)s AND NOT "r".bot
+                  AND ((started_at >= %(start)s AND started_at < %(h0)s)
+                       OR (started_at >= %(h1)s AND started_at < %(end)s))) AS s;
 
--- analytics top pages [1/1] reads events_event (resolution raw)
-SELECT e.path AS value, count(*) AS events,
-               count(DISTINCT coalesce(a.person_id, e.distinct_id)) AS users, count(DISTINCT e.session_id) AS sessions
-        FROM events_event e LEFT JOIN events_personalias a ON a.project_id = e.project_id AND a.distinct_id = e.distinct_id
+-- analytics top pages [1/1] reads events_dimrollup1d (resolution 86400)
+WITH parts AS (
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1d r
+        WHERE r.project_id = %(project)s AND r.dim = 'path' AND NOT "r".bot
+          AND r.bucket >= %(d0)s AND r.bucket < %(d1)s
+        UNION ALL
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1h r
+        WHERE r.project_id = %(project)s AND r.dim = 'path' AND NOT "r".bot
+          AND ((r.bucket >= %(h0)s AND r.bucket < %(d0)s)
+               OR (r.bucket >= %(d1)s AND r.bucket < %(h1)s))
+        UNION ALL
+        SELECT e."path", count(*), count(*) FILTER (WHERE e.event = ANY(%(pageviews)s)),
+               array_agg(DISTINCT hashtextextended(e.person_id, 0)), coalesce(array_agg(DISTINCT hashtextextended(e.session_id, 0))
+                                                   FILTER (WHERE e.session_id IS NOT NULL), '{}')
+        FROM events_event e
+        WHERE e.project_id = %(project)s
+          AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(h0)s)
+               OR (e."timestamp" >= %(h1)s AND e."timestamp" < %(end)s))
+          AND NOT "e".is_bot AND e."path" IS NOT NULL AND e.event = ANY(%(pageviews)s)
+        GROUP BY 1),
+        ranked AS (
+            SELECT value, sum(events)::bigint AS events, sum(pageviews)::bigint AS pageviews
+            FROM parts  GROUP BY value ORDER BY pageviews DESC, events DESC, value LIMIT %(limit)s
+        ), top AS (SELECT p.* FROM parts p JOIN ranked USING (value)),
+        visitors AS (
+        SELECT v.value, CASE WHEN s.n < 512 THEN (SELECT count(DISTINCT coalesce(hashtextextended(a.person_id, 0), x)) FROM unnest(s.hs) AS x LEFT JOIN events_personalias a ON a.project_id = %(project)s AND hashtextextended(a.distinct_id, 0) = x)
+                             ELSE events_kmv_estimate(s.n, s.mx, 512) END AS n
+        FROM (SELECT DISTINCT value FROM "top") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "top" p, unnest(p."visitors") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 512) AS l) AS s
+        ), sessions AS (
+        SELECT v.value, CASE WHEN s.n < 512 THEN s.n
+                             ELSE events_kmv_estimate(s.n, s.mx, 512) END AS n
+        FROM (SELECT DISTINCT value FROM "top") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "top" p, unnest(p."sessions") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 512) AS l) AS s
+        )
+        SELECT r.value, r.events, r.pageviews, coalesce(v.n, 0), coalesce(s.n, 0)
+        FROM ranked r LEFT JOIN visitors v USING (value) LEFT JOIN sessions s USING (value)
+        ORDER BY r.pageviews DESC, r.events DESC, r.value;
+
+-- analytics countries, filtered (raw events) [1/1] reads events_event (resolution raw)
+WITH parts AS (
+        SELECT e."country" AS value, count(*) AS events,
+               count(*) FILTER (WHERE e.event = ANY(%(pageviews)s)) AS pageviews,
+               array_agg(DISTINCT hashtextextended(e.person_id, 0)) AS visitors,
+               coalesce(array_agg(DISTINCT hashtextextended(e.session_id, 0)) FILTER (WHERE e.session_id IS NOT NULL),
+                        '{}') AS sessions
+        FROM events_event e
         WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s
-          AND e."timestamp" < %(end)s AND e.path IS NOT NULL
-          AND e.event = ANY(%(pageviews)s)
-        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s;
+          AND e."timestamp" < %(end)s AND e."country" IS NOT NULL AND NOT "e".is_bot AND "e"."utm_source" = 'google' AND "e".distinct_id = ANY(ARRAY(SELECT p.person_id FROM events_person p WHERE p.project_id = %(project)s AND (p.properties ->> 'plan') = 'pro' UNION ALL SELECT l.distinct_id FROM events_personalias l JOIN events_person p ON p.project_id = l.project_id AND p.person_id = l.person_id WHERE l.project_id = %(project)s AND (p.properties ->> 'plan') = 'pro'))
+        GROUP BY 1),
+        ranked AS (
+            SELECT value, sum(events)::bigint AS events, sum(pageviews)::bigint AS pageviews
+            FROM parts  GROUP BY value ORDER BY events DESC, value LIMIT %(limit)s
+        ), top AS (SELECT p.* FROM parts p JOIN ranked USING (value)),
+        visitors AS (
+        SELECT v.value, CASE WHEN s.n < 512 THEN (SELECT count(DISTINCT coalesce(hashtextextended(a.person_id, 0), x)) FROM unnest(s.hs) AS x LEFT JOIN events_personalias a ON a.project_id = %(project)s AND hashtextextended(a.distinct_id, 0) = x)
+                             ELSE events_kmv_estimate(s.n, s.mx, 512) END AS n
+        FROM (SELECT DISTINCT value FROM "top") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "top" p, unnest(p."visitors") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 512) AS l) AS s
+        ), sessions AS (
+        SELECT v.value, CASE WHEN s.n < 512 THEN s.n
+                             ELSE events_kmv_estimate(s.n, s.mx, 512) END AS n
+        FROM (SELECT DISTINCT value FROM "top") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "top" p, unnest(p."sessions") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 512) AS l) AS s
+        )
+        SELECT r.value, r.events, r.pageviews, coalesce(v.n, 0), coalesce(s.n, 0)
+        FROM ranked r LEFT JOIN visitors v USING (value) LEFT JOIN sessions s USING (value)
+        ORDER BY r.events DESC, r.value;
+
+-- analytics time series by day in Berlin [1/1] reads events_dimrollup1h (resolution 3600)
+WITH parts AS (SELECT b AS value, events, pageviews, visitors, sessions
+                       FROM (
+            SELECT (date_trunc('day', r.bucket AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin') AS b, r.events, r.pageviews, r.visitors, r.sessions
+            FROM events_dimrollup1h r
+            WHERE r.project_id = %(project)s AND r.dim = 'all' AND NOT "r".bot
+              AND r.bucket >= %(start)s AND r.bucket < %(end)s) AS x(b, events, pageviews, visitors, sessions)),
+        totals AS (SELECT value, sum(events)::bigint AS events, sum(pageviews)::bigint AS pv
+                   FROM parts GROUP BY value),
+        visitors AS (
+        SELECT v.value, CASE WHEN s.n < 2048 THEN (SELECT count(DISTINCT coalesce(hashtextextended(a.person_id, 0), x)) FROM unnest(s.hs) AS x LEFT JOIN events_personalias a ON a.project_id = %(project)s AND hashtextextended(a.distinct_id, 0) = x)
+                             ELSE events_kmv_estimate(s.n, s.mx, 2048) END AS n
+        FROM (SELECT DISTINCT value FROM "parts") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "parts" p, unnest(p."visitors") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 2048) AS l) AS s
+        ), sessions AS (
+        SELECT v.value, CASE WHEN s.n < 2048 THEN s.n
+                             ELSE events_kmv_estimate(s.n, s.mx, 2048) END AS n
+        FROM (SELECT DISTINCT value FROM "parts") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "parts" p, unnest(p."sessions") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 2048) AS l) AS s
+        )
+        SELECT extract(epoch FROM t.value)::bigint, t.events, t.pv, coalesce(v.n, 0),
+               coalesce(s.n, 0)
+        FROM totals t LEFT JOIN visitors v USING (value) LEFT JOIN sessions s USING (value)
+        ORDER BY 1;
+
+-- funnel, 3 steps ordered, broken down by country [1/1] reads events_event (resolution raw)
+SELECT bd, count(*) FILTER (WHERE level >= 1), count(*) FILTER (WHERE level >= 2), count(*) FILTER (WHERE level >= 3), percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[2] - chain[1]) FILTER (WHERE level >= 2), percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[3] - chain[2]) FILTER (WHERE level >= 3) FROM (
+        SELECT DISTINCT ON (ph) person, "bd" AS bd, 1 + (chain[2] <= chain[1] + %(window)s)::int + (chain[3] <= chain[1] + %(window)s)::int AS level, chain
+        FROM (SELECT ph, person, bd, ARRAY[ts, coalesce("f_2_1", 'Infinity'::float8), coalesce("f_3_1", 'Infinity'::float8)] AS chain FROM (SELECT r.*, min("f_3_2") FILTER (WHERE step = 2) OVER (PARTITION BY ph ORDER BY ts DESC, step ROWS UNBOUNDED PRECEDING) AS "f_3_1" FROM (SELECT r.*, min(ts) FILTER (WHERE step = 2) OVER (PARTITION BY ph ORDER BY ts DESC, step ROWS UNBOUNDED PRECEDING) AS "f_2_1", min(ts) FILTER (WHERE step = 3) OVER (PARTITION BY ph ORDER BY ts DESC, step ROWS UNBOUNDED PRECEDING) AS "f_3_2" FROM (SELECT * FROM (SELECT hashtextextended(coalesce(a.person_id, r.distinct_id), 0) AS ph, coalesce(a.person_id, r.distinct_id) AS person, r.ts, r.step, r.bd FROM (SELECT e.distinct_id, extract(epoch FROM e."timestamp")::float8 AS ts, 1 AS step, e."country" AS bd FROM events_event e WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND e.event = 'page_view' AND "e"."path" = '/pricing' AND NOT "e".is_bot UNION ALL SELECT e.distinct_id, extract(epoch FROM e."timestamp")::float8 AS ts, 2 AS step, NULL::text AS bd FROM events_event e WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND e.event = 'signup' AND TRUE AND NOT "e".is_bot UNION ALL SELECT e.distinct_id, extract(epoch FROM e."timestamp")::float8 AS ts, 3 AS step, NULL::text AS bd FROM events_event e WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND e.event = 'purchase' AND TRUE AND NOT "e".is_bot) AS r LEFT JOIN events_personalias a ON a.project_id = %(project)s AND a.distinct_id = r.distinct_id) AS r0) AS r) AS r) AS q WHERE step = 1) AS l
+        ORDER BY ph, level DESC, chain[1]) AS b GROUP BY bd ORDER BY count(*) DESC, bd;
+
+-- funnel, strict [1/1] reads events_event (resolution raw)
+SELECT bd, count(*) FILTER (WHERE level >= 1), count(*) FILTER (WHERE level >= 2), percentile_cont(0.5) WITHIN GROUP (ORDER BY chain[2] - chain[1]) FILTER (WHERE level >= 2) FROM (
+        SELECT DISTINCT ON (person) person, bd, 1 + (coalesce((m1 & 2) <> 0 AND t1 <= ts + %(window)s, false))::int AS level, ARRAY[ts, t1] AS chain
+        FROM (
+            SELECT person, ts, mask, bd, lead(mask, 1) OVER w AS m1, lead(ts, 1) OVER w AS t1 FROM (
+                SELECT coalesce(a.person_id, e.distinct_id) AS person, extract(epoch FROM e."timestamp")::float8 AS ts,
+                       e.uuid, (CASE WHEN e.event = 'a' AND TRUE AND NOT "e".is_bot THEN 1 ELSE 0 END) + (CASE WHEN e.event = 'b' AND TRUE AND NOT "e".is_bot THEN 2 ELSE 0 END) AS mask, NULL::text AS bd
+                FROM events_event e LEFT JOIN events_personalias a ON a.project_id = e.project_id AND a.distinct_id = e.distinct_id
+                WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s
+                  AND e."timestamp" < %(end)s AND NOT "e".is_bot
+                  AND coalesce(a.person_id, e.distinct_id) IN (SELECT person FROM (SELECT coalesce(a.person_id, e.distinct_id) AS person FROM events_event e LEFT JOIN events_personalias a ON a.project_id = e.project_id AND a.distinct_id = e.distinct_id WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND e.event = 'a' AND TRUE AND NOT "e".is_bot) AS f)) AS r
+            WINDOW w AS (PARTITION BY person ORDER BY ts, uuid)) AS l
+        WHERE mask & 1 <> 0
+        ORDER BY person, level DESC, ts) AS b GROUP BY bd ORDER BY count(*) DESC, bd;
+
+-- funnel, any order [1/1] reads events_event (resolution raw)
+SELECT bd, count(*) FILTER (WHERE level >= 1), count(*) FILTER (WHERE level >= 2), NULL::float8 FROM (
+        SELECT DISTINCT ON (ph) person, "bd" AS bd, level, ARRAY[ts] AS chain FROM (
+            SELECT ph, person, bd, ts, bit_count((bit_or(1 << (step - 1)) OVER (
+                PARTITION BY ph ORDER BY ts
+                RANGE BETWEEN CURRENT ROW AND %(window)s FOLLOWING))::bit(32)) AS level
+            FROM (SELECT hashtextextended(coalesce(a.person_id, r.distinct_id), 0) AS ph, coalesce(a.person_id, r.distinct_id) AS person, r.ts, r.step, r.bd FROM (SELECT e.distinct_id, extract(epoch FROM e."timestamp")::float8 AS ts, 1 AS step, NULL::text AS bd FROM events_event e WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND e.event = 'a' AND TRUE AND NOT "e".is_bot UNION ALL SELECT e.distinct_id, extract(epoch FROM e."timestamp")::float8 AS ts, 2 AS step, NULL::text AS bd FROM events_event e WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND e.event = 'b' AND TRUE AND NOT "e".is_bot) AS r LEFT JOIN events_personalias a ON a.project_id = %(project)s AND a.distinct_id = r.distinct_id) AS r) AS l
+        ORDER BY ph, level DESC, ts) AS b GROUP BY bd ORDER BY count(*) DESC, bd;
+
+-- retention by week, first seen, any event [1/1] reads events_person (resolution 3600)
+WITH aliases AS MATERIALIZED (SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph FROM events_personalias WHERE project_id = %(project)s),
+        cohort AS (SELECT hashtextextended(person_id, 0) AS ph, date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s) AS c FROM events_person WHERE project_id = %(project)s AND first_seen >= %(start)s AND first_seen < %(end)s AND events > bot_events),
+        active AS (SELECT DISTINCT ph, p FROM (SELECT coalesce(a.ph, u.h) AS ph, date_trunc(%(period)s, r.hour AT TIME ZONE %(tz)s) AS p FROM events_hourrollup r CROSS JOIN LATERAL unnest(r.distinct_ids) AS u(h) LEFT JOIN aliases a ON a.dh = u.h WHERE r.project_id = %(project)s AND r.hour >= %(start)s AND r.hour < %(end)s) AS i)
+        SELECT c, 0, count(*) FROM cohort GROUP BY c
+        UNION ALL
+        SELECT c.c, CASE %(period)s
+        WHEN 'day' THEN (x.p::date - c.c::date)
+        WHEN 'week' THEN (x.p::date - c.c::date) / 7
+        ELSE (extract(year FROM x.p) * 12 + extract(month FROM x.p)
+              - extract(year FROM c.c) * 12 - extract(month FROM c.c))::int END, count(*) FROM cohort c JOIN active x ON x.ph = c.ph AND x.p > c.c
+        GROUP BY 1, 2;
+
+-- retention by day, signup then purchase [1/1] reads events_eventrollup1h (resolution 3600)
+WITH aliases AS MATERIALIZED (SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph FROM events_personalias WHERE project_id = %(project)s),
+        cohort AS (SELECT ph, min(p) AS c FROM (SELECT coalesce(a.ph, u.h) AS ph, date_trunc(%(period)s, r.hour AT TIME ZONE %(tz)s) AS p FROM events_eventrollup1h r CROSS JOIN LATERAL unnest(r.distinct_ids) AS u(h) LEFT JOIN aliases a ON a.dh = u.h WHERE r.project_id = %(project)s AND r.hour >= %(start)s AND r.hour < %(end)s AND r.event = 'signup') AS i WHERE ph <> ALL(ARRAY(SELECT hashtextextended(person_id, 0) FROM events_person WHERE project_id = %(project)s AND events = bot_events)) GROUP BY ph),
+        active AS (SELECT DISTINCT ph, p FROM (SELECT coalesce(a.ph, u.h) AS ph, date_trunc(%(period)s, r.hour AT TIME ZONE %(tz)s) AS p FROM events_eventrollup1h r CROSS JOIN LATERAL unnest(r.distinct_ids) AS u(h) LEFT JOIN aliases a ON a.dh = u.h WHERE r.project_id = %(project)s AND r.hour >= %(start)s AND r.hour < %(end)s AND r.event = 'purchase') AS i)
+        SELECT c, 0, count(*) FROM cohort GROUP BY c
+        UNION ALL
+        SELECT c.c, CASE %(period)s
+        WHEN 'day' THEN (x.p::date - c.c::date)
+        WHEN 'week' THEN (x.p::date - c.c::date) / 7
+        ELSE (extract(year FROM x.p) * 12 + extract(month FROM x.p)
+              - extract(year FROM c.c) * 12 - extract(month FROM c.c))::int END, count(*) FROM cohort c JOIN active x ON x.ph = c.ph AND x.p > c.c
+        GROUP BY 1, 2;
+
+-- paths, next 3 pages [1/1] reads events_sessionrollup (resolution raw)
+WITH items AS (
+            SELECT r.session_id, u.value, u.i,
+                   lag(u.value) OVER (PARTITION BY r.session_id ORDER BY u.i) AS before
+            FROM events_sessionrollup r, unnest(r.pages) WITH ORDINALITY AS u(value, i)
+            WHERE r.project_id = %(project)s AND r.started_at >= %(start_at)s AND r.started_at < %(end_at)s AND r.pages @> ARRAY[%(start)s]::text[] AND NOT r.bot
+        ), collapsed AS (
+            SELECT session_id, value,
+                   row_number() OVER (PARTITION BY session_id ORDER BY i) AS n
+            FROM items WHERE before IS DISTINCT FROM value
+        ), marked AS (
+            SELECT session_id, value, n,
+                   min(n) FILTER (WHERE value = %(start)s) OVER (PARTITION BY session_id) AS at
+            FROM collapsed
+        ), numbered AS (
+            SELECT session_id, value, n - at AS step FROM marked WHERE n >= at
+        )
+        SELECT step, value, next_value, count(*) FROM (
+            SELECT step, value,
+                   coalesce(lead(value) OVER (PARTITION BY session_id ORDER BY step),
+                            '(end)') AS next_value
+            FROM numbered WHERE step <= %(depth)s) AS t
+        WHERE step < %(depth)s
+        GROUP BY 1, 2, 3;
+
+-- entry and exit pages [1/1] reads events_sessionrollup (resolution raw)
+SELECT kind, value, sessions FROM (
+            SELECT kind, value, count(*) AS sessions,
+                   row_number() OVER (PARTITION BY kind ORDER BY count(*) DESC, value) AS rank
+            FROM events_sessionrollup,
+                 LATERAL (VALUES ('entry', entry_path), ('exit', exit_path)) AS v(kind, value)
+            WHERE project_id = %(project)s AND started_at >= %(start)s
+              AND started_at < %(end)s AND value IS NOT NULL AND NOT bot
+            GROUP BY kind, value) AS r
+        WHERE rank <= %(limit)s ORDER BY kind, sessions DESC, value;
+
+-- people [1/1] reads events_person (resolution raw)
+SELECT p.person_id, p.first_seen, p.last_seen, p.events, p.properties,
+               count(*) OVER () AS total
+        FROM events_person p WHERE p.project_id = %(project)s AND p.last_seen >= %(start)s AND p.first_seen < %(end)s AND TRUE AND p.events > p.bot_events AND (strpos(lower(p.person_id), lower(%(search)s)) > 0 OR strpos(lower(p.properties::text), lower(%(search)s)) > 0)
+        ORDER BY p.last_seen DESC, p.person_id LIMIT %(limit)s OFFSET %(offset)s;
+
+-- sessions list [1/1] reads events_sessionrollup (resolution raw)
+SELECT r.session_id, r.started_at, r.ended_at, r.events, r.pageviews, r.entry_path,
+               r.exit_path, r.device_type, r.browser, r.country, r.channel, r.person_id,
+               count(*) OVER () AS total
+        FROM events_sessionrollup r WHERE r.project_id = %(project)s AND r.started_at >= %(start)s AND r.started_at < %(end)s AND NOT r.bot
+        ORDER BY r.started_at DESC, r.session_id LIMIT %(limit)s OFFSET %(offset)s;
+
+-- explorer page [1/1] reads events_event (resolution raw)
+SELECT e.uuid, e.event, e.distinct_id, e.session_id, e."timestamp", e.path, e.page_url, e.referrer_domain, e.browser, e.os, e.device_type, e.country, e.channel, e.utm_source, e.utm_campaign, e.is_bot, e.properties FROM events_event e WHERE e.project_id = %(project)s AND e."timestamp" >= %(start)s AND e."timestamp" < %(end)s AND NOT "e".is_bot ORDER BY e."timestamp" DESC, e.uuid DESC LIMIT %(limit)s;
+
+-- goal, page pattern [1/1] reads events_dimrollup1d (resolution raw)
+WITH matched AS (SELECT '' AS value, events, pageviews, visitors, sessions
+                    FROM (
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1d r
+        WHERE r.project_id = %(project)s AND r.dim = 'path' AND NOT "r".bot
+          AND r.bucket >= %(d0)s AND r.bucket < %(d1)s
+        UNION ALL
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1h r
+        WHERE r.project_id = %(project)s AND r.dim = 'path' AND NOT "r".bot
+          AND ((r.bucket >= %(h0)s AND r.bucket < %(d0)s)
+               OR (r.bucket >= %(d1)s AND r.bucket < %(h1)s))
+        UNION ALL
+        SELECT e."path", count(*), count(*) FILTER (WHERE e.event = ANY(%(pageviews)s)),
+               array_agg(DISTINCT hashtextextended(e.person_id, 0)), coalesce(array_agg(DISTINCT hashtextextended(e.session_id, 0))
+                                                   FILTER (WHERE e.session_id IS NOT NULL), '{}')
+        FROM events_event e
+        WHERE e.project_id = %(project)s
+          AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(h0)s)
+               OR (e."timestamp" >= %(h1)s AND e."timestamp" < %(end)s))
+          AND NOT "e".is_bot AND e."path" IS NOT NULL AND e.event = ANY(%(pageviews)s)
+        GROUP BY 1) AS p(value, events, pageviews, visitors, sessions)
+                    WHERE value LIKE '/signup/%%'),
+        everyone AS (
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1d r
+        WHERE r.project_id = %(project)s AND r.dim = 'all' AND NOT "r".bot
+          AND r.bucket >= %(d0)s AND r.bucket < %(d1)s
+        UNION ALL
+        SELECT r.value, r.events, r.pageviews, r.visitors, r.sessions FROM events_dimrollup1h r
+        WHERE r.project_id = %(project)s AND r.dim = 'all' AND NOT "r".bot
+          AND ((r.bucket >= %(h0)s AND r.bucket < %(d0)s)
+               OR (r.bucket >= %(d1)s AND r.bucket < %(h1)s))
+        UNION ALL
+        SELECT '', count(*), count(*) FILTER (WHERE e.event = ANY(%(pageviews)s)),
+               array_agg(DISTINCT hashtextextended(e.person_id, 0)), coalesce(array_agg(DISTINCT hashtextextended(e.session_id, 0))
+                                                   FILTER (WHERE e.session_id IS NOT NULL), '{}')
+        FROM events_event e
+        WHERE e.project_id = %(project)s
+          AND ((e."timestamp" >= %(start)s AND e."timestamp" < %(h0)s)
+               OR (e."timestamp" >= %(h1)s AND e."timestamp" < %(end)s))
+          AND NOT "e".is_bot AND '' IS NOT NULL
+        GROUP BY 1),
+        converted AS (
+        SELECT v.value, CASE WHEN s.n < 512 THEN (SELECT count(DISTINCT coalesce(hashtextextended(a.person_id, 0), x)) FROM unnest(s.hs) AS x LEFT JOIN events_personalias a ON a.project_id = %(project)s AND hashtextextended(a.distinct_id, 0) = x)
+                             ELSE events_kmv_estimate(s.n, s.mx, 512) END AS n
+        FROM (SELECT DISTINCT value FROM "matched") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "matched" p, unnest(p."visitors") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 512) AS l) AS s
+        ), total AS (
+        SELECT v.value, CASE WHEN s.n < 2048 THEN (SELECT count(DISTINCT coalesce(hashtextextended(a.person_id, 0), x)) FROM unnest(s.hs) AS x LEFT JOIN events_personalias a ON a.project_id = %(project)s AND hashtextextended(a.distinct_id, 0) = x)
+                             ELSE events_kmv_estimate(s.n, s.mx, 2048) END AS n
+        FROM (SELECT DISTINCT value FROM "everyone") AS v
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(h) AS mx, array_agg(h) AS hs FROM (
+                SELECT DISTINCT u.h FROM "everyone" p, unnest(p."visitors") AS u(h)
+                WHERE p.value IS NOT DISTINCT FROM v.value ORDER BY u.h LIMIT 2048) AS l) AS s
+        )
+        SELECT (SELECT coalesce(sum(pageviews), 0) FROM matched),
+               (SELECT coalesce(sum(n), 0) FROM converted),
+               (SELECT coalesce(sum(n), 0) FROM total);
 
 -- analytics sessions [1/1] reads events_sessionrollup (resolution raw)
 WITH s AS (
