@@ -66,11 +66,39 @@ def _post(url: str, body: bytes, headers: dict, timeout: float) -> Result:
     return Result(False, answer.status, answer.text[:500])
 
 
+def report_line(payload: dict) -> str:
+    """What the text of a notification says of its rule's report: the link, or why not."""
+    report = payload.get("report") or {}
+    if report.get("url"):
+        return (f"Report “{report.get('title', '')}” ({report.get('start', '')[:16]} to "
+                f"{report.get('end', '')[:16]} UTC): {report['url']}")
+    if report.get("error"):
+        return f"The report could not be made: {report['error'][:300]}"
+    return ""
+
+
+def _text(note: Notification) -> str:
+    line = report_line(note.payload)
+    message = note.payload.get("message", "")
+    return f"{message}\n\n{line}" if line else message
+
+
+def _attachments(note: Notification) -> list[tuple[str, bytes, str]]:
+    """The files of the rule's report rendered for this firing (through the notification's
+    report_run relation: the alerts app does not import reports)."""
+    if note.report_run_id is None:
+        return []
+    return [(f.name, bytes(f.content), f.content_type)
+            for f in note.report_run.files.filter(inline=False)]
+
+
 def send(note: Notification) -> Result:
     channel = note.channel
     if channel.kind == ChannelKind.EMAIL:
-        message = EmailMessage(_subject(note), note.payload.get("message", ""),
+        message = EmailMessage(_subject(note), _text(note),
                                settings.DEFAULT_FROM_EMAIL, channel.recipients)
+        for name, content, content_type in _attachments(note):
+            message.attach(name, content, content_type.split(";")[0])
         try:
             message.send()
         except (OSError, Exception) as exc:  # smtplib errors are OSError or SMTPException
@@ -79,7 +107,7 @@ def send(note: Notification) -> Result:
     headers = {"Content-Type": "application/json", "User-Agent": "analytics-alerts/1",
                "X-Notification-Id": str(note.pk)}
     if channel.kind == ChannelKind.SLACK:
-        body = json.dumps({"text": note.payload.get("message", "")}).encode()
+        body = json.dumps({"text": _text(note)}).encode()
     else:
         body = json.dumps({"id": note.pk, **note.payload}, separators=(",", ":")).encode()
         if channel.secret:
@@ -129,3 +157,20 @@ def stale(now=None) -> list[int]:
     return list(Notification.objects.filter(status=Notification.Status.PENDING).filter(
         Q(next_attempt_at__isnull=True, created_at__lte=cutoff)
         | Q(next_attempt_at__lte=cutoff)).values_list("pk", flat=True)[:500])
+
+
+def attach_report(ids: list[int], report: dict) -> list[int]:
+    """The rule's report is ready (or could not be made): the waiting notifications get its
+    link (and, through ``report_run``, its files) and are due now. Returns the ids to send."""
+    due = []
+    with transaction.atomic():
+        for note in (Notification.objects.select_for_update().filter(
+                pk__in=ids, status=Notification.Status.PENDING)):
+            note.payload = {**note.payload, "report": {
+                k: v for k, v in report.items() if k in ("run", "title", "url", "start", "end",
+                                                          "timezone", "error", "files")}}
+            note.report_run_id = report.get("run")
+            note.next_attempt_at = None
+            note.save(update_fields=["payload", "report_run", "next_attempt_at"])
+            due.append(note.pk)
+    return due

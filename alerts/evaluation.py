@@ -209,6 +209,9 @@ class Report:
     errors: int = 0
     batches: int = 0
     queued: list[int] = field(default_factory=list)  # notification ids to deliver
+    # (report id, notification ids, fired at, rule name): firings whose rule names a report;
+    # those notifications wait for it (notifications.request_reports)
+    reports: list[tuple] = field(default_factory=list)
 
 
 def _answer(rule, now: datetime, memo: dict, report: Report):
@@ -310,9 +313,14 @@ def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Re
                                else now, resolved_at=now if state == State.OK else None)
                 if rule.pk not in channels:
                     channels[rule.pk] = list(rule.channels.filter(enabled=True))
+                held = rule.report_id is not None and kind == Notification.Kind.FIRING
+                if held:  # it waits for the report, at most REPORT_WAIT (then goes without)
+                    body["report"] = {"id": rule.report_id, "status": "rendering"}
                 for channel in channels[rule.pk]:
                     notes.append((events[-1] if decision.state != previous else None,
-                                  Notification(channel=channel, kind=kind, payload=body)))
+                                  Notification(channel=channel, kind=kind, payload=body,
+                                               next_attempt_at=now + notifications.REPORT_WAIT
+                                               if held else None)))
         rule.last_evaluated_at = now
         rule.next_evaluation_at = now + timedelta(seconds=rule.interval_seconds)
         rule.last_error = "; ".join(sorted(set(errors)))[:2000]
@@ -329,7 +337,15 @@ def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Re
         note.event = event
     created = Notification.objects.bulk_create([n for _, n in notes])
     report.notifications += len(created)
-    report.queued += [n.pk for n in created]
+    waiting: dict[tuple, list[int]] = {}
+    for note in created:
+        if note.payload.get("report"):
+            waiting.setdefault((note.payload["report"]["id"], note.payload["rule"]["name"]),
+                               []).append(note.pk)
+        else:
+            report.queued.append(note.pk)
+    report.reports += [(report_id, ids, now.isoformat(), name)
+                       for (report_id, name), ids in waiting.items()]
     _save_rules(rules)
     if events:
         projects = {e.rule.project_id for e in events}
@@ -404,6 +420,7 @@ def evaluate_due(now: datetime | None = None, budget_s: float = CYCLE_BUDGET_S,
     while time.monotonic() < deadline:
         at = now or timezone.now()
         queued = len(report.queued)
+        asked = len(report.reports)
         with transaction.atomic():
             rules = list(due_rules(at).select_related("project")
                          .select_for_update(skip_locked=True, of=("self",))
@@ -413,6 +430,7 @@ def evaluate_due(now: datetime | None = None, budget_s: float = CYCLE_BUDGET_S,
             report.batches += 1
             evaluate_rules(rules, at, memo, report)
         notifications.enqueue(report.queued[queued:], enqueue)
+        notifications.request_reports(report.reports[asked:])
     return report
 
 
@@ -425,4 +443,5 @@ def evaluate_now(rule: AlertRule, now: datetime | None = None, enqueue=None) -> 
                       .select_for_update(of=("self",)))
         evaluate_rules(locked, now, {}, report)
     notifications.enqueue(report.queued, enqueue)
+    notifications.request_reports(report.reports)
     return report

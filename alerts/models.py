@@ -103,6 +103,11 @@ class AlertRule(models.Model):
         "Placeholders: {rule} {state} {value} {condition} {threshold} {severity} {group} "
         "{url}."))
     interval_seconds = models.PositiveIntegerField(default=60)
+    report = models.ForeignKey("reports.Report", on_delete=models.SET_NULL, null=True,
+                               blank=True, related_name="alert_rules", help_text=(
+                                   "Rendered for the hours around each firing and sent with "
+                                   "the notification (attached to e-mails, linked from "
+                                   "webhooks and Slack)."))
     next_evaluation_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
@@ -216,6 +221,10 @@ class Notification(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    report_run = models.ForeignKey("reports.Run", on_delete=models.SET_NULL, null=True,
+                                   blank=True, related_name="+", help_text=(
+                                       "The rule's report, rendered for this firing: its "
+                                       "files go with the e-mail."))
 
     class Meta:
         ordering = ["-created_at", "-id"]

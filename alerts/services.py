@@ -97,15 +97,29 @@ def _channels(project: Project, ids: Sequence[int]) -> list[NotificationChannel]
     return found
 
 
+def _report(project: Project, report_id: int | None):
+    """The report a rule sends with its firings: one of the project's (through the rule's
+    foreign key's model: the alerts app does not import reports)."""
+    if report_id is None:
+        return None
+    model = AlertRule.report.field.related_model
+    found = model.objects.filter(project=project, pk=report_id).first()
+    if found is None:
+        raise ValidationFailed(f"No report {report_id} in this project.",
+                               details={"report": [f"Unknown report {report_id}."]})
+    return found
+
+
 @transaction.atomic
 def create_rule(*, project: Project, name: str, query: str, threshold: float,
                 channels: Sequence[int] = (), user: AbstractBaseUser | None = None,
-                **settings: Unpack[RuleSettings]) -> AlertRule:
+                report: int | None = None, **settings: Unpack[RuleSettings]) -> AlertRule:
     _known(settings, RuleSettings.__annotations__)
     check_query(query)
     attached = _channels(project, channels)
     rule = AlertRule.objects.create(project=project, created_by=user, name=name, query=query,
                                     threshold=threshold, next_evaluation_at=None,  # due now
+                                    report=_report(project, report),
                                     **{**RULE_DEFAULTS, **settings})
     if attached:
         rule.channels.set(attached)
@@ -114,9 +128,12 @@ def create_rule(*, project: Project, name: str, query: str, threshold: float,
 
 @transaction.atomic
 def update_rule(*, rule: AlertRule, channels: Sequence[int] | None = None,
-                **changes: Unpack[RuleChanges]) -> AlertRule:
-    """Change the given fields (and, given, the channels: None leaves them as they are)."""
+                report: int | object | None = ..., **changes: Unpack[RuleChanges]) -> AlertRule:
+    """Change the given fields (and, given, the channels: None leaves them as they are; the
+    report: None removes it, left out keeps it)."""
     _known(changes, RuleChanges.__annotations__)
+    if report is not ...:
+        rule.report = _report(rule.project, report)
     check_query(changes.get("query", rule.query))
     attached = None if channels is None else _channels(rule.project, channels)
     changed_query = (changes.get("query", rule.query), changes.get(

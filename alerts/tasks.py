@@ -28,3 +28,12 @@ def sweep_deliveries() -> int:
     for pk in ids:
         deliver_notification.delay(pk)
     return len(ids)
+
+
+@shared_task(name="alerts.attach_report")
+def attach_report(ids: list[int], report: dict) -> int:
+    """Sent by the reports app when a rule's report is rendered for a firing."""
+    due = delivery.attach_report(ids, report)
+    for pk in due:
+        deliver_notification.delay(pk)
+    return len(due)

@@ -182,7 +182,7 @@ class RuleSerializer(serializers.ModelSerializer):
         model = AlertRule
         fields = ["id", "project", "name", "query", "reducer", "window_minutes", "condition",
                   "threshold", "for_seconds", "severity", "enabled", "labels", "channels",
-                  "no_data", "renotify_minutes", "message", "interval_seconds", "state",
+                  "no_data", "renotify_minutes", "message", "interval_seconds", "report", "state",
                   "instances", "last_evaluated_at", "next_evaluation_at", "last_error",
                   "created_at", "updated_at"]
 
@@ -214,6 +214,9 @@ class RuleWriteSerializer(serializers.Serializer):
     message = TextField(max_length=2000, required=False, allow_blank=True, allow_null=True)
     interval_seconds = BoundedIntegerField(min_value=MIN_INTERVAL_S, max_value=86400,
                                            required=False)
+    report = BoundedIntegerField(min_value=1, max_value=2**62, required=False, allow_null=True,
+                                 help_text="A report of the project, rendered around each "
+                                           "firing and sent with the notification.")
 
     def validate_message(self, message: str | None) -> str:
         return message or ""
@@ -243,6 +246,7 @@ class RulePreviewSerializer(RuleWriteSerializer):
 
     def validate(self, attrs: dict) -> dict:
         attrs.pop("channels", None)
+        attrs.pop("report", None)
         return attrs
 
 

@@ -71,6 +71,9 @@ function current() {
   rule.labels = parseLabels(form.elements.labels.value);
   rule.channels = [...form.querySelectorAll("input[name=channels]:checked")]
     .map((box) => Number(box.value));
+  if (form.elements.report) {
+    rule.report = form.elements.report.value ? Number(form.elements.report.value) : null;
+  }
   return rule;
 }
 
@@ -84,6 +87,7 @@ function fill(rule) {
   for (const box of form.querySelectorAll("input[name=channels]")) {
     box.checked = (rule.channels || []).includes(Number(box.value));
   }
+  if (form.elements.report) form.elements.report.dataset.chosen = rule.report ?? "";
 }
 
 function showErrors(error) {
