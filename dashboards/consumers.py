@@ -124,6 +124,12 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         group): the page re-reads its firing periods."""
         await self.send_json({"type": "alerts"})
 
+    async def live_anomalies(self, message: dict) -> None:
+        """Anomaly models opened, extended or closed anomalies (the ml app says so through the
+        project's group): the ML pages add them, compact and JSON-safe as they came."""
+        await self.send_json({"type": "anomalies", "model": message["model"],
+                              "anomalies": message["anomalies"]})
+
 
 def _is_member(user, project_id: int) -> bool:
     from projects.models import Project
