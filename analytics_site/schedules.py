@@ -19,4 +19,9 @@ SCHEDULES = [
     Schedule("events: scrape Prometheus targets", "events.scrape_targets", 5, 5),
     Schedule("alerts: evaluate due rules", "alerts.evaluate", 10, 10),
     Schedule("alerts: resend lost notifications", "alerts.sweep_deliveries", 30, 30),
+    Schedule("reports: resume interrupted runs", "reports.resume_runs", 15, 15),
+    # Each model's own night (its project's training hour) or a training asked for: checked
+    # every minute, trained once.
+    Schedule("ml: train due anomaly models", "ml.train_due", 60, 55),
+    Schedule("ml: score anomaly models", "ml.score_due", 60, 55),
 ]

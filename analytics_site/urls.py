@@ -11,6 +11,7 @@ from dashboards import views as dashboard_views
 from dashboards.api.views import PublicPanelData
 from events import views as event_views
 from events.ingest import endpoints
+from reports import urls as report_urls
 
 admin.site.site_header = "Analytics administration"
 admin.site.site_title = "Analytics admin"
@@ -20,6 +21,8 @@ api_v1 = [
     path("", include("events.api.urls")),
     path("", include("dashboards.api.urls")),
     path("", include("alerts.api.urls")),
+    path("", include("reports.api.urls")),
+    path("", include("ml.api.urls")),
 ]
 
 urlpatterns = [
@@ -31,6 +34,9 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("projects/", include("dashboards.urls")),
     path("projects/", include("alerts.urls")),
+    path("projects/", include("reports.urls")),
+    path("projects/", include("ml.urls")),
+    path("", include((report_urls.shared_urlpatterns, "reports-shared"))),
     path("public/dashboards/<str:token>/", dashboard_views.public_dashboard,
          name="public-dashboard"),
     path("public/dashboards/<str:token>/panels/<int:panel_id>/", PublicPanelData.as_view(),

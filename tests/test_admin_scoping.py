@@ -40,9 +40,11 @@ from alerts.models import (
     NotificationChannel,
     Silence,
 )
-from events.models import ScrapeTarget, StatsdListener
+from events.models import Goal, Person, ScrapeTarget, StatsdListener
+from ml.models import Anomaly, AnomalyModel, ModelDefaults
 from projects import services
 from projects.models import Membership, Role
+from reports.models import Recipient, Report, Run, Schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +58,14 @@ PROJECT_PATHS = {
     "projects.ingestkey": "project_id",
     "events.statsdlistener": "ingest_key__project_id",
     "events.scrapetarget": "project_id",
+    "events.goal": "project_id",
+    "events.person": "project_id",
     "alerts.notificationchannel": "project_id",
+    "reports.report": "project_id",
+    "reports.block": "report__project_id",
+    "reports.schedule": "report__project_id",
+    "reports.recipient": "report__project_id",
+    "reports.run": "report__project_id",
     "alerts.alertrule": "project_id",
     "alerts.alertinstance": "rule__project_id",
     "alerts.alertevent": "rule__project_id",
@@ -66,6 +75,10 @@ PROJECT_PATHS = {
     "dashboards.dashboard": "project_id",
     "dashboards.panel": "dashboard__project_id",
     "dashboards.annotation": "project_id",
+    "ml.anomalymodel": "project_id",
+    "ml.modelseries": "model__project_id",
+    "ml.modeldefaults": "project_id",
+    "ml.anomaly": "project_id",
 }
 # Models of no project: a staff user who is not a superuser must not reach them at all.
 GLOBAL_MODELS = {
@@ -110,10 +123,33 @@ ADD = {
     "events.scrapetarget": AddSpec({"project": "projects.project"}, lambda n: {
         "name": f"target {n}", "url": EXPORTER, "interval_s": 15,
         "timeout_s": 5, "labels": "{}", "enabled": "on"}),
+    "events.goal": AddSpec({"project": "projects.project"}, lambda n: {
+        "name": f"goal {n}", "event": "signup", "path_pattern": ""}),
+    "reports.report": AddSpec(
+        {"project": "projects.project", "channels": "alerts.notificationchannel",
+         "created_by": "auth.user"},
+        lambda n: {"title": f"report {n}", "description": "", "timezone": "", "range": "last_7d",
+                   "variables": "[]", "compare": "on", "blocks-TOTAL_FORMS": 0,
+                   "blocks-INITIAL_FORMS": 0}),
+    "reports.schedule": AddSpec({"report": "reports.report"}, lambda n: {
+        "kind": "daily", "time": "09:00", "weekday": 0, "day_of_month": 1, "cron": "",
+        "enabled": "on"}, control=False),  # B's report already has its schedule
+    "reports.recipient": AddSpec({"report": "reports.report"}, lambda n: {
+        "email": f"r{n}@example.com", "formats": '["pdf"]', "min_change_percent": ""}),
     "alerts.alertrule": AddSpec(
         {"project": "projects.project", "channels": "alerts.notificationchannel",
          "created_by": "auth.user"},
         lambda n: {"name": f"rule {n}", **RULE_FIELDS}),
+    "ml.anomalymodel": AddSpec({"project": "projects.project", "created_by": "auth.user"},
+                               lambda n: {"name": f"model {n}", "query": "avg:cpu{}",
+                                          "detector": "auto", "sensitivity": "medium",
+                                          "training_days": 30, "step_seconds": 300,
+                                          "retrain": "nightly", "enabled": "on",
+                                          "series-TOTAL_FORMS": 0, "series-INITIAL_FORMS": 0}),
+    # One set of defaults a project: B's exists already, so no control post.
+    "ml.modeldefaults": AddSpec({"project": "projects.project"}, lambda n: {
+        "detector": "auto", "sensitivity": "medium", "training_days": 30, "step_seconds": 300,
+        "retrain": "nightly", "training_hour": 3}, control=False),
     "alerts.notificationchannel": AddSpec({"project": "projects.project"}, lambda n: {
         "name": f"channel {n}", "kind": "email", "recipients": '["ops@example.com"]',
         "url": "", "secret": "", "timeout_s": 5, "enabled": "on"}),
@@ -157,6 +193,11 @@ def _side(project, owner, name: str, port: int) -> dict:
                                created_by=owner),
         DeliveryAttempt.objects.create(notification=notification, ok=False,
                                        error=f"{name} attempt"),
+        Goal.objects.create(project=project, name=f"{name} goal", event="signup"),
+        *_report_objects(project, owner, name, now),
+        *_ml_objects(project, owner, name, now),
+        Person.objects.create(project=project, person_id=f"{name} person", first_seen=now,
+                              last_seen=now, events=1, bot_events=0),
     ]
     return {_label(type(obj)): obj for obj in objects}
 
@@ -172,6 +213,24 @@ def _global_objects() -> dict:
                                     interval=interval),
     ]
     return {_label(type(obj)): obj for obj in objects}
+
+
+def _report_objects(project, owner, name: str, now) -> list:
+    report = Report.objects.create(project=project, title=f"{name} report", created_by=owner)
+    return [report, Schedule.objects.create(report=report),
+            Recipient.objects.create(report=report, email=f"{name}@example.com"),
+            Run.objects.create(report=report, trigger="manual", range_start=now,
+                               range_end=now, error=f"{name} run")]
+
+
+def _ml_objects(project, owner, name: str, now) -> list:
+    model = AnomalyModel.objects.create(project=project, name=f"{name} model",
+                                        query="avg:cpu{}", created_by=owner)
+    series = model.series.create(key="", error=f"{name} series")
+    return [model, series, ModelDefaults.objects.create(project=project),
+            Anomaly.objects.create(project=project, model=model, series=series,
+                                   started_at=now, last_seen_at=now, peak_at=now,
+                                   peak_score=2.0, tags={"host": f"{name} host"})]
 
 
 @dataclass

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 from datetime import timedelta
 
 import httpx
@@ -31,11 +32,18 @@ from schemathesis.specs.openapi.checks import (
 from alerts import services as alerts
 from conftest import child_env
 from dashboards import services as dashboards
+from events import rollups
+from ml import services as ml
+from ml.models import Anomaly
 from projects import services as projects
 from projects.models import Membership, Role, Scope
+from reports import runs as report_runs
+from reports import services as reports
 from tests.server_fixtures import BASE_DIR, _free_port
 
-pytestmark = pytest.mark.slow
+# Over 120 operations, each with real ids, examples and generated cases: minutes, more than the
+# suite's default 300 s timeout on a busy 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # Per operation: requests with the project's real ids (the success paths), with generated
 # values everywhere (mostly 404s), and with values that break the schema (400s); and once each
@@ -89,6 +97,13 @@ def world(make_user, make_project, store) -> World:
     owner = make_user("fuzzer")
     project = make_project("Fuzzed", owner=owner, members={make_user("colleague"): Role.VIEWER})
     store.points(project, [{"name": "cpu", "value": 1.0, "tags": {"host": "a"}}])
+    store.events(project, [  # a session, a person and an identify link for the product reports
+        {"event": "page_view", "distinct_id": "anon-1", "session_id": "s1",
+         "page_url": "https://shop.example/pricing?utm_source=newsletter"},
+        {"event": "$identify", "distinct_id": "u1", "session_id": "s1",
+         "properties": {"$anon_distinct_id": "anon-1", "$set": {"plan": "pro"}}}])
+    rollups.fold()
+    goal = project.goals.create(name="Pricing", path_pattern="/pricing")
     board = dashboards.create_dashboard(project=project, name="Board", user=owner)
     panel = dashboards.create_panel(dashboard=board, title="CPU", query="avg:cpu{}")
     annotation = dashboards.create_annotation(project=project, text="deploy",
@@ -107,14 +122,40 @@ def world(make_user, make_project, store) -> World:
     public = dashboards.create_public_link(dashboard=board)
     invitation = projects.invite_member(project=project, identifier="newcomer@example.com",
                                         role=Role.VIEWER, invited_by=owner)
+    report = reports.create_report(project=project, user=owner, title="Weekly", blocks=[
+        {"kind": "kpi", "title": "CPU", "query": "avg:cpu{}"},
+        {"kind": "chart", "query": "avg:cpu{} by {host}", "options": {"type": "line"}}])
+    reports.set_schedule(report=report, kind="weekly", time=dt_time(9, 0))
+    recipient = reports.add_recipient(report=report, email="team@example.com", formats=["csv"])
+    run = report_runs.execute(report_runs.run_now(report=report).pk)
+    report_file = run.files.filter(inline=False).first()
+    anomaly_model = ml.create_model(project=project, name="CPU", query="avg:cpu{} by {host}",
+                                    user=owner)
+    series = anomaly_model.series.create(key='{"host":"a"}', tags={"host": "a"})
+    now = timezone.now()
+    anomaly = Anomaly.objects.create(
+        project=project, model=anomaly_model, series=series, tags={"host": "a"},
+        started_at=now, last_seen_at=now, peak_at=now, peak_score=2.0, value=1.0,
+        explanation=[{"feature": "overall median", "weight": 1.0, "text": "far above"}])
     return World(token=raw, project_id=project.pk, ids={
         "projects": project.pk, "dashboards": board.pk, "panels": panel.pk,
         "annotations": annotation.pk, "notification-channels": channel.pk,
         "alert-rules": rule.pk, "silences": silence.pk, "tokens": spare.pk,
         "ingest-keys": project.ingest_keys.get().pk,
         "members": Membership.objects.get(project=project, role=Role.VIEWER).pk,
-        "invitations": invitation.pk,
-    }, public={"token": public, "panel_id": panel.pk}, bodies={
+        "invitations": invitation.pk, "reports": report.pk,
+        "report-blocks": report.blocks.get(kind="chart").pk, "report-recipients": recipient.pk,
+        "report-runs": run.pk, "goals": goal.pk, "anomaly-models": anomaly_model.pk,
+        "anomalies": anomaly.pk,
+    }, public={"token": public, "panel_id": panel.pk, "file_id": report_file.pk,
+               "session_id": "s1", "person_id": "u1"}, bodies={
+        "POST /api/v1/projects/{project_id}/correlations/": lambda: {
+            "queries": ["avg:cpu{} by {host}", "count:events{}"], "max_lag": 2},
+        "POST /api/v1/projects/{project_id}/failure-probability/": lambda: {
+            "query": "avg:cpu{}", "threshold": 90, "hours": 2},
+        # An order lists every block the report has by then.
+        "PUT /api/v1/reports/{id}/order/": lambda: {"order": list(
+            report.blocks.order_by("pk").values_list("pk", flat=True))},
         # A layout lists every panel the dashboard has by then: no generated body does.
         "PUT /api/v1/dashboards/{id}/layout/": lambda: [
             {"id": pk, "x": 0, "y": 4 * row, "w": 6, "h": 4}
@@ -153,8 +194,8 @@ CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance,
 # rule), the project's own delete and the token's at the very end: the real ids stay for the
 # others' success paths.
 END_ORDER = ["revoke", "silences", "annotations", "panels", "public-link", "members",
-             "invitations", "notification-channels", "alert-rules", "dashboards", "projects",
-             "tokens"]
+             "invitations", "notification-channels", "alert-rules", "reports", "dashboards",
+             "anomaly-models", "projects", "tokens"]
 
 
 def _order(operation) -> tuple:
@@ -220,6 +261,9 @@ def _runs(operation, world: World) -> list[tuple]:
             (operation.as_strategy(schemathesis.GenerationMode.NEGATIVE), NEGATIVE)]
 
 
+# About 3,000 requests over 120-odd operations (exports and previews render real files): more
+# than the suite's default 300 s on a busy 2-core machine.
+@pytest.mark.timeout(900)
 def test_every_operation_answers_only_what_the_schema_documents(api_server, world):
     base_url, log = api_server
     schema = schemathesis.openapi.from_url(f"{base_url}/api/schema/")

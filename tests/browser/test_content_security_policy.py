@@ -153,7 +153,9 @@ def _wait_for(page, predicate, timeout=10.0):
 def _hover(page, selector):
     """Moves the mouse over a Plotly chart, so it draws its hover label (x unified: a box in
     the hover layer)."""
-    box = page.locator(selector).first.bounding_box()
+    target = page.locator(selector).first
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4, steps=4)
     page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5, steps=4)
 
@@ -195,6 +197,8 @@ def test_signed_in_pages_of_a_project_report_no_violation(page, watched, ingest_
     assert page.locator(".panel-status.error").count() == 0
     page.click("#custom-range summary")
     page.click("[data-variable=host] summary")
+    page.click("[data-variable=host] summary")  # closed again: open, it covers the charts
+    page.click("#custom-range summary")
     _hover(page, "[data-type=line] .nsewdrag")
     expect(page.locator("[data-type=line] .hoverlayer > g").first).to_be_attached()
     _hover(page, "[data-type=heatmap] .nsewdrag")
@@ -230,6 +234,27 @@ def test_signed_in_pages_of_a_project_report_no_violation(page, watched, ingest_
     with page.expect_event("dialog"):
         page.locator("section.channel").locator("text=Delete").click()
     watched.check("notification channels")
+
+    for path, ready in (("funnels/?start=now-1d", "#funnel-chart .main-svg"),
+                        ("retention/?start=now-14d", "#retention-chart .main-svg"),
+                        ("paths/?start=now-1d&origin=/pricing", "#paths-chart .main-svg"),
+                        ("sessions/?start=now-1d", "#sessions-table tbody tr"),
+                        ("people/?start=now-1d", "#people-table tbody tr"),
+                        ("people/u1/", "#person-events tbody tr"),
+                        ("sessions/s1/", "#timeline li"),
+                        ("events/?start=now-1d", "#events-table tbody tr")):
+        page.goto(f"{base}/{path}")
+        expect(page.locator(ready).first).to_be_attached()
+        watched.check(path)
+
+    page.goto(f"{base}/ml/")
+    expect(page.locator("#live-state")).to_have_text("live")  # ml.js ran, the socket opened
+    watched.check("ML models")
+    page.goto(f"{base}/ml/correlations/")
+    page.fill("textarea[name=queries]", "avg:cpu{} by {host}\ncount:events{}")
+    page.click("#correlation-form button[type=submit]")
+    expect(page.locator("#heatmap .main-svg, #heatmap .panel-status").first).to_be_attached()
+    watched.check("correlations")
 
     page.goto(f"{ingest_server}/projects/{project.pk}/sources/")
     expect(page.locator("#sources-updated")).to_contain_text("updated")
