@@ -328,6 +328,9 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "alerts.models.Notification.Status",
         "ErrorCodeEnum": "analytics_site.schema.ERROR_CODES",
         "InvitationStatusEnum": "projects.models.Invitation.Status",
+        "BlockKindEnum": "reports.models.BlockKind",
+        "ScheduleKindEnum": "reports.models.ScheduleKind",
+        "PathKindEnum": "events.query.paths.KINDS",
     },
 }
 

@@ -340,7 +340,7 @@ class ReportWriteSerializer(serializers.Serializer):
         return values
 
 
-class DashboardExportSerializer(serializers.Serializer):
+class DashboardCopySerializer(serializers.Serializer):
     """A dashboard's export (``GET /api/v1/dashboards/{id}/export/``): what "Make a report"
     sends."""
 

@@ -88,7 +88,7 @@ class ReportList(APIView):
 
 
 class ReportFromDashboard(APIView):
-    @extend_schema(request=s.DashboardExportSerializer, responses={201: s.ReportSerializer},
+    @extend_schema(request=s.DashboardCopySerializer, responses={201: s.ReportSerializer},
                    operation_id="reports_from_dashboard", examples=[OpenApiExample(
                        "A dashboard's export", request_only=True, value={
                            "version": 1, "name": "Web", "variables": [], "panels": [
@@ -99,7 +99,7 @@ class ReportFromDashboard(APIView):
                                   token=token_of(request), scope=Scope.WRITE)
         report = services.report_from_dashboard(
             project=project, user=request.user,
-            **valid(s.DashboardExportSerializer, _body(request)))
+            **valid(s.DashboardCopySerializer, _body(request)))
         return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
