@@ -50,6 +50,7 @@ class PanelOptions(TypedDict, total=False):
     min: float
     max: float
     calculation: Literal["last", "avg", "min", "max", "sum"]
+    anomaly_band: bool  # line and area panels only
 
 
 class Variable(TypedDict):
@@ -156,6 +157,13 @@ def create_panel(*, dashboard: Dashboard, title: str, query: str, type: str = Pa
                                 x=x, y=y, w=w, h=h)
 
 
+def check_anomaly_band(type: str) -> None:
+    """The anomaly band is drawn on time series: line and area panels."""
+    if type not in (PanelType.LINE, PanelType.AREA):
+        raise ValidationFailed("options.anomaly_band: only line and area panels draw a band.",
+                               details={"options.anomaly_band": ["Line and area panels only."]})
+
+
 @transaction.atomic
 def update_panel(*, panel: Panel, title: str | None = None, type: str | None = None,
                  query: str | None = None, options: PanelOptions | None = None) -> Panel:
@@ -168,6 +176,8 @@ def update_panel(*, panel: Panel, title: str | None = None, type: str | None = N
         panel.query = _check_query(query)
     if options is not None:
         panel.options = options
+    if panel.options.get("anomaly_band"):
+        check_anomaly_band(panel.type)
     panel.save()
     return panel
 

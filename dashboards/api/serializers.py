@@ -33,7 +33,8 @@ from ..services import (
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
-OPTION_KEYS = ("unit", "color", "legend", "thresholds", "min", "max", "calculation")
+OPTION_KEYS = ("unit", "color", "legend", "thresholds", "min", "max", "calculation",
+               "anomaly_band")
 MAX_THRESHOLDS = 10
 MAX_VARIABLES = 10
 BOX = ("x", "y", "w", "h")
@@ -88,7 +89,9 @@ def _thresholds(steps) -> list[Threshold]:
 
 
 def panel_options(value) -> PanelOptions:
-    """unit, color, legend, thresholds [{value, color}], min, max, calculation; null is none."""
+    """unit, color, legend, thresholds [{value, color}], min, max, calculation, anomaly_band
+    (line and area panels: the band and anomalies of the project's model of the same query);
+    null is none."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -113,6 +116,10 @@ def panel_options(value) -> PanelOptions:
         if not isinstance(value["legend"], bool):
             raise _invalid("options.legend", "true or false.")
         options["legend"] = value["legend"]
+    if "anomaly_band" in value:
+        if not isinstance(value["anomaly_band"], bool):
+            raise _invalid("options.anomaly_band", "true or false.")
+        options["anomaly_band"] = value["anomaly_band"]
     for bound in ("min", "max"):
         if value.get(bound) is not None:
             options[bound] = _number(value[bound], f"options.{bound}")
@@ -237,6 +244,10 @@ class PanelWriteSerializer(serializers.Serializer):
             raise _invalid("position", INTEGERS)
         if "options" in values:
             values["options"] = panel_options(values["options"])
+            # Without a type (a PATCH), update_panel checks against the panel's own.
+            if (values["options"].get("anomaly_band") and "type" in values
+                    and values["type"] not in (PanelType.LINE, PanelType.AREA)):
+                raise _invalid("options.anomaly_band", "Line and area panels only.")
         return values
 
 

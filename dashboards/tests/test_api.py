@@ -73,6 +73,31 @@ def test_panel_queries_and_options_are_checked(board):
     assert list(wrong_type.json()["details"]) == ["type"]
 
 
+def test_the_anomaly_band_option_is_a_bool_on_line_and_area_panels(board):
+    client = board["client"]
+    panel = board["panels"][0]
+    url = f"/api/v1/panels/{panel}/"
+    on = client.patch(url, {"type": "area", "options": {"anomaly_band": True}}, format="json")
+    assert (on.status_code, on.json()["options"]) == (200, {"anomaly_band": True})
+    for body, status in (
+        ({"options": {"anomaly_band": "yes"}}, 400),
+        ({"type": "bar", "options": {"anomaly_band": True}}, 400),
+        ({"type": "stat"}, 400),  # the stored option stays: a stat panel draws no band
+    ):
+        wrong = client.patch(url, body, format="json")
+        assert (wrong.status_code, wrong.json()["code"], list(wrong.json()["details"])) == (
+            status, "VALIDATION_ERROR", ["options.anomaly_band"])
+    created = client.post(f"/api/v1/dashboards/{board['id']}/panels/", {
+        "title": "Gauge", "query": "avg:cpu{}", "type": "gauge",
+        "options": {"anomaly_band": True}}, format="json")
+    assert (created.status_code, list(created.json()["details"])) == (
+        400, ["options.anomaly_band"])
+    off = client.patch(url, {"type": "bar", "options": {"anomaly_band": False}}, format="json")
+    assert (off.status_code, off.json()["type"]) == (200, "bar")
+    stored = client.get(f"/api/v1/dashboards/{board['id']}/").json()["panels"][0]
+    assert (stored["id"], stored["options"]) == (panel, {"anomaly_band": False})
+
+
 def test_layout_saves_whole_and_refuses_overlaps_and_the_grid_edge(board):
     client, (a, b) = board["client"], board["panels"]
     url = f"/api/v1/dashboards/{board['id']}/layout/"

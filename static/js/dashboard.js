@@ -1,4 +1,4 @@
-import { call, draw, whenPlotly } from "./panels.js";
+import { anomalyShapes, call, draw, whenPlotly } from "./panels.js";
 
 // A dashboard: each panel runs its query through POST /api/v1/query and is drawn with Plotly
 // (line, area, bar, gauge, heatmap), as a big number (stat) or as a table. Refreshes patch the
@@ -84,6 +84,43 @@ function markLayout(panel) {
     yanchor: "bottom", text: "▾", hovertext: m.text, showarrow: false,
     font: { color: "#e8590c", size: 12 }, captureevents: true }));
   return { shapes: [...shapes, ...(panel ? alertShapes(panel) : [])], annotations: labels };
+}
+
+// -- anomaly band ---------------------------------------------------------------------------------
+// A line or area panel with the option anomaly_band draws the band and the anomalies of the
+// project's anomaly model whose query is the panel's (ml's API: the models list, the model's
+// predictions and its anomalies over the panel's range). No such model: a note, not an error.
+let models = null;
+
+function bandNote(id, text) {
+  const head = grid.querySelector(`[data-panel="${id}"] .panel-head`);
+  let note = head.querySelector(".band-note");
+  if (text && !note) {
+    note = Object.assign(document.createElement("span"), { className: "muted band-note" });
+    head.querySelector("h2").after(note);
+  }
+  if (note && text) note.textContent = note.title = text;
+  else if (note) note.remove();
+}
+
+async function loadBand(panel, fresh) {
+  const options = panel.options || {};
+  if (PUBLIC_BASE || !options.anomaly_band || !["line", "area"].includes(panel.type)) return null;
+  try {
+    models ||= call("GET", `/api/v1/projects/${project}/anomaly-models/`);
+    const model = (await models).find((m) => m.query === panel.query);
+    if (!model) return { note: "No anomaly model has this query." };
+    const end = fresh && !ZOOM_TO ? new Date().toISOString() : END;
+    const [predictions, anomalies] = await Promise.all([
+      call("GET", `/api/v1/anomaly-models/${model.id}/predictions/?${
+        new URLSearchParams({ start: START, end })}`),
+      call("GET", `/api/v1/projects/${project}/anomalies/?${new URLSearchParams(
+        { model: model.id, start: START, end, include_dismissed: false })}`)]);
+    return { model, series: predictions.series, anomalies, note: "" };
+  } catch (error) {
+    models = null;  // asked again next time
+    return { note: `Anomaly band: ${error.message}` };
+  }
 }
 
 function zoomTo(event) {
@@ -185,10 +222,13 @@ async function refresh(id, fresh = false) {
   const body = grid.querySelector(`[data-panel="${id}"] .panel-body`);
   const mine = (panel.asked = (panel.asked || 0) + 1);
   try {
-    const answer = await ask(panel, fresh);
+    const [answer, band] = await Promise.all([ask(panel, fresh), loadBand(panel, fresh)]);
     if (mine !== panel.asked) return;  // a newer answer for this panel is on its way
     lastUpdate = Date.now();
-    draw(panel, body, answer, { timeLayout: markLayout(panel), onPlot: (target) => {
+    const timeLayout = markLayout(panel);
+    if (band && band.anomalies) timeLayout.shapes.push(...anomalyShapes(band));
+    if (band) bandNote(id, band.note);
+    draw(panel, body, answer, { timeLayout, band, onPlot: (target) => {
       target.on("plotly_relayout", zoomTo);
       if (canEdit) target.on("plotly_click", annotateAt);
     } });

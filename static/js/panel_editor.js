@@ -25,6 +25,7 @@ function fill(panel) {
   form.min.value = options.min ?? "";
   form.max.value = options.max ?? "";
   form.legend.checked = options.legend !== false;
+  form.anomaly_band.checked = options.anomaly_band === true;
   form.thresholds.value = (options.thresholds || []).map((t) => `${t.value}:${t.color}`)
     .join(", ");
 }
@@ -43,6 +44,10 @@ function current() {
   if (form.min.value !== "") options.min = Number(form.min.value);
   if (form.max.value !== "") options.max = Number(form.max.value);
   if (form.thresholds.value.trim()) options.thresholds = thresholds(form.thresholds.value);
+  // The band is drawn on the dashboard (line and area panels), not in this preview.
+  if (form.anomaly_band.checked && ["line", "area"].includes(form.type.value)) {
+    options.anomaly_band = true;
+  }
   return { id: initial.id, title: form.title.value.trim(), type: form.type.value,
     query: form.query.value.trim(), options };
 }

@@ -76,7 +76,56 @@ export function plotInto(body, traces, layout, { onPlot = null } = {}) {
   }
 }
 
-export function draw(panel, body, answer, { timeLayout = {}, onPlot = null } = {}) {
+function tint(hex, alpha) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  return `rgba(${r}, ${g}, ${b}, ${alpha})`;
+}
+
+function escapeText(text) {
+  // Plotly reads a little HTML in hover text: what we show is text.
+  return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+const sameTags = (a, b) => JSON.stringify(Object.entries(a || {}).sort())
+  === JSON.stringify(Object.entries(b || {}).sort());
+
+// The anomaly band of a line or area panel (GET /api/v1/anomaly-models/<id>/predictions/: each
+// point [ms, value, expected, lower, upper, score]) behind its series, each series' band in its
+// colour, and the model's anomalies as markers whose hover says why.
+function bandTraces(band, data, color) {
+  const traces = [];
+  for (const series of band.series) {
+    const i = data.findIndex((s) => sameTags(s.tags, series.tags));
+    const fill = tint(color(i < 0 ? 0 : i), 0.15);
+    const x = series.points.map((p) => new Date(p[0]));
+    const name = i < 0 ? label(series) : label(data[i]);
+    traces.push({ type: "scatter", mode: "lines", x, y: series.points.map((p) => p[3]),
+      line: { width: 0 }, hoverinfo: "skip", showlegend: false, name: `${name} lower` });
+    traces.push({ type: "scatter", mode: "lines", x, y: series.points.map((p) => p[4]),
+      line: { width: 0 }, fill: "tonexty", fillcolor: fill, hoverinfo: "skip",
+      showlegend: false, name: `${name} band` });
+  }
+  return traces;
+}
+
+function anomalyTrace(band) {
+  const hover = band.anomalies.map((a) => [
+    `<b>Anomaly (${escapeText(a.severity)})</b> ${escapeText(label({ tags: a.tags,
+      name: band.model.name }))}`,
+    ...a.explanation.map((e) => escapeText(e.text))].join("<br>"));
+  return { type: "scatter", mode: "markers", name: "anomalies", showlegend: false,
+    x: band.anomalies.map((a) => new Date(a.peak_at)), y: band.anomalies.map((a) => a.value),
+    marker: { color: "#e03131", size: 9, line: { color: "#fff", width: 1 } },
+    hovertext: hover, hoverinfo: "text" };
+}
+
+export function anomalyShapes(band) {
+  return band.anomalies.map((a) => ({ type: "rect", xref: "x", yref: "paper",
+    x0: new Date(a.started_at), x1: new Date(a.ended_at || a.last_seen_at), y0: 0, y1: 1,
+    fillcolor: "rgba(224, 49, 49, 0.08)", line: { width: 0 }, layer: "below" }));
+}
+
+export function draw(panel, body, answer, { timeLayout = {}, onPlot = null, band = null } = {}) {
   const options = panel.options || {};
   const data = answer.data;
   if (!data.length) {
@@ -93,12 +142,13 @@ export function draw(panel, body, answer, { timeLayout = {}, onPlot = null } = {
   const legend = { showlegend: options.legend !== false && data.length > 1,
     legend: { orientation: "h", y: -0.25 } };
   if (panel.type === "line" || panel.type === "area" || panel.type === "bar") {
-    plotInto(body, data.map((s, i) => ({
+    const banded = band && band.series && panel.type !== "bar";
+    plotInto(body, [...(banded ? bandTraces(band, data, color) : []), ...data.map((s, i) => ({
       x: times(s), y: values(s), name: label(s), marker: { color: color(i) },
       line: { color: color(i), width: 2 },
       ...(panel.type === "bar" ? { type: "bar" } : { type: "scatter", mode: "lines",
         fill: panel.type === "area" ? "tonexty" : undefined, stackgroup: panel.type === "area" ? "a" : undefined }),
-    })), { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...timeLayout,
+    })), ...(banded && band.anomalies.length ? [anomalyTrace(band)] : [])], { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...timeLayout,
       // The axis spans the asked range, not only the buckets that have data.
       xaxis: { type: "date", range: [new Date(answer.meta.start), new Date(answer.meta.end)] } },
     { onPlot });
