@@ -100,6 +100,7 @@ class Outcome:
     group: dict
     value: float | None = None
     error: str = ""
+    anomaly: object | None = None  # condition anomaly: the model's anomaly of this series
 
     @property
     def key(self) -> str:
@@ -132,6 +133,8 @@ def decide(rule, previous: str, pending_since: datetime | None, outcome: Outcome
         if rule.no_data == NoData.NO_DATA:
             return Decision(State.NO_DATA, None, None)
         true = rule.no_data == NoData.ALERTING
+    elif rule.condition == Condition.ANOMALY:
+        true = outcome.anomaly is not None and outcome.value >= rule.threshold
     else:
         true = holds(outcome.value, rule.condition, rule.threshold)
     if not true:
@@ -185,9 +188,21 @@ def render_message(rule, state: str, value: float | None, group: dict) -> str:
     return PLACEHOLDER.sub(lambda m: fill[m.group(1)], rule.message or "")[:4000]
 
 
+def anomaly_of(rule, anomaly) -> dict:
+    """What a notification says of the anomaly that fired it: why, and where to see it."""
+    explanation = list(anomaly.explanation or [])
+    return {"id": anomaly.pk, "model": rule.anomaly_model_id,
+            "url": f"{settings.PUBLIC_URL.rstrip('/')}/projects/{rule.project_id}/ml/"
+                   f"anomalies/{anomaly.pk}/",
+            "started_at": anomaly.started_at.isoformat(), "peak_score": anomaly.peak_score,
+            "severity": anomaly.severity, "explanation": explanation,
+            "text": "; ".join(str(e.get("text", "")) for e in explanation[:3]
+                              if isinstance(e, dict) and e.get("text"))}
+
+
 def payload(rule, kind: str, state: str, value, group: dict, triggered_at: datetime,
-            resolved_at: datetime | None = None) -> dict:
-    return {
+            resolved_at: datetime | None = None, anomaly=None) -> dict:
+    body = {
         "kind": kind, "state": state,
         "rule": {"id": rule.pk, "name": rule.name, "query": rule.query,
                  "severity": rule.severity, "labels": rule.labels},
@@ -197,6 +212,12 @@ def payload(rule, kind: str, state: str, value, group: dict, triggered_at: datet
         "resolved_at": resolved_at.isoformat() if resolved_at else None,
         "message": render_message(rule, state, value, group), "url": rule_url(rule),
     }
+    if anomaly is not None:
+        body["anomaly"] = anomaly_of(rule, anomaly)
+        why = body["anomaly"]["text"] or "No explanation."
+        body["message"] = (f"{body['message']}\nAnomaly: {why} — "
+                           f"{body['anomaly']['url']}")[:4000]
+    return body
 
 
 # -- one batch ------------------------------------------------------------------------------------
@@ -246,6 +267,32 @@ def _outcomes(rule, answer, instances: dict[str, AlertInstance]) -> list[Outcome
     return seen
 
 
+def _anomaly_outcomes(rule, now: datetime, instances: dict[str, AlertInstance]) -> list[Outcome]:
+    """Condition anomaly: per series of the rule's model, the highest-scoring of its anomalies
+    open now or ended within the window (not marked "not an anomaly"), its peak score the
+    value; without one, the series' last score. Read through the rule's foreign key (the
+    alerts app does not import ml)."""
+    model = rule.anomaly_model
+    if model is None:
+        keys = instances or {"": None}
+        return [Outcome(group=(instances[k].group if k in instances else {}),
+                        error="The rule's anomaly model was deleted.") for k in keys]
+    start = now - timedelta(minutes=rule.window_minutes)
+    best: dict[int, object] = {}
+    for anomaly in (model.anomalies.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start),
+                                           started_at__lte=now)
+                    .exclude(feedback="not_anomaly").order_by("peak_score")):
+        best[anomaly.series_id] = anomaly  # the highest last
+    seen = []
+    for series in model.series.all():
+        anomaly = best.get(series.pk)
+        seen.append(Outcome(group=series.tags or {}, anomaly=anomaly,
+                            value=anomaly.peak_score if anomaly else series.last_score))
+    keys = {o.key for o in seen}
+    seen += [Outcome(group=i.group) for k, i in instances.items() if k not in keys]
+    return seen or [Outcome(group={})]
+
+
 def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Report) -> None:
     """Evaluate ``rules`` (locked by the caller's transaction) at ``now``."""
     by_rule: dict[int, dict[str, AlertInstance]] = {r.pk: {} for r in rules}
@@ -259,9 +306,12 @@ def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Re
     for rule in rules:
         report.rules += 1
         instances = by_rule[rule.pk]
-        answer = _answer(rule, now, memo, report)
+        if rule.condition == Condition.ANOMALY:
+            outcomes = _anomaly_outcomes(rule, now, instances)
+        else:
+            outcomes = _outcomes(rule, _answer(rule, now, memo, report), instances)
         errors = []
-        for outcome in _outcomes(rule, answer, instances):
+        for outcome in outcomes:
             instance = instances.get(outcome.key)
             previous = instance.state if instance else State.OK
             pending = instance.pending_since if instance else None
@@ -310,7 +360,8 @@ def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Re
                 state = State.OK if kind == Notification.Kind.RESOLVED else State.FIRING
                 body = payload(rule, kind, state, outcome.value, outcome.group,
                                triggered_at=instance.since if kind != Notification.Kind.RESOLVED
-                               else now, resolved_at=now if state == State.OK else None)
+                               else now, resolved_at=now if state == State.OK else None,
+                               anomaly=outcome.anomaly if state == State.FIRING else None)
                 if rule.pk not in channels:
                     channels[rule.pk] = list(rule.channels.filter(enabled=True))
                 held = rule.report_id is not None and kind == Notification.Kind.FIRING

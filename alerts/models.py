@@ -28,6 +28,7 @@ class Condition(models.TextChoices):
     LTE = "lte", "≤"
     EQ = "eq", "="
     NE = "ne", "≠"
+    ANOMALY = "anomaly", "anomaly ≥"
 
 
 class Severity(models.TextChoices):
@@ -87,7 +88,7 @@ class AlertRule(models.Model):
                                        "alert per group.")
     reducer = models.CharField(max_length=8, choices=Reducer.choices, default=Reducer.AVG)
     window_minutes = models.PositiveIntegerField(default=5)
-    condition = models.CharField(max_length=3, choices=Condition.choices, default=Condition.GT)
+    condition = models.CharField(max_length=7, choices=Condition.choices, default=Condition.GT)
     threshold = models.FloatField()
     for_seconds = models.PositiveIntegerField(default=0, help_text=(
         "How long the condition must hold before the alert fires (PENDING meanwhile)."))
@@ -108,6 +109,12 @@ class AlertRule(models.Model):
                                    "Rendered for the hours around each firing and sent with "
                                    "the notification (attached to e-mails, linked from "
                                    "webhooks and Slack)."))
+    anomaly_model = models.ForeignKey(
+        "ml.AnomalyModel", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="alert_rules", help_text=(
+            "Condition `anomaly`: the model whose series are watched; a series fires while "
+            "the model flags it anomalous with a score of at least the threshold (1.0 is the "
+            "band's edge at the model's sensitivity)."))
     next_evaluation_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")

@@ -70,6 +70,13 @@ def instances_of(project, states=None):
     return found.order_by("rule__name", "group_key")
 
 
+def anomaly_models_of(project):
+    """The project's anomaly models a rule of condition anomaly may watch (through the rule's
+    foreign key's model: the alerts app does not import ml)."""
+    model = AlertRule.anomaly_model.field.related_model
+    return model.objects.filter(project=project).order_by("name", "id")
+
+
 def channels_of(project):
     return NotificationChannel.objects.filter(project=project).order_by("name", "id")
 

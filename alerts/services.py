@@ -110,17 +110,46 @@ def _report(project: Project, report_id: int | None):
     return found
 
 
+def _anomaly_model(project: Project, model_id: int | None):
+    """The anomaly model a rule of condition `anomaly` watches: one of the project's (through
+    the rule's foreign key's model: the alerts app does not import ml)."""
+    if model_id is None:
+        raise ValidationFailed("A rule of condition anomaly needs an anomaly model.",
+                               details={"anomaly_model": ["Required for condition anomaly."]})
+    model = AlertRule.anomaly_model.field.related_model
+    found = model.objects.filter(project=project, pk=model_id).first()
+    if found is None:
+        raise ValidationFailed(f"No anomaly model {model_id} in this project.",
+                               details={"anomaly_model": [f"Unknown anomaly model {model_id}."]})
+    return found
+
+
+def _watched(rule: AlertRule, condition: str, model_id) -> None:
+    """Condition `anomaly` names a model of the project and watches its query; the others
+    name none."""
+    if condition == Condition.ANOMALY:
+        rule.anomaly_model = _anomaly_model(rule.project, model_id)
+        rule.query = rule.anomaly_model.query
+    else:
+        rule.anomaly_model = None
+        if not rule.query:
+            raise ValidationFailed("query is required.", details={"query": ["Required."]})
+        check_query(rule.query)
+
+
 @transaction.atomic
-def create_rule(*, project: Project, name: str, query: str, threshold: float,
+def create_rule(*, project: Project, name: str, threshold: float, query: str = "",
                 channels: Sequence[int] = (), user: AbstractBaseUser | None = None,
-                report: int | None = None, **settings: Unpack[RuleSettings]) -> AlertRule:
+                report: int | None = None, anomaly_model: int | None = None,
+                **settings: Unpack[RuleSettings]) -> AlertRule:
     _known(settings, RuleSettings.__annotations__)
-    check_query(query)
+    rule = AlertRule(project=project, created_by=user, name=name, query=query,
+                     threshold=threshold, next_evaluation_at=None,  # due now
+                     **{**RULE_DEFAULTS, **settings})
+    _watched(rule, rule.condition, anomaly_model)
     attached = _channels(project, channels)
-    rule = AlertRule.objects.create(project=project, created_by=user, name=name, query=query,
-                                    threshold=threshold, next_evaluation_at=None,  # due now
-                                    report=_report(project, report),
-                                    **{**RULE_DEFAULTS, **settings})
+    rule.report = _report(project, report)
+    rule.save()
     if attached:
         rule.channels.set(attached)
     return rule
@@ -128,18 +157,20 @@ def create_rule(*, project: Project, name: str, query: str, threshold: float,
 
 @transaction.atomic
 def update_rule(*, rule: AlertRule, channels: Sequence[int] | None = None,
-                report: int | object | None = ..., **changes: Unpack[RuleChanges]) -> AlertRule:
+                report: int | object | None = ..., anomaly_model: int | object | None = ...,
+                **changes: Unpack[RuleChanges]) -> AlertRule:
     """Change the given fields (and, given, the channels: None leaves them as they are; the
-    report: None removes it, left out keeps it)."""
+    report: None removes it, left out keeps it; the anomaly model likewise)."""
     _known(changes, RuleChanges.__annotations__)
     if report is not ...:
         rule.report = _report(rule.project, report)
-    check_query(changes.get("query", rule.query))
-    attached = None if channels is None else _channels(rule.project, channels)
-    changed_query = (changes.get("query", rule.query), changes.get(
-        "window_minutes", rule.window_minutes)) != (rule.query, rule.window_minutes)
+    before = (rule.query, rule.window_minutes, rule.anomaly_model_id)
+    model_id = rule.anomaly_model_id if anomaly_model is ... else anomaly_model
     for name, value in changes.items():
         setattr(rule, name, value)
+    _watched(rule, rule.condition, model_id)
+    attached = None if channels is None else _channels(rule.project, channels)
+    changed_query = (rule.query, rule.window_minutes, rule.anomaly_model_id) != before
     rule.next_evaluation_at = None  # due: the new definition is evaluated in the next cycle
     rule.save()
     if attached is not None:

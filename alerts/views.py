@@ -87,6 +87,7 @@ def rule_form(request, project_id, rule_id=None):
     return render(request, "alerts/form.html", {
         "project": project, "rule": rule, "rule_data": data,
         "channels": ChannelSerializer(selectors.channels_of(project), many=True).data,
+        "anomaly_models": selectors.anomaly_models_of(project),
         "reducers": Reducer.choices, "conditions": Condition.choices,
         "severities": Severity.choices, "no_data_choices": NoData.choices})
 

@@ -182,7 +182,8 @@ class RuleSerializer(serializers.ModelSerializer):
         model = AlertRule
         fields = ["id", "project", "name", "query", "reducer", "window_minutes", "condition",
                   "threshold", "for_seconds", "severity", "enabled", "labels", "channels",
-                  "no_data", "renotify_minutes", "message", "interval_seconds", "report", "state",
+                  "no_data", "renotify_minutes", "message", "interval_seconds", "report",
+                  "anomaly_model", "state",
                   "instances", "last_evaluated_at", "next_evaluation_at", "last_error",
                   "created_at", "updated_at"]
 
@@ -191,18 +192,21 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class RuleWriteSerializer(serializers.Serializer):
-    """Every field but name, query and threshold is optional; a PATCH gives only those it
-    changes."""
+    """Every field but name, query and threshold is optional (query too for condition
+    anomaly, which watches its model's); a PATCH gives only those it changes."""
 
     # Left out, a field keeps services.create_rule's default (or, in a PATCH, its value).
     name = TextField(max_length=100)
-    query = TextField(max_length=2000)
+    query = TextField(max_length=2000, required=False,
+                      help_text="Required but for condition anomaly (the model's query).")
     reducer = serializers.ChoiceField(choices=["last", "avg", "min", "max", "sum", "p95"],
                                       required=False)
     window_minutes = BoundedIntegerField(min_value=1, max_value=MAX_WINDOW_MINUTES,
                                          required=False)
-    condition = serializers.ChoiceField(choices=["gt", "gte", "lt", "lte", "eq", "ne"],
-                                        required=False)
+    condition = serializers.ChoiceField(
+        choices=["gt", "gte", "lt", "lte", "eq", "ne", "anomaly"], required=False,
+        help_text="anomaly: fires while anomaly_model flags a series anomalous with a score "
+                  "of at least threshold (1.0 is the band's edge at the model's sensitivity).")
     threshold = BoundedFloatField(min_value=-1e300, max_value=1e300)
     for_seconds = BoundedIntegerField(min_value=0, max_value=7 * 86400, required=False)
     severity = serializers.ChoiceField(choices=["info", "warning", "critical"], required=False)
@@ -217,6 +221,10 @@ class RuleWriteSerializer(serializers.Serializer):
     report = BoundedIntegerField(min_value=1, max_value=2**62, required=False, allow_null=True,
                                  help_text="A report of the project, rendered around each "
                                            "firing and sent with the notification.")
+    anomaly_model = BoundedIntegerField(min_value=1, max_value=2**62, required=False,
+                                        allow_null=True, help_text=(
+                                            "Condition anomaly: an anomaly model of the "
+                                            "project."))
 
     def validate_message(self, message: str | None) -> str:
         return message or ""
@@ -245,8 +253,12 @@ class RulePreviewSerializer(RuleWriteSerializer):
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict) -> dict:
+        if attrs.get("condition") == "anomaly":
+            _refuse("condition", "An anomaly rule has no backtest: its model's page shows "
+                                 "the anomalies it found.", "Not anomaly.")
         attrs.pop("channels", None)
         attrs.pop("report", None)
+        attrs.pop("anomaly_model", None)
         return attrs
 
 

@@ -44,7 +44,10 @@ class RuleList(APIView):
         return Response(s.RuleSerializer(selectors.rules_of(project), many=True).data)
 
     @extend_schema(request=s.RuleWriteSerializer, responses={201: s.RuleSerializer},
-                   operation_id="alert_rules_create")
+                   operation_id="alert_rules_create", examples=[OpenApiExample(
+                       "CPU over 90 % for a minute", request_only=True, value={
+                           "name": "CPU high", "query": "avg:cpu{} by {host}",
+                           "threshold": 90, "for_seconds": 60})])
     def post(self, request, project_id):
         project = _project(request, project_id, write=True)
         rule = services.create_rule(project=project, user=request.user,
@@ -98,7 +101,9 @@ class RulePreview(APIView):
     runs_queries = True
 
     @extend_schema(request=s.RuleWriteSerializer, responses=OpenApiTypes.OBJECT,
-                   operation_id="alert_rules_preview")
+                   operation_id="alert_rules_preview", examples=[OpenApiExample(
+                       "Where CPU over 90 % would have fired", request_only=True, value={
+                           "query": "avg:cpu{} by {host}", "threshold": 90})])
     def post(self, request, project_id):
         project = _project(request, project_id)
         return Response(backtest.backtest(project, **_body(request, s.RulePreviewSerializer)))

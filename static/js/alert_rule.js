@@ -74,6 +74,10 @@ function current() {
   if (form.elements.report) {
     rule.report = form.elements.report.value ? Number(form.elements.report.value) : null;
   }
+  // An anomaly rule watches its model's query; the others name no model.
+  const model = form.elements.anomaly_model.value;
+  rule.anomaly_model = rule.condition === "anomaly" && model ? Number(model) : null;
+  if (rule.condition === "anomaly") delete rule.query;
   return rule;
 }
 
@@ -88,6 +92,7 @@ function fill(rule) {
     box.checked = (rule.channels || []).includes(Number(box.value));
   }
   if (form.elements.report) form.elements.report.dataset.chosen = rule.report ?? "";
+  form.elements.anomaly_model.value = rule.anomaly_model ?? "";
 }
 
 function showErrors(error) {
@@ -108,6 +113,10 @@ function showErrors(error) {
 }
 
 async function preview(rule) {
+  if (rule.condition === "anomaly") {
+    status("An anomaly rule fires on its model's anomalies: the model's page shows them.");
+    return;
+  }
   if (!rule.query || rule.threshold === null) return;
   try {
     const answer = await call("POST", `/api/v1/projects/${project}/alert-rules/preview/`, rule);
