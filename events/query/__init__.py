@@ -27,11 +27,12 @@ from .catalog import metric_names, metric_tags, parse_tag_filter, window
 from .engine import FILLS, Retention, run
 from .executor import QueryTimeout, QueryTooLarge, Statement
 from .parser import MAX_QUERIES, QueryInvalid, QuerySyntax, parse_json, parse_text
-from .spec import Expr, Query, queries_of
+from .spec import FUNCTIONS, Expr, Query, queries_of
 from .timerange import InvalidRange, Span, parse_duration, parse_time, resolve, rounded_now
 
 __all__ = [
     "FILLS",
+    "FUNCTIONS",
     "METRIC_NAME",
     "QUERY_KEY",
     "TAG_KEY",

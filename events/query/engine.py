@@ -7,24 +7,32 @@ retention still covers the range's start) — raw points, the 1-minute rollup, t
 for events the hourly rollup when it can answer (counts and uniques by event name), else raw
 events. If no table resolves the asked step over the whole range, the step grows to the
 resolution of the table that still has the data, and ``meta.resolution`` says so.
+
+Functions (``spec.Func``) run on the bucketed series the executor returns, so they leave the
+routing alone: each query inside one is planned over the range it needs — moved back by the
+function's lookback (``functions.lookback``) or by a timeshift's duration — and the function's maths
+(``events.query.functions``) runs on its series, which are trimmed and re-stamped to the range.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 
-from . import event_source, executor, metric_source
+from . import event_source, executor, functions, metric_source
 from .executor import QueryTimeout, QueryTooLarge, Session
-from .spec import PERCENTILES, BinOp, Expr, Notes, Number, Query, queries_of
-from .timerange import Range
+from .parser import QueryInvalid
+from .spec import PERCENTILES, BinOp, Expr, Func, Notes, Number, Query
+from .timerange import DAY, Range, parse_duration
 
 FILLS = ("null", "zero", "previous")
 MAX_SERIES = 500
 MAX_TOTAL_POINTS = 500_000
+MAX_WINDOW_CELLS = 20_000_000  # series x buckets x window of moving_avg / rolling (~2 s at most)
 TABLE_NAMES = {"raw": "raw", "1m": "rollup_1m", "1h": "rollup_1h"}
 
 
@@ -263,22 +271,65 @@ def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, 
 
 
 def plans_of(outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention, notes: Notes,
-             table: str | None = None) -> dict[Query, Plan]:
-    """A plan per query; every query runs at the coarsest step any of them needs, so the series
-    line up."""
-    queries = [q for _, expr in outputs for q in queries_of(expr)]
-    plans: dict[Query, Plan] = {q: plan(q, rng, keep, notes, table) for q in queries}
+             table: str | None = None) -> dict[tuple[Query, Range], Plan]:
+    """A plan per query and the range it runs over (a function may widen or move it); every
+    query runs at the coarsest step any of them needs, so the series line up."""
+    def planned(at: Range) -> dict[tuple[Query, Range], Plan]:
+        found = [pair for _, expr in outputs for pair in _occurrences(expr, at)]
+        return {(q, r): plan(q, r, keep, notes, table) for q, r in found}
+
+    plans = planned(rng)
     step = max((p.range.step for p in plans.values()), default=rng.step)
-    if any(p.range.step != step for p in plans.values()):
-        plans = {q: plan(q, rng.with_step(step), keep, notes, table) for q in plans}
+    if any(p.range.step != step for p in plans.values()) or step != rng.step:
+        plans = planned(rng.with_step(step))
     return plans
+
+
+def _occurrences(expr: Expr, rng: Range) -> list[tuple[Query, Range]]:
+    """Each query of ``expr`` with the range it is fetched over."""
+    if isinstance(expr, Query):
+        return [(expr, rng)]
+    if isinstance(expr, BinOp):
+        return _occurrences(expr.left, rng) + _occurrences(expr.right, rng)
+    if isinstance(expr, Func):
+        return _occurrences(expr.series, _inner_range(expr, rng))
+    return []
+
+
+def _earlier(moment: datetime, seconds: int, rng: Range) -> datetime:
+    """``moment`` less ``seconds``; whole days on the local calendar for day buckets, so a
+    bucket's start stays at a local midnight across a DST change."""
+    if rng.by_local_days and seconds % DAY == 0:
+        zone = ZoneInfo(rng.tz)
+        local = moment.astimezone(zone).replace(tzinfo=None) - timedelta(seconds=seconds)
+        return local.replace(tzinfo=zone).astimezone(UTC)
+    return moment - timedelta(seconds=seconds)
+
+
+def _inner_range(func: Func, rng: Range) -> Range:
+    """The range ``func``'s expression runs over: ``lookback`` buckets earlier at the start, or
+    the whole range moved back by a timeshift's duration (a whole number of steps)."""
+    if func.name == "timeshift":
+        shift = parse_duration(func.args[1], "timeshift")
+        if shift % rng.step:
+            raise QueryInvalid(
+                f"timeshift({func.args[1]}) must be a whole number of steps; the step is "
+                f"{rng.step} s. Use a step that divides it, or a shift in whole steps.",
+                details={"function": "timeshift", "step": rng.step, "shift": shift})
+        return Range(_earlier(rng.start, shift, rng), _earlier(rng.end, shift, rng), rng.step,
+                     rng.tz, rng.now)
+    extra = functions.lookback(func.name, func.args[1:])
+    if not extra:
+        return rng
+    return Range(_earlier(rng.start, extra * rng.step, rng), rng.end, rng.step, rng.tz, rng.now)
 
 
 def _compute(project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range,
              keep: Retention, fill: str, table: str | None) -> dict:
     notes = Notes()
     plans = plans_of(outputs, rng, keep, notes, table)
-    final_range = next(iter(plans.values())).range if plans else rng
+    step = next(iter(plans.values())).range.step if plans else rng.step
+    final_range = rng if step == rng.step else rng.with_step(step)
     series: list[Series] = []
     with executor.session() as s:
         for name, expr in outputs:
@@ -306,15 +357,48 @@ def _evaluate(s: Session, project_id: int, expr: Expr, plans: dict, notes: Notes
         return [Series(name, {}, [expr.value] * len(rng.buckets()))]
     if isinstance(expr, Query):
         runner = _run_events if expr.on_events else _run_metric
-        series = runner(s, project_id, expr, plans[expr], notes, name)
+        series = runner(s, project_id, expr, plans[(expr, rng)], notes, name)
         _check_size(series, rng)
         return series
+    if isinstance(expr, Func):
+        return _call(s, project_id, expr, plans, notes, name, rng)
     assert isinstance(expr, BinOp)
     left = _evaluate(s, project_id, expr.left, plans, notes, name, rng)
     right = _evaluate(s, project_id, expr.right, plans, notes, name, rng)
     series = _combine(expr.op, left, right, name)
     _check_size(series, rng)
     return series
+
+
+def _call(s: Session, project_id: int, func: Func, plans: dict, notes: Notes, name: str,
+          rng: Range) -> list[Series]:
+    inner_range = _inner_range(func, rng)
+    inner = _evaluate(s, project_id, func.series, plans, notes, name, inner_range)
+    params = func.args[1:]
+    if func.name == "timeshift":  # the same number of buckets, each re-stamped one shift later
+        return [Series(name, x.tags, x.values, x.other) for x in inner]
+    if func.name in ("top", "bottom"):
+        count, agg = params
+        ranked = sorted(
+            (x for x in inner if not x.other),  # "other" is not a group: it takes no rank
+            key=lambda x: _pick_key(functions.rank_value(x.values, agg), func.name == "top",
+                                    orjson.dumps(x.tags, option=orjson.OPT_SORT_KEYS)))
+        return [Series(name, x.tags, x.values) for x in ranked[:count]]
+    times = inner_range.buckets()
+    trim = len(times) - len(rng.buckets())
+    if func.name in ("moving_avg", "rolling"):
+        cells = len(inner) * len(times) * params[0]
+        if cells > MAX_WINDOW_CELLS:
+            raise QueryTooLarge(
+                f"{func.name} over {len(inner)} series of {len(times)} buckets with a window of "
+                f"{params[0]} is too much work; use a larger step or a smaller window.",
+                details={"max_window_cells": MAX_WINDOW_CELLS})
+    return [Series(name, x.tags, functions.transform(func.name, params, x.values, times)[trim:],
+                   x.other) for x in inner]
+
+
+def _pick_key(value: float | None, highest: bool, tiebreak: bytes):
+    return (value is None, -(value or 0.0) if highest else (value or 0.0), tiebreak)
 
 
 def _check_size(series: list[Series], rng: Range) -> None:

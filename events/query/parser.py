@@ -4,7 +4,9 @@ Text grammar (whitespace between tokens is free)::
 
     expr    := term (("+" | "-") term)*
     term    := factor (("*" | "/") factor)*
-    factor  := NUMBER | "(" expr ")" | query
+    factor  := NUMBER | "(" expr ")" | call | query
+    call    := FUNCTION "(" expr ("," ARG)* ")"       (spec.FUNCTIONS: names and arguments)
+    ARG     := INT | AGG | DURATION | ["-"] NUMBER | fill word — as the function's table says
     query   := AGG ":" SOURCE "{" [filter ("," filter)* | "*"] "}" ["by" "{" KEY ("," KEY)* "}"
                ["limit" INT]]
     filter  := KEY ":" ["!"] VALUE ["*"] | KEY ":" VALUE ("|" VALUE)*
@@ -12,12 +14,14 @@ Text grammar (whitespace between tokens is free)::
     VALUE   := bare text up to , } | or space (":" "/" "." allowed), or a "double-quoted" string
 
 A syntax error is ``QUERY_SYNTAX`` (400) naming the 0-based character position and what was
-expected there; a well-formed query that cannot run (uniq_users of a metric, p95 of events
+expected there (for a function: its argument kinds, the allowed words, 1..1000); a well-formed
+query that cannot run (uniq_users of a metric, p95 of events
 without a property) is ``QUERY_INVALID`` with the position of the offending part.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from analytics_site.errors import ApiError
@@ -30,14 +34,20 @@ from .spec import (
     EVENT_ONLY,
     EVENTS,
     FILTER_OPS,
+    FUNCTIONS,
     MAX_LIMIT,
+    MAX_WINDOW,
     OPERATORS,
     BinOp,
     Expr,
     Filter,
+    Func,
+    Function,
     Number,
     Query,
+    duration_text,
 )
+from .timerange import DAY, InvalidRange, parse_duration
 
 MAX_QUERY_CHARS = 2000
 MAX_QUERIES = 10
@@ -65,6 +75,48 @@ _BARE = re.compile(r"[^\s,{}|!*\"()]+")
 _WORD = re.compile(r"[a-z]+")
 _INT = re.compile(r"\d+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SIGNED = re.compile(r"-?\s*\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_TOKEN = re.compile(r"[A-Za-z0-9_.]+")
+MAX_SHIFT_S = 400 * DAY
+DURATION_EXAMPLES = ["30m", "1h", "1d", "1w"]
+
+
+class _BadArgument(Exception):
+    def __init__(self, message: str, expected: list[str]):
+        super().__init__(message)
+        self.message, self.expected = message, expected
+
+
+def check_argument(fn: Function, kind: str, value):
+    """A function's parameter (from the text or the JSON form) in its canonical spec form: an int
+    for a count, a word for an agg or a fill word, a float for a number, a duration's text."""
+    if kind == "count":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WINDOW:
+            raise _BadArgument(f"N of {fn.signature} must be a whole number 1 to {MAX_WINDOW}",
+                               [f"1..{MAX_WINDOW}"])
+        return value
+    if kind == "agg":
+        if value not in fn.choices:
+            raise _BadArgument(f"agg of {fn.name} must be one of {', '.join(fn.choices)}",
+                               list(fn.choices))
+        return value
+    if kind == "duration":
+        try:
+            seconds = parse_duration(value, fn.name)
+        except InvalidRange:
+            seconds = 0
+        if not 1 <= seconds <= MAX_SHIFT_S or isinstance(value, float):
+            raise _BadArgument(f"{fn.name} takes a duration like 30m, 1h, 1d, 1w (at most 400d)",
+                               DURATION_EXAMPLES)
+        return duration_text(seconds)
+    if kind == "fill" and value in fn.choices:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        wanted = [*fn.choices, "a number"] if kind == "fill" else ["a number"]
+        raise _BadArgument(f"{fn.signature} takes {' or '.join(wanted)} here", wanted)
+    return float(value)
 
 
 class _Parser:
@@ -138,13 +190,48 @@ class _Parser:
         number = self.match(_NUMBER)
         if number is not None:
             return Number(float(number))
-        if self.names:
-            name = _NAME.match(self.text, self.pos)
-            if name and name.group() in self.names and not self.text.startswith(
-                    ":", name.end()):
-                self.pos = name.end()
-                return self.names[name.group()]
+        name = _NAME.match(self.text, self.pos)
+        if name and self.text[name.end():].lstrip().startswith("("):  # rate( is not rate:
+            return self.call(name)
+        if name and name.group() in self.names and not self.text.startswith(":", name.end()):
+            self.pos = name.end()
+            return self.names[name.group()]
         return self.query()
+
+    def call(self, name: re.Match) -> Func:
+        fn = FUNCTIONS.get(name.group())
+        if fn is None:
+            raise QuerySyntax(f"Unknown function {name.group()[:50]!r}", position=name.start(),
+                              expected=list(FUNCTIONS))
+        self.pos = name.end()
+        self.expect("(")
+        args: list = [self.expr()]
+        count = f"{fn.name} takes {len(fn.args)} argument{'s' if len(fn.args) > 1 else ''}: " \
+                f"{fn.signature}"
+        for kind in fn.args[1:]:
+            if not self.take(","):
+                self.fail([",", *OPERATORS] if len(args) == 1 else [","],
+                          f"{count}; expected \",\"" if self.peek() == ")" else None)
+            args.append(self.argument(fn, kind))
+        if not self.take(")"):
+            ends = [")", *OPERATORS] if len(args) == 1 else [")"]
+            self.fail(ends, f"{count}; expected \")\"" if self.peek() == "," else None)
+        return Func(fn.name, tuple(args))
+
+    def argument(self, fn: Function, kind: str):
+        self.skip()
+        at = self.pos
+        if kind in ("number", "fill") and self.peek() and (self.peek() in "-."
+                                                           or self.peek().isdigit()):
+            token = self.match(_SIGNED)
+            value = float(token.replace(" ", "")) if token else None
+        else:  # a word, a count or a duration
+            token = self.match(_TOKEN)
+            value = int(token) if token and kind == "count" and token.isdigit() else token
+        try:  # nothing that reads as an argument (None) is refused like a wrong one
+            return check_argument(fn, kind, value)
+        except _BadArgument as exc:
+            raise QuerySyntax(exc.message, position=at, expected=exc.expected) from None
 
     def query(self) -> Query:
         self.skip()
@@ -302,7 +389,8 @@ def _check_size(expr: Expr) -> None:
 # -- JSON form ------------------------------------------------------------------------------------
 def parse_json(body, path: str = "query") -> Expr:
     """``{"aggregation", "source", "field"?, "filters": [{"key","op","values"}], "by", "limit"}``,
-    ``{"number": 2}``, ``{"op": "/", "left": ..., "right": ...}``, or a text query string."""
+    ``{"number": 2}``, ``{"op": "/", "left": ..., "right": ...}``, ``{"function": "moving_avg",
+    "args": [<expr>, 5]}``, or a text query string."""
     expr = _json_expr(body, path)
     _check_size(expr)
     return expr
@@ -322,12 +410,35 @@ def _json_expr(body, path: str) -> Expr:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _invalid(f"{path}.number", "must be a number.")
         return Number(float(value))
+    if "function" in body:
+        return _json_func(body, path)
     if "op" in body:
         if body["op"] not in OPERATORS:
             raise _invalid(f"{path}.op", f"must be one of {' '.join(OPERATORS)}.")
         return BinOp(body["op"], _json_expr(body.get("left"), f"{path}.left"),
                      _json_expr(body.get("right"), f"{path}.right"))
     return _json_query(body, path)
+
+
+def _json_func(body: dict, path: str) -> Func:
+    fn = FUNCTIONS.get(body["function"]) if isinstance(body["function"], str) else None
+    if fn is None:
+        raise QueryInvalid(f"{path}.function: must be one of {', '.join(FUNCTIONS)}.",
+                           details={"path": f"{path}.function", "expected": list(FUNCTIONS)})
+    args = body.get("args")
+    if not isinstance(args, list) or len(args) != len(fn.args):
+        raise QueryInvalid(f"{path}.args: {fn.name} takes {len(fn.args)} arguments: "
+                           f"{fn.signature}.",
+                           details={"path": f"{path}.args", "expected": [fn.signature]})
+    out: list = [_json_expr(args[0], f"{path}.args[0]")]
+    for i, kind in enumerate(fn.args[1:], start=1):
+        try:
+            out.append(check_argument(fn, kind, args[i]))
+        except _BadArgument as exc:
+            raise QueryInvalid(f"{path}.args[{i}]: {exc.message}.",
+                               details={"path": f"{path}.args[{i}]",
+                                        "expected": exc.expected}) from None
+    return Func(fn.name, tuple(out))
 
 
 def _json_query(body: dict, path: str) -> Query:

@@ -1,7 +1,8 @@
 """The query spec: what the text form and the JSON form both parse to, and what the engine runs.
 
 A spec is an expression: a single ``Query`` (an aggregation over a metric or over events, with
-filters and grouping), a ``Number``, or a ``BinOp`` of two expressions (``+ - * /``). ``to_text``
+filters and grouping), a ``Number``, a ``BinOp`` of two expressions (``+ - * /``), or a ``Func``
+(a function over the series of an expression, from ``FUNCTIONS``). ``to_text``
 writes the canonical text form (filters and group keys sorted), which is also the cache key's
 base, and ``to_json`` the JSON form; both parse back to an equal spec.
 """
@@ -21,7 +22,7 @@ FILTER_OPS = ("eq", "ne", "in", "prefix")
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
-
+MAX_WINDOW = 1000  # buckets of a window (moving_avg, rolling) or kept series (top, bottom)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,90 @@ class BinOp:
         return {"op": self.op, "left": self.left.to_json(), "right": self.right.to_json()}
 
 
-Expr = Query | Number | BinOp
+# -- functions ------------------------------------------------------------------------------------
+# Argument kinds: "series" (an expression), "count" (an integer 1..MAX_WINDOW), "agg" (a word of
+# the function's ``choices``), "duration" (30m, 1h, 1d, 1w), "number", "fill" (a word of
+# ``choices`` or a number).
+@dataclass(frozen=True)
+class Function:
+    name: str
+    args: tuple[str, ...]
+    choices: tuple[str, ...] = ()
+    summary: str = ""
+
+    @property
+    def signature(self) -> str:
+        names = {"series": "q", "count": "N", "agg": "agg", "duration": "duration",
+                 "number": "x", "fill": "how"}
+        return f"{self.name}({', '.join(names[a] for a in self.args)})"
+
+
+ROLLING_AGGS = ("avg", "sum", "min", "max", "median", "count")
+RANK_AGGS = ("avg", "max", "min", "sum", "last")
+FILL_WORDS = ("zero", "previous", "linear")
+
+FUNCTIONS: dict[str, Function] = {f.name: f for f in (
+    Function("moving_avg", ("series", "count"), (), "mean of the last N buckets"),
+    Function("rolling", ("series", "count", "agg"), ROLLING_AGGS, "agg over the last N buckets"),
+    Function("timeshift", ("series", "duration"), (), "the series one duration earlier"),
+    Function("derivative", ("series",), (), "change per second from the previous bucket"),
+    Function("cumsum", ("series",), (), "running sum over the range"),
+    Function("abs", ("series",), (), "absolute value"),
+    Function("log", ("series",), (), "base-10 logarithm; null for values <= 0"),
+    Function("clamp_min", ("series", "number"), (), "values below x raised to x"),
+    Function("clamp_max", ("series", "number"), (), "values above x lowered to x"),
+    Function("top", ("series", "count", "agg"), RANK_AGGS, "the N series highest by agg"),
+    Function("bottom", ("series", "count", "agg"), RANK_AGGS, "the N series lowest by agg"),
+    Function("fill", ("series", "fill"), FILL_WORDS, "fill the missing buckets"),
+    Function("rate", ("series",), (), "per-second rate of a counter (resets handled)"),
+    Function("increase", ("series",), (), "per-bucket increase of a counter (resets handled)"),
+)}
+
+_UNIT_SECONDS = (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def duration_text(seconds: int) -> str:
+    """The canonical duration: the largest unit that divides it (``7d`` is ``1w``)."""
+    for unit, size in _UNIT_SECONDS:
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    raise AssertionError("unreachable")
+
+
+def _number_text(value: float) -> str:
+    return Number(value).to_text()
+
+
+@dataclass(frozen=True)
+class Func:
+    """``name(args)``: ``args[0]`` is the expression, the rest are the parameters its
+    ``Function`` names — an int (count), a word (agg, fill), a float (number, fill) or a canonical
+    duration text (``1w``)."""
+
+    name: str
+    args: tuple
+
+    @property
+    def series(self) -> Expr:
+        return self.args[0]
+
+    def _arg_text(self, arg) -> str:
+        if isinstance(arg, Query | Number | BinOp | Func):
+            return arg.to_text()
+        if isinstance(arg, float):
+            return _number_text(arg)
+        return str(arg)
+
+    def to_text(self) -> str:
+        return f"{self.name}({', '.join(self._arg_text(a) for a in self.args)})"
+
+    def to_json(self) -> dict:
+        return {"function": self.name, "args": [
+            a.to_json() if isinstance(a, Query | Number | BinOp | Func) else a
+            for a in self.args]}
+
+
+Expr = Query | Number | BinOp | Func
 
 
 def queries_of(expr: Expr) -> list[Query]:
@@ -104,6 +188,8 @@ def queries_of(expr: Expr) -> list[Query]:
         return [expr]
     if isinstance(expr, BinOp):
         return queries_of(expr.left) + queries_of(expr.right)
+    if isinstance(expr, Func):
+        return queries_of(expr.series)
     return []
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from .parser import QueryInvalid
-from .spec import BinOp, Expr, Filter, Query
+from .spec import BinOp, Expr, Filter, Func, Query
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
 MAX_VALUES = 100
@@ -60,6 +60,8 @@ def apply(expr: Expr, chosen: dict[str, list[str] | None]) -> Expr:
         return expr
     if isinstance(expr, BinOp):
         return BinOp(expr.op, apply(expr.left, chosen), apply(expr.right, chosen))
+    if isinstance(expr, Func):
+        return Func(expr.name, (apply(expr.series, chosen), *expr.args[1:]))
     if not isinstance(expr, Query):
         return expr
     filters = tuple(f for f in (_filter(f, chosen) for f in expr.filters) if f is not None)
