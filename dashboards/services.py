@@ -22,6 +22,7 @@ from analytics_site.errors import ApiError, ValidationFailed
 from events import query as engine
 from projects.tokens import hash_token
 
+from .compare import OVERLAID_TYPES, is_on
 from .models import GRID_COLUMNS, MAX_PANEL_HEIGHT, Annotation, Dashboard, Panel, PanelType
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class PanelOptions(TypedDict, total=False):
     max: float
     calculation: Literal["last", "avg", "min", "max", "sum"]
     anomaly_band: bool  # line and area panels only
+    compare: Literal["none", "previous_period", "1d", "1w"]  # line, area and bar panels only
 
 
 class Variable(TypedDict):
@@ -164,6 +166,13 @@ def check_anomaly_band(type: str) -> None:
                                details={"options.anomaly_band": ["Line and area panels only."]})
 
 
+def check_compare(type: str) -> None:
+    """A comparison overlay is drawn over time: line, area and bar panels."""
+    if type not in OVERLAID_TYPES:
+        raise ValidationFailed("options.compare: only line, area and bar panels draw an overlay.",
+                               details={"options.compare": ["Line, area and bar panels only."]})
+
+
 @transaction.atomic
 def update_panel(*, panel: Panel, title: str | None = None, type: str | None = None,
                  query: str | None = None, options: PanelOptions | None = None) -> Panel:
@@ -178,6 +187,8 @@ def update_panel(*, panel: Panel, title: str | None = None, type: str | None = N
         panel.options = options
     if panel.options.get("anomaly_band"):
         check_anomaly_band(panel.type)
+    if is_on(panel.options.get("compare")):
+        check_compare(panel.type)
     panel.save()
     return panel
 

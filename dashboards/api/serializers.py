@@ -21,6 +21,7 @@ from analytics_site.errors import ValidationFailed
 from analytics_site.fields import JSONValueField, UTCDateTimeField
 from events.query import METRIC_NAME, QUERY_KEY, parse_time
 
+from ..compare import COMPARE, OVERLAID_TYPES, is_on
 from ..models import GRID_COLUMNS, MAX_PANEL_HEIGHT, Annotation, Dashboard, Panel, PanelType
 from ..services import (
     CALCULATIONS,
@@ -34,7 +35,7 @@ from ..services import (
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
 OPTION_KEYS = ("unit", "color", "legend", "thresholds", "min", "max", "calculation",
-               "anomaly_band")
+               "anomaly_band", "compare")
 MAX_THRESHOLDS = 10
 MAX_VARIABLES = 10
 BOX = ("x", "y", "w", "h")
@@ -90,8 +91,9 @@ def _thresholds(steps) -> list[Threshold]:
 
 def panel_options(value) -> PanelOptions:
     """unit, color, legend, thresholds [{value, color}], min, max, calculation, anomaly_band
-    (line and area panels: the band and anomalies of the project's model of the same query);
-    null is none."""
+    (line and area panels: the band and anomalies of the project's model of the same query),
+    compare (line, area and bar panels: none, previous_period, 1d or 1w — the same query that
+    much earlier, drawn over it); null is none."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -120,6 +122,10 @@ def panel_options(value) -> PanelOptions:
         if not isinstance(value["anomaly_band"], bool):
             raise _invalid("options.anomaly_band", "true or false.")
         options["anomaly_band"] = value["anomaly_band"]
+    if "compare" in value:
+        if value["compare"] not in COMPARE:
+            raise _invalid("options.compare", *COMPARE)
+        options["compare"] = value["compare"]
     for bound in ("min", "max"):
         if value.get(bound) is not None:
             options[bound] = _number(value[bound], f"options.{bound}")
@@ -248,6 +254,9 @@ class PanelWriteSerializer(serializers.Serializer):
             if (values["options"].get("anomaly_band") and "type" in values
                     and values["type"] not in (PanelType.LINE, PanelType.AREA)):
                 raise _invalid("options.anomaly_band", "Line and area panels only.")
+            if (is_on(values["options"].get("compare")) and "type" in values
+                    and values["type"] not in OVERLAID_TYPES):
+                raise _invalid("options.compare", "Line, area and bar panels only.")
         return values
 
 

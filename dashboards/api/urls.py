@@ -18,6 +18,7 @@ urlpatterns = [
     path("dashboards/<int:pk>/panels/", views.PanelList.as_view(), name="panel-list"),
     path("dashboards/<int:pk>/public-link/", views.PublicLink.as_view(), name="public-link"),
     path("panels/<int:pk>/", views.PanelDetail.as_view(), name="panel-detail"),
+    path("panels/<int:pk>/data/", views.PanelData.as_view(), name="panel-data"),
     path("projects/<int:project_id>/annotations/", views.AnnotationList.as_view(),
          name="annotation-list"),
     path("annotations/<int:pk>/", views.AnnotationDetail.as_view(), name="annotation-detail"),

@@ -13,12 +13,11 @@ from rest_framework.views import APIView
 
 from analytics_site.errors import NotFound
 from analytics_site.fields import valid, valid_query
-from events import query as engine
 from projects.authentication import token_of
 from projects.models import Role, Scope
 from projects.selectors import get_project_for
 
-from .. import selectors, services
+from .. import compare, selectors, services
 from . import serializers as s
 
 
@@ -159,6 +158,41 @@ class PublicLink(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+RANGE_PARAMETERS = [
+    OpenApiParameter("start", str, description="ISO 8601, epoch s/ms or now-6h; default now-1h."),
+    OpenApiParameter("end", str, description="ISO 8601, epoch s/ms or now; default now."),
+]  # and var-<name>, repeated: values of the dashboard's variable (known values only; none: all)
+PANEL_ANSWER = OpenApiExample("A panel compared with one week earlier", response_only=True, value={
+    "data": [{"name": "avg:cpu{}", "tags": {}, "points": [[1763856000000, 41.5]]}],
+    "meta": {"table": "rollup_1m", "resolution": 300},
+    "compare": {"option": "1w", "label": "1 week earlier", "shift": "1w",
+                "query": "timeshift(avg:cpu{}, 1w)",
+                "data": [{"name": "timeshift(avg:cpu{}, 1w)", "tags": {},
+                          "points": [[1763856000000, 38.0]]}],
+                "meta": {"table": "rollup_1m", "resolution": 300}}})
+
+
+def _panel_answer(request, panel) -> dict:
+    variables = selectors.chosen_variables(
+        selectors.variable_choices(panel.dashboard, request.query_params))
+    return compare.panel_answer(panel, start=request.query_params.get("start"),
+                                end=request.query_params.get("end"), variables=variables)
+
+
+class PanelData(APIView):
+    """The answer of one panel: its stored query over the range and variables asked, and with
+    its option ``compare`` the same query one period earlier (``compare``: the overlay's label,
+    query and series, or ``error`` when it cannot run)."""
+
+    runs_queries = True
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="panel_data",
+                   parameters=RANGE_PARAMETERS, examples=[PANEL_ANSWER])
+    def get(self, request, pk):
+        panel = selectors.get_panel_for(request.user, pk, token=token_of(request))
+        return Response(_panel_answer(request, panel))
+
+
 class PublicPanelData(APIView):
     """The answer of one panel of a public dashboard: its own stored query only, over the range
     and variables the page asks for. No login; rate-limited like every anonymous call."""
@@ -168,18 +202,14 @@ class PublicPanelData(APIView):
     throttle_classes = [AnonRateThrottle]
     runs_queries = True
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="public_panel_data", parameters=[
-        OpenApiParameter("start", str), OpenApiParameter("end", str)])
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="public_panel_data",
+                   parameters=RANGE_PARAMETERS)
     def get(self, request, token, panel_id):
         dashboard = selectors.public_dashboard(token)
         panel = dashboard.panels.filter(pk=panel_id).first()
         if panel is None:
             raise NotFound("Not found.")
-        variables = selectors.chosen_variables(
-            selectors.variable_choices(dashboard, request.query_params))
-        return Response(engine.execute(
-            dashboard.project, query=panel.query, start=request.query_params.get("start"),
-            end=request.query_params.get("end"), variables=variables))
+        return Response(_panel_answer(request, panel))
 
 
 class AnnotationList(APIView):

@@ -92,11 +92,12 @@ function markLayout(panel) {
 // predictions and its anomalies over the panel's range). No such model: a note, not an error.
 let models = null;
 
-function bandNote(id, text) {
+function headNote(id, kind, text) {
+  // A short note beside the panel's title (kind: band-note, compare-note); none without text.
   const head = grid.querySelector(`[data-panel="${id}"] .panel-head`);
-  let note = head.querySelector(".band-note");
+  let note = head.querySelector(`.${kind}`);
   if (text && !note) {
-    note = Object.assign(document.createElement("span"), { className: "muted band-note" });
+    note = Object.assign(document.createElement("span"), { className: `muted ${kind}` });
     head.querySelector("h2").after(note);
   }
   if (note && text) note.textContent = note.title = text;
@@ -202,19 +203,26 @@ document.getElementById("annotate")?.addEventListener("click", () => toggleAnnot
 
 const PUBLIC_BASE = grid.dataset.publicBase;
 
+// A line, area or bar panel with the option compare is asked through its data endpoint, which
+// adds the overlay (the same query one period earlier) to the answer.
+const comparing = (panel) => ["previous_period", "1d", "1w"].includes((panel.options || {}).compare)
+  && ["line", "area", "bar"].includes(panel.type);
+
 function ask(panel, fresh = false) {
-  if (!PUBLIC_BASE) {
-    // A live update asks up to this instant (an absolute end), past the 10 s answer cache.
-    const end = fresh && !ZOOM_TO ? new Date().toISOString() : END;
+  // A live update asks up to this instant (an absolute end), past the 10 s answer cache.
+  const end = fresh && !ZOOM_TO && !PUBLIC_BASE ? new Date().toISOString() : END;
+  if (!PUBLIC_BASE && !comparing(panel)) {
     return call("POST", "/api/v1/query",
       { project, query: panel.query, start: START, end, variables: VARIABLES });
   }
-  // A public link runs the panel's own stored query: only range and variables go with it.
-  const query = new URLSearchParams({ start: START, end: END });
+  // A panel's endpoint (a public link's too) runs its own stored query: only range and
+  // variables go with it.
+  const query = new URLSearchParams({ start: START, end });
   for (const [name, values] of Object.entries(VARIABLES)) {
     for (const value of values || []) query.append(`var-${name}`, value);
   }
-  return call("GET", `${PUBLIC_BASE}panels/${panel.id}/?${query}`);
+  return call("GET", PUBLIC_BASE ? `${PUBLIC_BASE}panels/${panel.id}/?${query}`
+    : `/api/v1/panels/${panel.id}/data/?${query}`);
 }
 
 async function refresh(id, fresh = false) {
@@ -227,7 +235,9 @@ async function refresh(id, fresh = false) {
     lastUpdate = Date.now();
     const timeLayout = markLayout(panel);
     if (band && band.anomalies) timeLayout.shapes.push(...anomalyShapes(band));
-    if (band) bandNote(id, band.note);
+    if (band) headNote(id, "band-note", band.note);
+    headNote(id, "compare-note", answer.compare && answer.compare.error
+      ? `Compare: ${answer.compare.error}` : "");
     draw(panel, body, answer, { timeLayout, band, onPlot: (target) => {
       target.on("plotly_relayout", zoomTo);
       if (canEdit) target.on("plotly_click", annotateAt);

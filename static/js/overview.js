@@ -12,6 +12,7 @@ const END = page.get("end") || "now";
 const INTERVAL = range === "24h" && !page.get("start") ? "hour" : "day";
 const FILTERS = page.getAll("filter");
 const BOTS = page.get("bots") === "true";
+let comparing = page.get("compare") === "previous";
 const FEED_MAX = 100;
 
 function query(params = {}) {
@@ -99,13 +100,48 @@ function renderSparklines(points) {
   }
 }
 
-function renderChart(points) {
+const CHART_SERIES = [["Events", "events", "#4c6ef5"], ["Users", "users", "#12b886"],
+  ["Sessions", "sessions", "#f59f00"]];
+
+function lighter(hex) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  return `rgba(${r}, ${g}, ${b}, 0.55)`;
+}
+
+function lasting(ms) {
+  // 24 h, 7 days, 90 min: the previous period's length as people say it.
+  let seconds = Math.round(ms / 1000);
+  const parts = [];
+  if (seconds >= 2 * 86400) {
+    parts.push(`${Math.floor(seconds / 86400)} days`);
+    seconds %= 86400;
+  }
+  for (const [size, unit] of [[3600, "h"], [60, "min"], [1, "s"]]) {
+    if (seconds >= size) parts.push(`${Math.floor(seconds / size)} ${unit}`);
+    seconds %= size;
+  }
+  return parts.join(" ");
+}
+
+// The chart, and with "Compare with previous period" the period of the same length just before
+// (the one the KPI cards compare with: the overview's range.previous_start .. range.start) as
+// dashed, lighter lines stamped bucket by bucket onto this period's, named "<series> (previous
+// 7 days)"; the unified hover shows both.
+function renderChart(points, previous = null) {
   const x = points.map((p) => new Date(p.t));
-  const trace = (name, key, color) => ({ x, y: points.map((p) => p[key]), name, type: "scatter",
-    mode: "lines", line: { color, width: 2 } });
+  const trace = ([name, key, color]) => ({ x, y: points.map((p) => p[key]), name,
+    type: "scatter", mode: "lines", line: { color, width: 2 } });
+  const before = ([name, key, color]) => {
+    const shown = previous.points.slice(0, x.length);
+    return { x: x.slice(0, shown.length), y: shown.map((p) => p[key]),
+      customdata: shown.map((p) => (INTERVAL === "day" ? new Date(p.t).toLocaleDateString()
+        : new Date(p.t).toLocaleString())),
+      hovertemplate: `${name} (${previous.label}): %{y} · %{customdata}<extra></extra>`,
+      name: `${name} (${previous.label})`,
+      type: "scatter", mode: "lines", line: { color: lighter(color), width: 1.5, dash: "dash" } };
+  };
   window.Plotly.react("chart-events", [
-    trace("Events", "events", "#4c6ef5"), trace("Users", "users", "#12b886"),
-    trace("Sessions", "sessions", "#f59f00"),
+    ...CHART_SERIES.map(trace), ...(previous ? CHART_SERIES.map(before) : []),
   ], {
     margin: { l: 48, r: 16, t: 8, b: 36 }, height: 300, hovermode: "x unified",
     legend: { orientation: "h", y: -0.2 }, yaxis: { rangemode: "tozero" },
@@ -147,6 +183,51 @@ function renderList(table, rows) {
   }
 }
 
+let current = null;  // {overview, series}: what the chart is drawn from
+
+async function previousPeriod(overview) {
+  // The KPI cards' previous period, in the chart's buckets.
+  const { start, previous_start: previousStart } = overview.range;
+  const series = await api("timeseries", { interval: INTERVAL, start: previousStart, end: start });
+  return { points: series.points, label: `previous ${lasting(new Date(start) - new Date(previousStart))}` };
+}
+
+async function drawChart() {
+  const previous = comparing ? await previousPeriod(current.overview) : null;
+  renderChart(current.series.points, previous);
+  root.dataset.chart = comparing ? "compared" : "drawn";
+}
+
+function keepCompare(params) {
+  if (comparing) params.set("compare", "previous"); else params.delete("compare");
+}
+
+function setUpCompare() {
+  const box = document.getElementById("compare-previous");
+  const ranges = [...document.querySelectorAll(".ranges a")];
+  const relink = () => ranges.forEach((link) => {
+    const url = new URL(link.href);
+    keepCompare(url.searchParams);
+    link.href = url;
+  });
+  box.checked = comparing;
+  relink();
+  box.addEventListener("change", async () => {
+    // Kept in the URL (a link keeps it, another range too) without reloading the page.
+    comparing = box.checked;
+    const next = new URLSearchParams(location.search);
+    keepCompare(next);
+    history.replaceState(null, "", `${location.pathname}?${next}`);
+    relink();
+    if (!current) return;
+    try {
+      await drawChart();
+    } catch (error) {
+      showError(error);
+    }
+  });
+}
+
 async function load() {
   try {
     const [overview, series] = await Promise.all([api("overview"),
@@ -155,7 +236,8 @@ async function load() {
     const plotly = await plotlyReady();
     if (plotly) {
       renderSparklines(series.points);
-      renderChart(series.points);
+      current = { overview, series };
+      await drawChart();
     }
     await Promise.all([...document.querySelectorAll("table[data-report]")].map(async (table) =>
       renderList(table, (await api(table.dataset.report, { limit: 8 })).results)));
@@ -336,5 +418,6 @@ filter.addEventListener("input", () => {
 });
 
 renderFilters();
+setUpCompare();
 load();
 connect();

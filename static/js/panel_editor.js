@@ -26,6 +26,7 @@ function fill(panel) {
   form.max.value = options.max ?? "";
   form.legend.checked = options.legend !== false;
   form.anomaly_band.checked = options.anomaly_band === true;
+  form.compare.value = options.compare || "none";
   form.thresholds.value = (options.thresholds || []).map((t) => `${t.value}:${t.color}`)
     .join(", ");
 }
@@ -47,6 +48,10 @@ function current() {
   // The band is drawn on the dashboard (line and area panels), not in this preview.
   if (form.anomaly_band.checked && ["line", "area"].includes(form.type.value)) {
     options.anomaly_band = true;
+  }
+  // The overlay too is drawn on the dashboard (line, area and bar panels).
+  if (form.compare.value !== "none" && ["line", "area", "bar"].includes(form.type.value)) {
+    options.compare = form.compare.value;
   }
   return { id: initial.id, title: form.title.value.trim(), type: form.type.value,
     query: form.query.value.trim(), options };

@@ -125,6 +125,21 @@ export function anomalyShapes(band) {
     fillcolor: "rgba(224, 49, 49, 0.08)", line: { width: 0 }, layer: "below" }));
 }
 
+// The comparison overlay of a line, area or bar panel (its option compare, answered by the
+// panel's data endpoint: the same query one period earlier, re-stamped onto these buckets): a
+// dashed, lighter line per series in that series' colour, named "<series> (<label>)", so the
+// unified hover shows now and then side by side.
+function compareTraces(compare, data, color) {
+  return compare.data.map((series) => {
+    const i = data.findIndex((s) => sameTags(s.tags, series.tags));
+    const base = color(i < 0 ? 0 : i);
+    return { type: "scatter", mode: "lines", x: series.points.map((p) => new Date(p[0])),
+      y: series.points.map((p) => p[1]),
+      name: `${i < 0 ? label(series) : label(data[i])} (${compare.label})`,
+      line: { color: tint(base, 0.55), width: 1.5, dash: "dash" }, marker: { color: base } };
+  });
+}
+
 export function draw(panel, body, answer, { timeLayout = {}, onPlot = null, band = null } = {}) {
   const options = panel.options || {};
   const data = answer.data;
@@ -139,7 +154,8 @@ export function draw(panel, body, answer, { timeLayout = {}, onPlot = null, band
   const color = (i) => (i === 0 && options.color) || PALETTE[i % PALETTE.length];
   const yaxis = { rangemode: "tozero", range: options.min !== undefined && options.max !== undefined
     ? [options.min, options.max] : undefined };
-  const legend = { showlegend: options.legend !== false && data.length > 1,
+  const overlay = answer.compare && answer.compare.data ? answer.compare : null;
+  const legend = { showlegend: options.legend !== false && (data.length > 1 || Boolean(overlay)),
     legend: { orientation: "h", y: -0.25 } };
   if (panel.type === "line" || panel.type === "area" || panel.type === "bar") {
     const banded = band && band.series && panel.type !== "bar";
@@ -148,7 +164,8 @@ export function draw(panel, body, answer, { timeLayout = {}, onPlot = null, band
       line: { color: color(i), width: 2 },
       ...(panel.type === "bar" ? { type: "bar" } : { type: "scatter", mode: "lines",
         fill: panel.type === "area" ? "tonexty" : undefined, stackgroup: panel.type === "area" ? "a" : undefined }),
-    })), ...(banded && band.anomalies.length ? [anomalyTrace(band)] : [])], { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...timeLayout,
+    })), ...(overlay ? compareTraces(overlay, data, color) : []),
+    ...(banded && band.anomalies.length ? [anomalyTrace(band)] : [])], { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...timeLayout,
       // The axis spans the asked range, not only the buckets that have data.
       xaxis: { type: "date", range: [new Date(answer.meta.start), new Date(answer.meta.end)] } },
     { onPlot });
