@@ -1,14 +1,15 @@
 """Receivers operators configure: StatsD listeners (served by ``manage.py statsd``) and
 Prometheus scrape targets (scraped by the worker), each with its health; goals; people (read,
-and erased with all their events). Scoped like every admin
+and erased with all their events); metric definitions (what receivers described, and people's
+edits, which receivers then leave alone). Scoped like every admin
 (see ``projects.admin``): a listener belongs to the project of its ingest key."""
 
 from django.contrib import admin, messages
 
 from projects.admin import ProjectScopedAdmin
 
-from . import erasure
-from .models import Goal, Person, ScrapeTarget, StatsdListener
+from . import catalog, erasure
+from .models import Goal, MetricDefinition, Person, ScrapeTarget, StatsdListener
 
 
 @admin.register(StatsdListener)
@@ -74,3 +75,16 @@ class PersonAdmin(ProjectScopedAdmin):
                   for p in queryset.select_related("project")]
         self.message_user(request, f"Erased {len(erased)} people and "
                                    f"{sum(e.events for e in erased)} events.", messages.SUCCESS)
+
+
+@admin.register(MetricDefinition)
+class MetricDefinitionAdmin(ProjectScopedAdmin):
+    list_display = ["name", "project", "unit", "type", "source", "edited_by", "edited_at",
+                    "updated_at"]
+    list_filter = ["type", "source", "project"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["source", "edited_by", "edited_at", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        catalog.mark_edited(obj, user=request.user)
+        super().save_model(request, obj, form, change)

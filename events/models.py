@@ -6,6 +6,7 @@ partitioned by day on their timestamp (created in migration 0001, maintained by
 or alters them. Writes go through ``events.services`` in bulk SQL.
 """
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -261,3 +262,54 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.person_id
+
+
+def validate_unit(value: str) -> None:
+    if value != value.strip() or not all(c.isprintable() for c in value):
+        raise ValidationError("A unit is printable text without leading or trailing spaces, "
+                              "e.g. ms, bytes, req/s.")
+
+
+class MetricDefinition(models.Model):
+    """What a metric name means in a project: its description, unit and type. Receivers fill
+    what their protocol says (``events.catalog.describe``: OTLP units and descriptions,
+    Prometheus ``# HELP`` / ``# TYPE``, StatsD types) until a person edits it; from then on
+    only people change it. What the data says of the metric (first and last seen, series, tag
+    keys and values) is read from the data (``events.query.catalog``), never stored here."""
+
+    class Type(models.TextChoices):
+        GAUGE = "gauge", "Gauge"
+        COUNTER = "counter", "Counter"
+        RATE = "rate", "Rate"
+        DISTRIBUTION = "distribution", "Distribution"
+        SET = "set", "Set"  # a StatsD set: the number of distinct members seen
+
+    # The units charts know how to scale (1.2 s, not 1200 ms); any other is free text.
+    UNITS = ("%", "ns", "us", "µs", "ms", "s", "min", "h", "d", "bytes", "KiB", "MiB", "GiB",
+             "TiB", "KB", "MB", "GB", "bits", "bits/s", "bytes/s", "KiB/s", "MiB/s", "req/s",
+             "ops/s", "count", "events", "requests", "errors", "°C", "Hz", "W", "V", "A")
+    MAX_UNIT = 32
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="", max_length=2000)
+    unit = models.CharField(
+        max_length=MAX_UNIT, blank=True, default="", validators=[validate_unit],
+        help_text="One of " + ", ".join(UNITS) + "; or any text up to 32 characters.")
+    type = models.CharField(max_length=16, choices=Type.choices, blank=True, default="")
+    source = models.CharField(max_length=32, blank=True, default="", editable=False, help_text=(
+        "The receiver that first described it (otlp, prometheus, statsd); empty if a person."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    edited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                  null=True, blank=True, related_name="+", editable=False)
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False, help_text=(
+        "Set when a person edits it: receivers no longer change it."))
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"],
+                                               name="events_metricdefinition_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -40,7 +40,7 @@ from alerts.models import (
     NotificationChannel,
     Silence,
 )
-from events.models import Goal, Person, ScrapeTarget, StatsdListener
+from events.models import Goal, MetricDefinition, Person, ScrapeTarget, StatsdListener
 from ml.models import Anomaly, AnomalyModel, ModelDefaults
 from projects import services
 from projects.models import Membership, Role
@@ -60,6 +60,7 @@ PROJECT_PATHS = {
     "events.scrapetarget": "project_id",
     "events.goal": "project_id",
     "events.person": "project_id",
+    "events.metricdefinition": "project_id",
     "alerts.notificationchannel": "project_id",
     "reports.report": "project_id",
     "reports.block": "report__project_id",
@@ -125,6 +126,8 @@ ADD = {
         "timeout_s": 5, "labels": "{}", "enabled": "on"}),
     "events.goal": AddSpec({"project": "projects.project"}, lambda n: {
         "name": f"goal {n}", "event": "signup", "path_pattern": ""}),
+    "events.metricdefinition": AddSpec({"project": "projects.project"}, lambda n: {
+        "name": f"metric.{n}", "description": "", "unit": "ms", "type": "gauge"}),
     "reports.report": AddSpec(
         {"project": "projects.project", "channels": "alerts.notificationchannel",
          "created_by": "auth.user"},
@@ -194,6 +197,8 @@ def _side(project, owner, name: str, port: int) -> dict:
         DeliveryAttempt.objects.create(notification=notification, ok=False,
                                        error=f"{name} attempt"),
         Goal.objects.create(project=project, name=f"{name} goal", event="signup"),
+        MetricDefinition.objects.create(project=project, name=f"{name} metric",
+                                        description=f"{name} definition", edited_by=owner),
         *_report_objects(project, owner, name, now),
         *_ml_objects(project, owner, name, now),
         Person.objects.create(project=project, person_id=f"{name} person", first_seen=now,

@@ -72,7 +72,21 @@ class QueryRequest(serializers.Serializer):
 
 class MetricsQuery(serializers.Serializer):
     search = serializers.CharField(required=False, trim_whitespace=False,
-                                   help_text="Part of the name, any case.")
+                                   help_text="Part of the name or the description, any case.")
+    limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=1000)
+
+
+class MetricItem(serializers.Serializer):
+    name = serializers.CharField()
+    series = serializers.IntegerField()
+    description = serializers.CharField(allow_blank=True)
+    unit = serializers.CharField(allow_blank=True)
+    type = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(allow_blank=True)
+
+
+class MetricListResponse(serializers.Serializer):
+    results = MetricItem(many=True)
 
 
 class MetricPath(serializers.Serializer):
@@ -138,12 +152,21 @@ class QueryView(APIView):
 
 
 class MetricList(APIView):
-    @extend_schema(parameters=[PROJECT, MetricsQuery],
-                   responses=OpenApiTypes.OBJECT, operation_id="metrics_list")
+    """The project's metrics with their definitions (``catalog_views`` has one metric's page)."""
+
+    runs_queries = True
+
+    @extend_schema(parameters=[PROJECT, MetricsQuery], responses=MetricListResponse,
+                   operation_id="metrics_list",
+                   examples=[OpenApiExample("Metrics", response_only=True, value={"results": [
+                       {"name": "http.latency_ms", "series": 12, "description": "Time to "
+                        "first byte", "unit": "ms", "type": "distribution",
+                        "source": "otlp"}]})])
     def get(self, request):
-        search = valid_query(MetricsQuery, request).get("search", "")[:200]
+        given = valid_query(MetricsQuery, request)
         project = _project(request, request.query_params.get("project"))
-        return Response({"results": catalog.metric_names(project.pk, search)})
+        return Response({"results": catalog.metric_names(
+            project.pk, given.get("search", "")[:200], given["limit"])})
 
 
 class MetricTags(APIView):

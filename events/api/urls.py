@@ -1,7 +1,7 @@
 from django.urls import path
 
 from ..ingest import endpoints
-from . import analytics_views, product_views, query_views, source_views
+from . import analytics_views, catalog_views, product_views, query_views, source_views
 
 app_name = "events-api"
 urlpatterns = [
@@ -9,9 +9,11 @@ urlpatterns = [
     path("metrics", endpoints.metrics, name="metrics"),
     path("prom/write", endpoints.prometheus_remote_write, name="prom-remote-write"),
     path("query", query_views.QueryView.as_view(), name="query"),
+    path("query/autocomplete", catalog_views.Autocomplete.as_view(), name="query-autocomplete"),
     path("projects/<int:project_id>/sources/", source_views.SourceList.as_view(),
          name="source-list"),
     path("metrics/", query_views.MetricList.as_view(), name="metric-list"),
+    path("metrics/<str:name>/", catalog_views.MetricDetail.as_view(), name="metric-detail"),
     path("metrics/<str:name>/tags", query_views.MetricTags.as_view(), name="metric-tags"),
     path("metrics/<str:name>/window", query_views.MetricWindow.as_view(), name="metric-window"),
     path("analytics/<str:report>", analytics_views.AnalyticsReport.as_view(),

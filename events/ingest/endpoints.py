@@ -28,7 +28,7 @@ from django.http import HttpResponse
 
 from analytics_site.errors import ApiError
 
-from .. import selectors, services
+from .. import catalog, selectors, services
 from . import cumulative, intake
 from .http import Call, Endpoint, Outcome, cors_headers, json_answer
 from .receivers import influx, product
@@ -202,6 +202,8 @@ class OtlpMetrics(Endpoint):
         points = await cumulative.settle(decoded, key.project_id)
         intake.check_receiver_batch(points)
         result = await intake.ingest_points(key=key, items=points) if points else None
+        await catalog.describe(project_id=key.project_id, source="otlp",
+                               definitions=decoded.definitions)
         return Outcome(result, rejected=decoded.rejected,
                        error=decoded.errors[-1] if decoded.errors else "",
                        context={"decoded": decoded, "points": points,

@@ -20,13 +20,19 @@ from django.utils import timezone
 from analytics_site import outbound
 from analytics_site.errors import ApiError
 
-from .. import db, selectors
+from .. import catalog, db, selectors
 from ..models import ScrapeTarget
 from . import cumulative, intake
 from .ratelimit import client as redis_client
 from .receivers import prometheus
 
 MAX_BODY = 10 * 1024 * 1024
+# What every scrape records besides the target's samples, described as Prometheus does.
+SCRAPE_DEFINITIONS = {
+    "up": ("1 if the target answered the last scrape, 0 if not", "", "gauge"),
+    "scrape_duration_seconds": ("How long the last scrape took", "s", "gauge"),
+    "scrape_samples_scraped": ("How many samples the last scrape returned", "count", "gauge"),
+}
 
 
 class ScrapeURLRefused(outbound.URLRefused):
@@ -66,6 +72,7 @@ async def _scrape(target: dict) -> dict:
     started = time.perf_counter()
     report = {"pk": target["pk"], "up": False, "samples": 0, "error": ""}
     points: list[dict] = []
+    definitions = dict(SCRAPE_DEFINITIONS)
     try:
         answer = await outbound.request_async(
             "GET", target["url"], policy=SCRAPES, timeout=target["timeout"], max_bytes=MAX_BODY,
@@ -76,6 +83,7 @@ async def _scrape(target: dict) -> dict:
             raise prometheus.PrometheusError(f"body over {MAX_BODY} bytes")
         collected = prometheus.collect_exposition(answer.text, tags)
         points = await cumulative.settle(collected, target["project"])
+        definitions.update(collected.definitions)
         report.update(up=True, samples=collected.samples)
     except prometheus.PrometheusError as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"[:1000]
@@ -103,6 +111,9 @@ async def _scrape(target: dict) -> dict:
                               f"{points[bad.index]['name']}: {bad.message}"
     except ApiError as exc:
         report["error"] = exc.message
+    else:
+        await catalog.describe(project_id=target["project"], source="prometheus",
+                               definitions=definitions)
     await sources.note(redis_client(), target["project"], "prom_scrape",
                        accepted=report["samples"], rejected=0, error=report["error"])
     return report

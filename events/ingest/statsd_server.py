@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from analytics_site.errors import ApiError, ServiceUnavailable
 
-from .. import db, selectors, services
+from .. import catalog, db, selectors, services
 from ..models import StatsdListener
 from . import intake, sources
 from .ratelimit import client as redis_client
@@ -115,6 +115,8 @@ class Served:
                         raise ApiError("the listener's ingest key is revoked or unknown")
                     result = await intake.store_points(key=key, items=points)
                     stored = result.accepted
+                    await catalog.describe(project_id=key.project_id, source="statsd",
+                                           definitions=aggregator.definitions)
                     rejected += len(result.rejected)
                     if result.rejected:
                         error = result.rejected[-1].message

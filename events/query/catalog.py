@@ -21,16 +21,30 @@ RATE_WINDOWS = (1, 5, 60)
 
 
 def names_statement(project_id: int, search: str, limit: int) -> Statement:
+    """Metric names with their series count and definition; ``search`` matches the name or the
+    description, any case."""
     return Statement(sql.SQL(
-        "SELECT name, count(*) FROM events_metricseries WHERE project_id = %(project)s "
-        "AND strpos(upper(name), upper(%(search)s)) > 0 GROUP BY name ORDER BY name "
-        "LIMIT %(limit)s"), {"project": project_id, "search": search, "limit": limit},
+        "SELECT s.name, s.series, d.description, d.unit, d.type, d.source "
+        "FROM (SELECT name, count(*) AS series FROM events_metricseries "
+        "WHERE project_id = %(project)s GROUP BY name) AS s "
+        "LEFT JOIN events_metricdefinition d ON d.project_id = %(project)s AND d.name = s.name "
+        "WHERE strpos(upper(s.name), upper(%(search)s)) > 0 "
+        "OR strpos(upper(d.description), upper(%(search)s)) > 0 "
+        "ORDER BY s.name LIMIT %(limit)s"),
+        {"project": project_id, "search": search, "limit": limit},
         table="events_metricseries")
 
 
 def metric_names(project_id: int, search: str = "", limit: int = 100) -> list[dict]:
+    """``[{name, series, description, unit, type, source}]`` (empty texts when undescribed)."""
     rows = executor.rows(names_statement(project_id, search, limit))
-    return [{"name": name, "series": series} for name, series in rows]
+    return [{"name": name, "series": series, **_definition(description, unit, kind, source)}
+            for name, series, description, unit, kind, source in rows]
+
+
+def _definition(description, unit, kind, source) -> dict:
+    return {"description": description or "", "unit": unit or "", "type": kind or "",
+            "source": source or ""}
 
 
 def metric_tags(project_id: int, name: str) -> dict | None:
@@ -46,6 +60,76 @@ def metric_tags(project_id: int, name: str) -> dict | None:
     return {key: {"values": sorted(found)[:MAX_VALUES_PER_KEY],
                   "more": len(found) > MAX_VALUES_PER_KEY}
             for key, found in sorted(values.items())}
+
+
+TOP_VALUES = 10
+
+
+def definition_statement(project_id: int, name: str) -> Statement:
+    return Statement(sql.SQL(
+        "SELECT d.description, d.unit, d.type, d.source, u.username, d.edited_at, d.updated_at "
+        "FROM events_metricdefinition d LEFT JOIN auth_user u ON u.id = d.edited_by_id "
+        "WHERE d.project_id = %(project)s AND d.name = %(name)s"),
+        {"project": project_id, "name": name}, table="events_metricdefinition")
+
+
+def seen_statement(project_id: int, name: str) -> Statement:
+    """Series count and first seen (when its first series was created), and last seen (the
+    latest point the hourly name rollup holds)."""
+    return Statement(sql.SQL(
+        "SELECT count(*), min(created_at), "
+        "(SELECT last_at FROM events_metricnamerollup1h WHERE project_id = %(project)s "
+        "AND name = %(name)s ORDER BY bucket DESC LIMIT 1) "
+        "FROM events_metricseries WHERE project_id = %(project)s AND name = %(name)s"),
+        {"project": project_id, "name": name}, table="events_metricseries")
+
+
+def tag_values_statement(project_id: int, name: str, top: int) -> Statement:
+    """Per tag key of the metric's series: how many distinct values, and the ``top`` values
+    carried by the most series."""
+    return Statement(sql.SQL(
+        """WITH pairs AS (
+               SELECT t.key, t.value, count(*) AS series
+               FROM events_metricseries s, jsonb_each_text(s.tags) AS t(key, value)
+               WHERE s.project_id = %(project)s AND s.name = %(name)s
+               GROUP BY t.key, t.value
+           ), ranked AS (
+               SELECT key, value, series, count(*) OVER (PARTITION BY key) AS distinct_values,
+                      row_number() OVER (PARTITION BY key ORDER BY series DESC, value) AS rank
+               FROM pairs
+           )
+           SELECT key, distinct_values, value, series FROM ranked
+           WHERE rank <= %(top)s ORDER BY key, rank"""),
+        {"project": project_id, "name": name, "top": top}, table="events_metricseries")
+
+
+def metric_page(project_id: int, name: str) -> dict | None:
+    """What the metric's page shows: its definition, first and last seen, series count and tag
+    keys with their distinct value counts and top values; None if the project has no such
+    metric (no series, no definition)."""
+    with executor.session() as s:
+        definition = s.one(definition_statement(project_id, name))
+        series, first_seen, last_seen = s.one(seen_statement(project_id, name))
+        tag_rows = s.rows(tag_values_statement(project_id, name, TOP_VALUES)) if series else []
+    if not series and definition is None:
+        return None
+    description, unit, kind, source, edited_by, edited_at, updated_at = \
+        definition or ("", "", "", "", None, None, None)
+    tags: dict[str, dict] = {}
+    for key, distinct, value, count in tag_rows:
+        entry = tags.setdefault(key, {"values": distinct, "top": []})
+        entry["top"].append({"value": value, "series": count})
+    return {
+        "name": name, **_definition(description, unit, kind, source),
+        "edited_by": edited_by,
+        "edited_at": _iso(edited_at), "updated_at": _iso(updated_at),
+        "first_seen": _iso(first_seen), "last_seen": _iso(last_seen), "series": series,
+        "tags": [{"key": key, **entry} for key, entry in tags.items()],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def parse_tag_filter(name: str, tags: str):

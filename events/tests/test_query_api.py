@@ -74,7 +74,9 @@ def test_other_projects_are_not_found(data, two_projects, token_client):
 def test_metric_names_and_tags(data, two_projects, token_client):
     client = token_client(two_projects["a_viewer"])
     names = client.get(f"/api/v1/metrics/?project={data.pk}").json()["results"]
-    assert names == [{"name": "cpu.user", "series": 1}, {"name": "http.latency_ms", "series": 2}]
+    undescribed = {"description": "", "unit": "", "type": "", "source": ""}
+    assert names == [{"name": "cpu.user", "series": 1, **undescribed},
+                     {"name": "http.latency_ms", "series": 2, **undescribed}]
     searched = client.get(f"/api/v1/metrics/?project={data.pk}&search=LATENCY").json()
     assert [n["name"] for n in searched["results"]] == ["http.latency_ms"]
     tags = client.get(f"/api/v1/metrics/http.latency_ms/tags?project={data.pk}").json()

@@ -24,6 +24,7 @@ from events.query import (
     paths,
     people,
     retention,
+    suggest,
 )
 from events.query.engine import Retention
 from events.query.filters import parse
@@ -131,6 +132,14 @@ def cases() -> dict[str, list]:
         "analytics users": [analytics.users_statement(PROJECT, week, search="ann", min_events=2,
                                                       ordering="-events", limit=50, offset=0)],
         "catalog metric names": [catalog.names_statement(PROJECT, "cpu", 100)],
+        "catalog metric page": [catalog.definition_statement(PROJECT, "cpu"),
+                                catalog.seen_statement(PROJECT, "cpu"),
+                                catalog.tag_values_statement(PROJECT, "cpu", 10)],
+        "autocomplete metric names": [
+            suggest.metrics_statement(PROJECT, suggest.Fragment("cp"), 20)],
+        "autocomplete tag keys and values": [
+            suggest.tag_keys_statement(PROJECT, "cpu", suggest.Fragment("ho"), 20),
+            suggest.tag_values_statement(PROJECT, "cpu", "host", suggest.Fragment("web"), 20)],
         "catalog live window": [catalog.window_statement([11, 12], 300, NOW)],
     }
 

@@ -14,6 +14,11 @@ attribute keys are kept, other characters outside the tag alphabet become ``_``)
   above), ``name.min`` / ``name.max`` when sent, and ``name.p50``, ``name.p75``, ``name.p90``,
   ``name.p95``, ``name.p99`` estimated from the interval's buckets (linear within a bucket).
 - **Summary**: ``name.count``, ``name.sum`` and ``name.pNN`` for the quantiles it carries.
+
+Each metric's description and unit (UCUM, as OTLP sends it: ``By`` becomes ``bytes``, ``1`` no
+unit, ``{request}/s`` ``req/s``) describe the names it becomes, with a type: gauge (gauges and
+up-down counters), counter (monotonic sums, and ``.count`` / ``.sum``), distribution (a
+histogram's or summary's percentiles, min and max).
 """
 
 from __future__ import annotations
@@ -101,6 +106,8 @@ class Decoded:
     cumulative: list[tuple[str, int, list[float], list[dict]]] = field(default_factory=list)
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    # what the metadata says of each name: (description, unit, type), for the catalogue
+    definitions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def entries(self) -> list[tuple[str, int, list[float], bool]]:
         """The running totals for ``events.ingest.cumulative``: (state key, start, totals,
@@ -111,6 +118,45 @@ class Decoded:
 
     def settle(self, increases: list[list[float] | None]) -> list[dict]:
         return settle(self, increases)
+
+
+UCUM_UNITS = {"1": "", "%": "%", "ns": "ns", "us": "us", "ms": "ms", "s": "s", "min": "min",
+              "h": "h", "d": "d", "By": "bytes", "KiBy": "KiB", "MiBy": "MiB", "GiBy": "GiB",
+              "TiBy": "TiB", "kBy": "KB", "MBy": "MB", "GBy": "GB", "bit": "bits",
+              "bit/s": "bits/s", "By/s": "bytes/s", "KiBy/s": "KiB/s", "MiBy/s": "MiB/s",
+              "Cel": "°C", "Hz": "Hz", "W": "W", "V": "V", "A": "A",
+              "{request}/s": "req/s", "{requests}/s": "req/s"}
+
+
+def unit_of(ucum: str) -> str:
+    """OTLP's unit (UCUM) as the catalogue's: the known ones translated, an annotation
+    (``{packets}``) as its word, anything else as sent (up to 32 characters)."""
+    ucum = ucum.strip()
+    if ucum in UCUM_UNITS:
+        return UCUM_UNITS[ucum]
+    if ucum.startswith("{") and ucum.endswith("}"):
+        return ucum[1:-1][:32]
+    return ucum[:32]
+
+
+def _describe(out: Decoded, metric, kind: str | None) -> None:
+    """Once per metric (not per point): the names it becomes, described."""
+    name, text, unit = metric.name, metric.description, unit_of(metric.unit)
+    if kind == "gauge" or (kind == "sum" and not metric.sum.is_monotonic):
+        out.definitions[name] = (text, unit, "gauge")
+    elif kind == "sum":
+        out.definitions[name] = (text, unit, "counter")
+    elif kind in ("histogram", "exponential_histogram", "summary"):
+        out.definitions[f"{name}.count"] = (text, "count", "counter")
+        out.definitions[f"{name}.sum"] = (text, unit, "counter")
+        if kind == "summary":  # the quantiles it carries (its first point's)
+            points = metric.summary.data_points
+            stats = [f"p{round(v.quantile * 100):d}" if v.quantile < 1 else "max"
+                     for v in (points[0].quantile_values if points else ())]
+        else:
+            stats = [*(f"p{round(q * 100)}" for q in QUANTILES), "min", "max"]
+        for stat in stats:
+            out.definitions[f"{name}.{stat}"] = (text, unit, "distribution")
 
 
 def _point(name: str, value: float, tags: dict, time_ns: int) -> dict:
@@ -164,6 +210,7 @@ def flatten(request: ExportMetricsServiceRequest) -> Decoded:
                 kind = metric.WhichOneof("data")
                 try:
                     _flatten_metric(out, metric, kind, resource_tags)
+                    _describe(out, metric, kind)
                 except (ValueError, OverflowError) as exc:
                     out.rejected += 1
                     out.errors.append(f"{metric.name}: {exc}")

@@ -7,6 +7,11 @@ and summary ``_count`` / ``_sum`` are running totals: stored as increases since 
 report of the series (``counters``). A histogram's bucket increases also give ``name.p50`` …
 ``name.p99`` (linear inside a bucket); a summary's quantiles are stored as ``name.p50`` … (and
 ``name.max`` for quantile 1).
+
+``# HELP`` and ``# TYPE`` (and OpenMetrics' ``# UNIT``, else the unit a name's suffix states:
+``_seconds``, ``_bytes`` …) describe the names each family becomes, once per family: counters
+(``name_total``, ``_count``, ``_sum``) as counters, gauges as gauges, a histogram's or summary's
+percentiles as distributions. Remote write's metadata is not decoded.
 """
 
 from __future__ import annotations
@@ -18,9 +23,14 @@ import orjson
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from prometheus_client.parser import text_string_to_metric_families
 
-from .otlp import quantiles_from_buckets
+from .otlp import QUANTILES, quantiles_from_buckets
 
 CUMULATIVE_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+# The base units Prometheus' naming conventions put at the end of a name.
+SUFFIX_UNITS = (("_seconds", "s"), ("_milliseconds", "ms"), ("_microseconds", "us"),
+                ("_nanoseconds", "ns"), ("_bytes", "bytes"), ("_bits", "bits"),
+                ("_percent", "%"), ("_celsius", "°C"), ("_hertz", "Hz"), ("_volts", "V"),
+                ("_amperes", "A"), ("_watts", "W"))
 
 
 class PrometheusError(ValueError):
@@ -93,6 +103,8 @@ class Collected:
         self.points: list[dict] = []
         self.totals: list[tuple[str, dict, float, float | None]] = []  # name, tags, value, ts
         self.samples = 0
+        # what the metadata says of each name: (description, unit, type), for the catalogue
+        self.definitions: dict[str, tuple[str, str, str]] = {}
 
     def add(self, name: str, tags: dict, value: float, timestamp: float | None,
             cumulative: bool) -> None:
@@ -141,6 +153,29 @@ class Collected:
         return points
 
 
+def unit_of(family) -> str:
+    if family.unit:
+        return family.unit[:32]
+    base = family.name.removesuffix("_total")
+    return next((unit for suffix, unit in SUFFIX_UNITS if base.endswith(suffix)), "")
+
+
+def _describe(out: Collected, family) -> None:
+    name, text, unit = family.name, family.documentation, unit_of(family)
+    if family.type == "counter":
+        out.definitions[f"{name}_total"] = (text, unit, "counter")
+    elif family.type == "gauge":
+        out.definitions[name] = (text, unit, "gauge")
+    elif family.type in ("histogram", "summary"):
+        out.definitions[f"{name}_count"] = (text, "count", "counter")
+        out.definitions[f"{name}_sum"] = (text, unit, "counter")
+        if family.type == "histogram":
+            for q in QUANTILES:
+                out.definitions[f"{name}.p{round(q * 100)}"] = (text, unit, "distribution")
+    elif text or unit:
+        out.definitions[name] = (text, unit, "")
+
+
 def collect_exposition(text: str, extra_tags: dict) -> Collected:
     out = Collected()
     try:
@@ -148,6 +183,8 @@ def collect_exposition(text: str, extra_tags: dict) -> Collected:
     except Exception as exc:  # the parser raises ValueError and friends
         raise PrometheusError(f"not the Prometheus text format: {str(exc)[:200]}") from None
     for family in families:
+        if family.samples:
+            _describe(out, family)
         for sample in family.samples:
             if sample.name.endswith("_created"):
                 continue
@@ -155,6 +192,9 @@ def collect_exposition(text: str, extra_tags: dict) -> Collected:
             if family.type == "summary" and "quantile" in sample.labels:
                 quantile = float(tags.pop("quantile"))
                 label = "max" if quantile >= 1 else f"p{round(quantile * 100)}"
+                if f"{family.name}.{label}" not in out.definitions:  # once per quantile
+                    out.definitions[f"{family.name}.{label}"] = (
+                        family.documentation, unit_of(family), "distribution")
                 out.add(f"{family.name}.{label}", tags, float(sample.value), sample.timestamp,
                         False)
                 continue

@@ -11,6 +11,10 @@ The aggregator keeps one flush interval (10 s by default) and turns it into metr
   exact, plus up to ``SAMPLES_PER_SERIES`` of the values themselves as ``name`` points, which
   feed the engine's sketches — so ``p95:name{}`` over any range works;
 - sets (``s``): ``name`` = how many distinct members the interval saw.
+
+Each flush also says what type each name is (``definitions``, for the catalogue), per series
+rather than per value: counters, gauges, distributions (a timer's or histogram's samples and
+percentiles; ``ms`` timers in ms) and sets.
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ def _number(raw: str) -> float:
 
 @dataclass
 class _Timer:
+    kind: str = "ms"
     count: float = 0.0
     total: float = 0.0
     values: list[float] = field(default_factory=list)
@@ -102,6 +107,8 @@ class Aggregator:
     received: int = 0
     rejected: int = 0
     last_error: str = ""
+    # what the last flush's names are: (description, unit, type)
+    definitions: dict = field(default_factory=dict)
 
     def add(self, sample: Sample) -> None:
         key = (sample.name, sample.tags)
@@ -127,7 +134,9 @@ class Aggregator:
                 self.gauges[key] = value
                 self.gauges_seen.add(key)
             else:
-                timer = self.timers.setdefault(key, _Timer())
+                timer = self.timers.get(key)
+                if timer is None:
+                    timer = self.timers[key] = _Timer(kind)
                 timer.count += 1 / sample.rate
                 timer.total += value
                 timer.values.append(value)
@@ -143,6 +152,7 @@ class Aggregator:
     def flush(self, timestamp: float) -> list[dict]:
         """The interval's points; counters, timers and sets start over, gauges are kept."""
         points = []
+        self.definitions = self._definitions()
 
         def point(name, value, tags):
             points.append({"name": name, "value": value, "tags": dict(tags),
@@ -169,3 +179,16 @@ class Aggregator:
             point(name, float(len(members)), tags)
         self.counters, self.timers, self.sets, self.gauges_seen = {}, {}, {}, set()
         return points
+
+    def _definitions(self) -> dict[str, tuple[str, str, str]]:
+        found = {name: ("", "", "counter") for name, _ in self.counters}
+        found.update((name, ("", "", "gauge")) for name, _ in self.gauges_seen)
+        found.update((name, ("", "", "set")) for name, _ in self.sets)
+        for (name, _), timer in self.timers.items():
+            unit = "ms" if timer.kind == "ms" else ""
+            found[name] = ("", unit, "distribution")
+            found[f"{name}.count"] = ("", "count", "counter")
+            found[f"{name}.sum"] = ("", unit, "counter")
+            for stat in ("min", "max", *(f"p{round(q * 100)}" for q in QUANTILES)):
+                found[f"{name}.{stat}"] = ("", unit, "distribution")
+        return found

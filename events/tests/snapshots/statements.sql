@@ -479,7 +479,68 @@ WITH identified AS (
         LIMIT %(limit)s OFFSET %(offset)s;
 
 -- catalog metric names [1/1] reads events_metricseries (resolution raw)
-SELECT name, count(*) FROM events_metricseries WHERE project_id = %(project)s AND strpos(upper(name), upper(%(search)s)) > 0 GROUP BY name ORDER BY name LIMIT %(limit)s;
+SELECT s.name, s.series, d.description, d.unit, d.type, d.source FROM (SELECT name, count(*) AS series FROM events_metricseries WHERE project_id = %(project)s GROUP BY name) AS s LEFT JOIN events_metricdefinition d ON d.project_id = %(project)s AND d.name = s.name WHERE strpos(upper(s.name), upper(%(search)s)) > 0 OR strpos(upper(d.description), upper(%(search)s)) > 0 ORDER BY s.name LIMIT %(limit)s;
+
+-- catalog metric page [1/3] reads events_metricdefinition (resolution raw)
+SELECT d.description, d.unit, d.type, d.source, u.username, d.edited_at, d.updated_at FROM events_metricdefinition d LEFT JOIN auth_user u ON u.id = d.edited_by_id WHERE d.project_id = %(project)s AND d.name = %(name)s;
+
+-- catalog metric page [2/3] reads events_metricseries (resolution raw)
+SELECT count(*), min(created_at), (SELECT last_at FROM events_metricnamerollup1h WHERE project_id = %(project)s AND name = %(name)s ORDER BY bucket DESC LIMIT 1) FROM events_metricseries WHERE project_id = %(project)s AND name = %(name)s;
+
+-- catalog metric page [3/3] reads events_metricseries (resolution raw)
+WITH pairs AS (
+               SELECT t.key, t.value, count(*) AS series
+               FROM events_metricseries s, jsonb_each_text(s.tags) AS t(key, value)
+               WHERE s.project_id = %(project)s AND s.name = %(name)s
+               GROUP BY t.key, t.value
+           ), ranked AS (
+               SELECT key, value, series, count(*) OVER (PARTITION BY key) AS distinct_values,
+                      row_number() OVER (PARTITION BY key ORDER BY series DESC, value) AS rank
+               FROM pairs
+           )
+           SELECT key, distinct_values, value, series FROM ranked
+           WHERE rank <= %(top)s ORDER BY key, rank;
+
+-- autocomplete metric names [1/1] reads events_metricseries (resolution raw)
+WITH prefixed AS MATERIALIZED (
+               SELECT DISTINCT lower(name) COLLATE "C" AS folded, name FROM events_metricseries
+               WHERE project_id = %(project)s
+                 AND lower(name) COLLATE "C" LIKE lower(%(prefix)s)
+               ORDER BY 1, 2 LIMIT %(limit)s
+           ), inside AS (
+               SELECT DISTINCT lower(name) COLLATE "C" AS folded, name FROM events_metricseries
+               WHERE project_id = %(project)s AND strpos(lower(name), lower(%(text)s)) > 1
+                 AND (SELECT count(*) FROM prefixed) < %(limit)s
+               ORDER BY 1, 2 LIMIT %(limit)s
+           ), found AS (
+               (SELECT 0 AS rank, folded, name FROM prefixed)
+               UNION ALL
+               (SELECT 1, folded, name FROM inside)
+               ORDER BY 1, 2, 3 LIMIT %(limit)s
+           )
+           SELECT f.name, d.description, d.unit, d.type FROM found f
+           LEFT JOIN events_metricdefinition d ON d.project_id = %(project)s AND d.name = f.name
+           ORDER BY f.rank, f.folded, f.name;
+
+-- autocomplete tag keys and values [1/2] reads events_metricseries (resolution raw)
+SELECT t.key, count(DISTINCT t.value) AS values
+           FROM events_metricseries s, jsonb_each_text(s.tags) AS t(key, value)
+           WHERE s.project_id = %(project)s AND s.name = %(metric)s
+             AND strpos(lower(t.key), lower(%(text)s)) > 0
+           GROUP BY t.key
+           ORDER BY strpos(lower(t.key), lower(%(text)s)) <> 1, lower(t.key) COLLATE "C",
+                    t.key
+           LIMIT %(limit)s;
+
+-- autocomplete tag keys and values [2/2] reads events_metricseries (resolution raw)
+SELECT v.value, count(*) AS series
+           FROM events_metricseries s, LATERAL (SELECT s.tags ->> %(key)s AS value) AS v
+           WHERE s.project_id = %(project)s AND s.name = %(metric)s AND v.value IS NOT NULL
+             AND strpos(lower(v.value), lower(%(text)s)) > 0
+           GROUP BY v.value
+           ORDER BY strpos(lower(v.value), lower(%(text)s)) <> 1,
+                    lower(v.value) COLLATE "C", v.value
+           LIMIT %(limit)s;
 
 -- catalog live window [1/1] reads events_metricpoint (resolution raw)
 SELECT count(*) FILTER (WHERE w), avg(value) FILTER (WHERE w),
