@@ -1,5 +1,7 @@
 """Fixtures shared by every app's tests. Real PostgreSQL and Redis: see settings_test."""
 
+import asyncio
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -19,6 +21,25 @@ def _fresh_cache():
     assert getattr(settings, "TEST_SUITE_SETTINGS", False), "run pytest with settings_test"
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_playwright_loop(request, monkeypatch):
+    """A test that does not use the browser runs as if no browser had been started.
+
+    Playwright's sync API marks its loop as running in the main thread after every call, so after
+    the first browser test async_to_sync (streamed exports, live.publish_sync) refuses to run; and
+    the browser fixture allows async-unsafe ORM calls process-wide. Both are undone for the test."""
+    if "browser" in request.fixturenames:
+        yield
+        return
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
+    running = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(running)
 
 
 @pytest.fixture
@@ -84,5 +105,6 @@ def child_env(**extra) -> dict:
     db = urlsplit(settings.DATABASE_URL)._replace(path="/" + connection.settings_dict["NAME"])
     env = {**os.environ, "DATABASE_URL": db.geturl(), "REDIS_URL": settings.REDIS_URL,
            "DJANGO_SETTINGS_MODULE": "analytics_site.settings_test", "PYTHONUNBUFFERED": "1"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser fixture's, for this process only
     env.update(extra)
     return env

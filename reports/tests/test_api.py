@@ -3,7 +3,6 @@ with field-level errors and the engine's messages; exports in four formats and a
 holding the engine's numbers; run now; "Make a report" from a dashboard's export; roles (viewers
 read, editors change) and another project's report 404 everywhere."""
 
-import asyncio
 import csv
 import io
 import json
@@ -156,19 +155,9 @@ async def _drain(chunks) -> bytes:
 
 
 def _body(response) -> bytes:
-    """A file answer's bytes (the exports stream asynchronously, as daphne serves them).
-
-    A browser test earlier in the session leaves Playwright's loop marked as running in this
-    thread (its sync API runs the loop in a greenlet of the same thread), and async_to_sync
-    refuses to start under a running loop: it is hidden for the call."""
-    if not response.streaming:
-        return response.content
-    running = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        return async_to_sync(_drain)(response.streaming_content)
-    finally:
-        asyncio._set_running_loop(running)
+    """A file answer's bytes (the exports stream asynchronously, as daphne serves them)."""
+    return async_to_sync(_drain)(response.streaming_content) if response.streaming \
+        else response.content
 
 
 def test_exports_hold_the_engines_numbers_in_four_formats_and_a_png(api):
