@@ -16,6 +16,7 @@ class Schedule:
 SCHEDULES = [
     Schedule("events: partitions and retention", "events.maintain_partitions", 3600, 600),
     Schedule("events: fold rollups", "events.fold_rollups", 2, 10),
+    Schedule("events: pre-aggregate the paths of past hours", "events.build_path_hours", 600, 550),
     Schedule("events: scrape Prometheus targets", "events.scrape_targets", 5, 5),
     Schedule("alerts: evaluate due rules", "alerts.evaluate", 10, 10),
     Schedule("alerts: resend lost notifications", "alerts.sweep_deliveries", 30, 30),

@@ -14,7 +14,7 @@ database and kept: without ``--external`` an embedded PostgreSQL and Redis in
 the servers of ``DATABASE_URL`` / ``REDIS_URL``, database ``analytics_bench_product``. Loading
 is set-based SQL straight into the partitioned table, then every rollup the reports read
 (hourly event and per-dimension rollups with their sketches, sessions, people) built in SQL as
-the fold would have built them.
+the fold would have built them, and the paths per hour and day (``events.pathhours``).
 
 Timed, each ``--runs`` times through ``events.query`` in this process, with the answer cache off
 ("uncached") and on ("cached"; PostgreSQL's own buffers are warm either way):
@@ -354,6 +354,13 @@ def finish_rollups(project) -> None:
             cursor.execute(SESSION_PAGES_SQL, {"project": project.pk})
             _log(f"  session pages: {cursor.rowcount:,} sessions in "
                  f"{time.perf_counter() - began:.0f} s")
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM events_pathhour)")
+        if not cursor.fetchone()[0]:
+            from events import pathhours
+
+            began = time.perf_counter()
+            built = pathhours.build_due()
+            _log(f"  path hours: {len(built)} hours in {time.perf_counter() - began:.0f} s")
         cursor.execute("VACUUM ANALYZE")
 
 
@@ -480,7 +487,8 @@ def main() -> None:
         _log(f"loaded in {time.perf_counter() - began:.0f} s")
     with connection.cursor() as cursor:
         cursor.execute("SELECT EXISTS (SELECT 1 FROM events_dimrollup1d), EXISTS (SELECT 1 "
-                       "FROM events_sessionrollup WHERE pages IS NOT NULL)")
+                       "FROM events_sessionrollup WHERE pages IS NOT NULL), "
+                       "EXISTS (SELECT 1 FROM events_pathhour)")
         if not all(cursor.fetchone()):
             finish_rollups(project)
     with connection.cursor() as cursor:

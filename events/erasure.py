@@ -105,6 +105,15 @@ _SUBTRACT = [
              WHERE project_id = %(project)s AND session_id = ANY(%(sessions)s)
              GROUP BY 1, 2) AS x
        WHERE h.project_id = %(project)s AND h.hour = x.hour AND h.bot = x.bot""",
+    # The hours of paths those sessions were counted in are built again (events.pathhours).
+    """DELETE FROM events_pathhour d USING events_sessionrollup s
+       WHERE d.project_id = %(project)s AND s.project_id = %(project)s
+         AND (s.session_id = ANY(%(sessions)s) OR s.person_id = ANY(%(ids)s))
+         AND d.hour = date_trunc('hour', s.started_at, 'UTC')""",
+    """DELETE FROM events_pathday d USING events_sessionrollup s
+       WHERE d.project_id = %(project)s AND s.project_id = %(project)s
+         AND (s.session_id = ANY(%(sessions)s) OR s.person_id = ANY(%(ids)s))
+         AND d.day = (s.started_at AT TIME ZONE 'UTC')::date""",
     """DELETE FROM events_sessionrollup
        WHERE project_id = %(project)s
          AND (session_id = ANY(%(sessions)s) OR person_id = ANY(%(ids)s))""",

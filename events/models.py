@@ -22,7 +22,8 @@ DATA_TABLES = ("events_event", "events_eventseen", "events_metricpoint", "events
                "events_eventrollup1h", "events_hourrollup", "events_sessiondelta",
                "events_sessionrollup", "events_metricnamerollup1h", "events_sessionhour",
                "events_dimdelta", "events_dimrollup1h", "events_dimrollup1d",
-               "events_persondelta", "events_person")
+               "events_persondelta", "events_person", "events_pathrollup1h",
+               "events_pathhour", "events_pathrollup1d", "events_pathday")
 
 
 class Event(models.Model):

@@ -26,7 +26,9 @@ DAYS_AHEAD = 3
 HOURLY_BY_PROJECT = (("events_metricnamerollup1h", "bucket"), ("events_eventrollup1h", "hour"),
                      ("events_hourrollup", "hour"), ("events_sessionhour", "hour"),
                      ("events_sessionrollup", "ended_at"), ("events_dimrollup1h", "bucket"),
-                     ("events_dimrollup1d", "bucket"), ("events_person", "last_seen"))
+                     ("events_dimrollup1d", "bucket"), ("events_person", "last_seen"),
+                     ("events_pathrollup1h", "hour"), ("events_pathhour", "hour"),
+                     ("events_pathrollup1d", "day"), ("events_pathday", "day"))
 
 
 @dataclass

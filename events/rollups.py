@@ -284,6 +284,17 @@ WITH taken AS (
         bounces = h.bounces + EXCLUDED.bounces,
         duration_sum = h.duration_sum + EXCLUDED.duration_sum
     RETURNING 1
+), changed AS (  -- the hours of paths (events.pathhours) whose sessions changed: built again
+    SELECT project_id, date_trunc('hour', started_at, 'UTC') AS hour FROM merged
+    UNION SELECT project_id, date_trunc('hour', started_at, 'UTC') FROM before
+), unbuilt AS (
+    DELETE FROM events_pathhour d USING changed c
+    WHERE d.project_id = c.project_id AND d.hour = c.hour
+    RETURNING 1
+), unbuilt_days AS (
+    DELETE FROM events_pathday d USING changed c
+    WHERE d.project_id = c.project_id AND d.day = (c.hour AT TIME ZONE 'UTC')::date
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM merged)
 """

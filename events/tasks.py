@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import retention, rollups
+from . import pathhours, retention, rollups
 from .ingest import scrape
 
 
@@ -24,3 +24,8 @@ def fold_rollups() -> dict:
 def scrape_targets() -> dict:
     reports = scrape.scrape_due()
     return {"scraped": len(reports), "down": sum(not r["up"] for r in reports)}
+
+
+@shared_task(name="events.build_path_hours")
+def build_path_hours() -> dict:
+    return {"built": pathhours.build_due()}

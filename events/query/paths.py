@@ -6,15 +6,20 @@ the range; a page viewed again right after itself (a reload) counts once; at eac
 most common items are kept and the rest are folded into "other"; a session that ends counts as
 "(end)". Known crawlers are left out unless asked for.
 
-Reads: for pages, the session rollup only — each session keeps its first 50 page views in order,
-and a GIN index finds the sessions that saw the start page (paths follow sessions that started
-in the range). For events, the sessions that reached the start from the index on (project,
-event, path, time) that carries the session, then each one's events in order from the index on
-(project, session, time), bounded by the session's end. Entry and exit pages read the session
-rollup.
+Reads: for pages without filters, the pairs pre-aggregated per day and hour of the sessions'
+start (``events_pathrollup1d`` and ``1h``, built by ``events.pathhours`` once their sessions are
+over) and, for the rest of the range (the minutes at either end, the last hours, an hour
+changed since it was built), the session rollup — each session keeps its first 50 page views
+in order, and a GIN index finds the sessions that saw the start page (paths follow sessions that
+started in the range). With filters, the session rollup for the whole range. For events, the
+sessions that reached the start from the index on (project, event, path, time) that carries the
+session, then each one's events in order from the index on (project, session, time), bounded by
+the session's end. Entry and exit pages read the session rollup.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
 
@@ -31,15 +36,88 @@ DIRECTIONS = ("next", "previous")
 MAX_DEPTH = 5
 TOP_PER_STEP = 8
 END = "(end)"
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+# Live stretches shorter than this find their sessions by time, not by the page index: the
+# index would list every session that ever saw the page.
+BY_TIME_UNDER = timedelta(days=2)
+
+
+def built_statement(project_id: int, span: Span) -> Statement:
+    """The whole UTC days and hours of the span whose paths are pre-aggregated
+    (``events.pathhours``): ('d', day start) and ('h', hour start) rows."""
+    return Statement(sql.SQL(
+        "SELECT 'd', day::timestamp AT TIME ZONE 'UTC' FROM events_pathday "
+        "WHERE project_id = %(project)s AND day >= %(d0)s AND day < %(d1)s "
+        "UNION ALL SELECT 'h', hour FROM events_pathhour WHERE project_id = %(project)s "
+        "AND hour >= %(h0)s AND hour < %(h1)s ORDER BY 2, 1"),
+        {"project": project_id, "h0": _after(span.start, HOUR), "h1": _floor(span.end, HOUR),
+         "d0": _after(span.start, DAY).date(), "d1": _floor(span.end, DAY).date()},
+        table="events_pathhour")
+
+
+def _floor(moment: datetime, unit: timedelta) -> datetime:
+    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if unit == DAY else moment
+
+
+def _after(moment: datetime, unit: timedelta) -> datetime:
+    floor = _floor(moment, unit)
+    return floor if floor == moment else floor + unit
+
+
+def covered(built: list[tuple[str, datetime]]) -> tuple[list[datetime], list[datetime]]:
+    """The built days, and the built hours outside them."""
+    days = [at for kind, at in built if kind == "d"]
+    inside = {day + HOUR * n for day in days for n in range(24)}
+    return days, [at for kind, at in built if kind == "h" and at not in inside]
+
+
+def live_ranges(span: Span, days: list[datetime],
+                hours: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """[start, end) less the built days and hours: the stretches read from the sessions."""
+    ranges, at = [], span.start
+    for begins, ends in sorted([(d, d + DAY) for d in days] + [(h, h + HOUR) for h in hours]):
+        if begins > at:
+            ranges.append((at, begins))
+        at = max(at, ends)
+    if at < span.end:
+        ranges.append((at, span.end))
+    return ranges
+
+
+def _rollup_statement(project_id: int, table: str, times: list, *, start: str, direction: str,
+                      depth: int, filters: Filters) -> Statement:
+    """The built days' (``events_pathrollup1d``) or hours' (``events_pathrollup1h``) pairs,
+    summed."""
+    bots = sql.SQL("") if filters.bots else sql.SQL(" AND NOT bot")
+    column = "day" if table == "events_pathrollup1d" else "hour"
+    return Statement(sql.SQL(
+        "SELECT step, value, next, sum(sessions)::bigint FROM {table} "
+        "WHERE project_id = %(project)s AND origin = %(start)s AND direction = %(direction)s "
+        "AND {column} = ANY(%(times)s) AND step < %(depth)s{bots} GROUP BY 1, 2, 3").format(
+        table=sql.Identifier(table), column=sql.Identifier(column), bots=bots),
+        {"project": project_id, "start": start, "depth": depth, "times": times,
+         "direction": 1 if direction == "next" else -1}, table=table,
+        resolution=86400 if column == "day" else 3600)
 
 
 def _pages_statement(project_id: int, span: Span, *, start: str, direction: str, depth: int,
-                     filters: Filters) -> Statement:
+                     filters: Filters,
+                     ranges: list[tuple[datetime, datetime]] | None = None) -> Statement:
     """Page paths from the sessions' own page lists (``events_sessionrollup.pages``, the first
-    50 page views of each session): the sessions started in the range that saw the start page
-    (a GIN index finds them), one row each."""
-    where = [sql.SQL("r.project_id = %(project)s"), sql.SQL("r.started_at >= %(start_at)s"),
-             sql.SQL("r.started_at < %(end_at)s"), sql.SQL("r.pages @> ARRAY[%(start)s]::text[]")]
+    50 page views of each session): the sessions started in the range (or in ``ranges``) that
+    saw the start page (a GIN index finds them), one row each."""
+    ranges = [(span.start, span.end)] if ranges is None else ranges
+    within = sql.SQL(" OR ").join(
+        sql.SQL("(r.started_at >= %(r{n}a)s AND r.started_at < %(r{n}b)s)").format(
+            n=sql.SQL(str(n))) for n in range(len(ranges))) if ranges else sql.SQL("FALSE")
+    bounds = {f"r{n}{end}": moment for n, pair in enumerate(ranges)
+              for end, moment in zip("ab", pair, strict=True)}
+    short = sum((b - a for a, b in ranges), timedelta()) < BY_TIME_UNDER
+    where = [sql.SQL("r.project_id = %(project)s"), sql.SQL("({})").format(within),
+             sql.SQL("array_position(r.pages, %(start)s) IS NOT NULL") if short
+             else sql.SQL("r.pages @> ARRAY[%(start)s]::text[]")]
     if not filters.bots:
         where.append(sql.SQL("NOT r.bot"))
     if not filters.empty:
@@ -48,36 +126,26 @@ def _pages_statement(project_id: int, span: Span, *, start: str, direction: str,
             'WHERE e.project_id = %(project)s AND e."timestamp" >= %(start_at)s '
             'AND e."timestamp" < %(end_at)s AND e.session_id IS NOT NULL AND {})').format(
             conditions(Filters(filters.items, bots=True))))
-    later = direction == "next"
+    # Per session, without sorting sessions against each other: its page list with reloads
+    # collapsed, the first position of the start page, and the (step, page, next page) pairs
+    # from there, read off the array.
+    way = sql.SQL("") if direction == "next" else sql.SQL("-")
     statement = sql.SQL("""
-        WITH items AS (
-            SELECT r.session_id, u.value, u.i,
-                   lag(u.value) OVER (PARTITION BY r.session_id ORDER BY u.i) AS before
-            FROM events_sessionrollup r, unnest(r.pages) WITH ORDINALITY AS u(value, i)
-            WHERE {where}
-        ), collapsed AS (
-            SELECT session_id, value,
-                   row_number() OVER (PARTITION BY session_id ORDER BY i) AS n
-            FROM items WHERE before IS DISTINCT FROM value
-        ), marked AS (
-            SELECT session_id, value, n,
-                   min(n) FILTER (WHERE value = %(start)s) OVER (PARTITION BY session_id) AS at
-            FROM collapsed
-        ), numbered AS (
-            SELECT session_id, value, {step} AS step FROM marked WHERE n {cmp} at
+        WITH s AS MATERIALIZED (  -- once per session, not once per use below
+            SELECT c, array_position(c, %(start)s) AS at FROM (
+                SELECT ARRAY(SELECT u.value FROM unnest(r.pages) WITH ORDINALITY AS u(value, i)
+                             WHERE u.value IS DISTINCT FROM r.pages[u.i - 1]
+                             ORDER BY u.i) AS c
+                FROM events_sessionrollup r WHERE {where}) AS q
         )
-        SELECT step, value, next_value, count(*) FROM (
-            SELECT step, value,
-                   coalesce(lead(value) OVER (PARTITION BY session_id ORDER BY step),
-                            {end}) AS next_value
-            FROM numbered WHERE step <= %(depth)s) AS t
-        WHERE step < %(depth)s
-        GROUP BY 1, 2, 3""").format(
-        where=sql.SQL(" AND ").join(where),
-        step=sql.SQL("n - at") if later else sql.SQL("at - n"),
-        cmp=sql.SQL(">=") if later else sql.SQL("<="), end=sql.Literal(END))
+        SELECT g.step, s.c[s.at + {way}g.step],
+               coalesce(s.c[s.at + {way}(g.step + 1)], {end}), count(*)
+        FROM s CROSS JOIN generate_series(0, %(depth)s - 1) AS g(step)
+        WHERE s.at + {way}g.step BETWEEN 1 AND cardinality(s.c)
+        GROUP BY 1, 2, 3""").format(where=sql.SQL(" AND ").join(where), way=way,
+                                    end=sql.Literal(END))
     return Statement(statement, {"project": project_id, "start_at": span.start,
-                                 "end_at": span.end, "start": start, "depth": depth},
+                                 "end_at": span.end, "start": start, "depth": depth, **bounds},
                      table="events_sessionrollup")
 
 
@@ -174,6 +242,28 @@ def _sankey(rows) -> dict:
                                                         key=lambda item: (-item[1], item[0]))]}
 
 
+def page_rows(project_id: int, span: Span, *, start: str, direction: str, depth: int,
+              filters: Filters) -> list[tuple]:
+    """(step, page, next page, sessions) without filters: the built days and hours from their
+    rollups, the rest (the minutes at either end, the last hours, an hour changed since it was
+    built) from the sessions."""
+    with executor.session() as s:
+        days, hours = covered(s.rows(built_statement(project_id, span)))
+        ranges = live_ranges(span, days, hours)
+        parts = [_rollup_statement(project_id, table, times, start=start, direction=direction,
+                                   depth=depth, filters=filters)
+                 for table, times in (("events_pathrollup1d", [d.date() for d in days]),
+                                      ("events_pathrollup1h", hours)) if times]
+        if ranges:
+            parts.append(_pages_statement(project_id, span, start=start, direction=direction,
+                                          depth=depth, filters=filters, ranges=ranges))
+        found: dict[tuple, int] = {}
+        for statement in parts:
+            for step, value, nxt, count in s.rows(statement):
+                found[(step, value, nxt)] = found.get((step, value, nxt), 0) + count
+    return [(*key, count) for key, count in found.items()]
+
+
 def paths(project_id: int, span: Span, *, start: str, kind: str = "pages",
           direction: str = "next", depth: int = 3, filters: Filters = NO_FILTERS,
           use_cache: bool = True) -> dict:
@@ -186,9 +276,13 @@ def paths(project_id: int, span: Span, *, start: str, kind: str = "pages",
         raise ValidationFailed(f"depth: 1 to {MAX_DEPTH}.", details={"depth": ["Out of range."]})
 
     def compute() -> dict:
-        rows = executor.rows(paths_statement(project_id, span, start=start, kind=kind,
-                                             direction=direction, depth=depth,
-                                             filters=filters))
+        if kind == "pages" and filters.empty:
+            rows = page_rows(project_id, span, start=start, direction=direction, depth=depth,
+                             filters=filters)
+        else:
+            rows = executor.rows(paths_statement(project_id, span, start=start, kind=kind,
+                                                 direction=direction, depth=depth,
+                                                 filters=filters))
         return {"start": start, "kind": kind, "direction": direction, "depth": depth,
                 "sessions": sum(c for step, value, _n, c in rows if step == 0),
                 **_sankey(rows)}

@@ -255,3 +255,119 @@ def test_bad_funnel_parameters_are_named(funnel_shop, two_projects, token_client
         f"/api/v1/projects/{project.pk}/funnel/", params)
     assert response.status_code == 400, response.json()
     assert list(response.json()["details"]) == [field]
+
+
+def _reference_paths(sessions, start, direction, depth):
+    """(step, page, next page) -> sessions, the definition spelled out in Python: reloads
+    collapse, paths follow the first time a session reaches the start page."""
+    counts: dict[tuple, int] = {}
+    for pages in sessions:
+        collapsed = [p for i, p in enumerate(pages) if i == 0 or p != pages[i - 1]]
+        if start not in collapsed:
+            continue
+        at = collapsed.index(start)
+        seq = collapsed[at:] if direction == "next" else collapsed[at::-1]
+        for step in range(min(depth, len(seq))):
+            key = (step, seq[step], seq[step + 1] if step + 1 < len(seq) else "(end)")
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_page_paths_match_their_definition(store, two_projects):
+    """Forty sessions of random page lists (reloads, the start page twice, sessions without
+    it): every start page, both directions and every depth read the same pairs as the
+    definition computed in Python."""
+    import random
+
+    from events.query import executor, paths
+    from events.query.analytics import window
+
+    project = two_projects["a"]
+    rng = random.Random(17)
+    pages = ["/", "/pricing", "/docs", "/blog", "/signup"]
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=5)
+    sessions, items = [], []
+    for n in range(40):
+        seq = [rng.choice(pages) for _ in range(rng.randint(1, 9))]
+        sessions.append(seq)
+        items += [_ev("page_view", f"p{n}", f"s{n}", _t(base, n * 60 + i), page)
+                  for i, page in enumerate(seq)]
+    rng.shuffle(items)  # the fold orders each session's pages by time
+    store.events(project, items, user_agent=CHROME)
+    rollups.fold()
+    span = window("now-1d", "now", tz=project.timezone)
+    for start in pages:
+        for direction in ("next", "previous"):
+            for depth in (1, 3, 5):
+                rows = executor.rows(paths.paths_statement(
+                    project.pk, span, start=start, kind="pages", direction=direction,
+                    depth=depth, filters=paths.NO_FILTERS))
+                assert {(s, v, n): c for s, v, n, c in rows} == _reference_paths(
+                    sessions, start, direction, depth), (start, direction, depth)
+
+
+def test_page_paths_from_built_hours_match_their_definition(store, two_projects):
+    """Sessions of two days ago, pre-aggregated per hour and day (events.pathhours): the month's
+    answer, read partly from the day rollup and partly from the sessions, is the definition's; a
+    page view arriving late for a built hour takes the hour and its day out until they are built
+    again, and the answer counts it at once."""
+    import random
+
+    from events import pathhours
+    from events.query import executor, paths
+    from events.query.analytics import window
+
+    project = two_projects["a"]
+    rng = random.Random(18)
+    pages = ["/", "/pricing", "/docs", "/blog"]
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+    sessions, items = [], []
+    for n in range(30):  # 20 in two built hours, 10 in the last hour (read live)
+        at = hour + timedelta(minutes=n * 5) if n < 20 else \
+            datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=50 - n)
+        seq = [rng.choice(pages) for _ in range(rng.randint(1, 7))]
+        sessions.append(seq)
+        items += [_ev("page_view", f"q{n}", f"t{n}", (at + timedelta(seconds=i)).isoformat(),
+                      page) for i, page in enumerate(seq)]
+    store.events(project, items, user_agent=CHROME)
+    rollups.fold()
+    built = pathhours.build_due()
+    assert {(project.pk, hour.isoformat()), (project.pk, (hour + timedelta(hours=1))
+                                              .isoformat())} <= set(built)
+    span = window("now-30d", "now", tz=project.timezone)
+
+    def answer(start, direction, depth):
+        return {(s, v, n): c for s, v, n, c in paths.page_rows(
+            project.pk, span, start=start, direction=direction, depth=depth,
+            filters=paths.NO_FILTERS)}
+
+    def built_hours():
+        return [at for kind, at in executor.rows(paths.built_statement(project.pk, span))
+                if kind == "h"]
+
+    def built_days():
+        return [at for kind, at in executor.rows(paths.built_statement(project.pk, span))
+                if kind == "d"]
+
+    assert hour in built_hours()
+    day = hour.replace(hour=0)
+    assert day in built_days()  # its hours all built: added up
+    assert paths.covered([("d", day), ("h", hour), ("h", day + timedelta(days=1))]) == (
+        [day], [day + timedelta(days=1)])
+    for start in pages:
+        for direction in ("next", "previous"):
+            for depth in (1, 4):
+                assert answer(start, direction, depth) == _reference_paths(
+                    sessions, start, direction, depth), (start, direction, depth)
+    # A late page view for session t0 of the built hour: the fold unbuilds the hour.
+    store.events(project, [_ev("page_view", "q0", "t0",
+                               (hour + timedelta(seconds=30)).isoformat(), "/late")],
+                 user_agent=CHROME)
+    rollups.fold()
+    sessions[0] = [*sessions[0], "/late"]
+    assert hour not in built_hours() and day not in built_days()
+    assert answer(sessions[0][0], "next", 4) == _reference_paths(
+        sessions, sessions[0][0], "next", 4)
+    assert pathhours.build_due() == [(project.pk, hour.isoformat())]
+    assert hour in built_hours() and day in built_days()
+    assert answer("/late", "previous", 4) == _reference_paths(sessions, "/late", "previous", 4)

@@ -325,28 +325,17 @@ WITH aliases AS MATERIALIZED (SELECT hashtextextended(distinct_id, 0) AS dh, has
         GROUP BY 1, 2;
 
 -- paths, next 3 pages [1/1] reads events_sessionrollup (resolution raw)
-WITH items AS (
-            SELECT r.session_id, u.value, u.i,
-                   lag(u.value) OVER (PARTITION BY r.session_id ORDER BY u.i) AS before
-            FROM events_sessionrollup r, unnest(r.pages) WITH ORDINALITY AS u(value, i)
-            WHERE r.project_id = %(project)s AND r.started_at >= %(start_at)s AND r.started_at < %(end_at)s AND r.pages @> ARRAY[%(start)s]::text[] AND NOT r.bot
-        ), collapsed AS (
-            SELECT session_id, value,
-                   row_number() OVER (PARTITION BY session_id ORDER BY i) AS n
-            FROM items WHERE before IS DISTINCT FROM value
-        ), marked AS (
-            SELECT session_id, value, n,
-                   min(n) FILTER (WHERE value = %(start)s) OVER (PARTITION BY session_id) AS at
-            FROM collapsed
-        ), numbered AS (
-            SELECT session_id, value, n - at AS step FROM marked WHERE n >= at
+WITH s AS MATERIALIZED (  -- once per session, not once per use below
+            SELECT c, array_position(c, %(start)s) AS at FROM (
+                SELECT ARRAY(SELECT u.value FROM unnest(r.pages) WITH ORDINALITY AS u(value, i)
+                             WHERE u.value IS DISTINCT FROM r.pages[u.i - 1]
+                             ORDER BY u.i) AS c
+                FROM events_sessionrollup r WHERE r.project_id = %(project)s AND ((r.started_at >= %(r0a)s AND r.started_at < %(r0b)s)) AND r.pages @> ARRAY[%(start)s]::text[] AND NOT r.bot) AS q
         )
-        SELECT step, value, next_value, count(*) FROM (
-            SELECT step, value,
-                   coalesce(lead(value) OVER (PARTITION BY session_id ORDER BY step),
-                            '(end)') AS next_value
-            FROM numbered WHERE step <= %(depth)s) AS t
-        WHERE step < %(depth)s
+        SELECT g.step, s.c[s.at + g.step],
+               coalesce(s.c[s.at + (g.step + 1)], '(end)'), count(*)
+        FROM s CROSS JOIN generate_series(0, %(depth)s - 1) AS g(step)
+        WHERE s.at + g.step BETWEEN 1 AND cardinality(s.c)
         GROUP BY 1, 2, 3;
 
 -- entry and exit pages [1/1] reads events_sessionrollup (resolution raw)
