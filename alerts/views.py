@@ -81,9 +81,10 @@ def rule_detail(request, project_id, rule_id):
 def rule_form(request, project_id, rule_id=None):
     project = or_404(get_project_for, request.user, project_id, min_role=Role.EDITOR)
     rule = _rule_in(request, project_id, rule_id, min_role=Role.EDITOR) if rule_id else None
+    # A new rule may come prefilled (?name=&query=), e.g. from the metrics explorer.
     data = RuleSerializer(rule).data if rule else {
-        "id": None, **services.RULE_DEFAULTS, "name": "", "query": "", "threshold": None,
-        "channels": []}
+        "id": None, **services.RULE_DEFAULTS, "name": request.GET.get("name", ""),
+        "query": request.GET.get("query", ""), "threshold": None, "channels": []}
     return render(request, "alerts/form.html", {
         "project": project, "rule": rule, "rule_data": data,
         "channels": ChannelSerializer(selectors.channels_of(project), many=True).data,

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:project_id>/people/", views.people, name="people"),
     path("<int:project_id>/people/<str:person_id>/", views.person, name="person"),
     path("<int:project_id>/events/", views.events, name="events"),
+    path("<int:project_id>/metrics/", views.metrics, name="metrics"),
     path("<int:project_id>/dashboards/", views.dashboard_list, name="list"),
     path("<int:project_id>/dashboards/new/", views.dashboard_create, name="create"),
     path("<int:project_id>/dashboards/import/", views.dashboard_import, name="import"),

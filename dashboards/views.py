@@ -14,6 +14,7 @@ from rest_framework.utils import json
 
 from analytics_site.errors import ApiError, or_404
 from analytics_site.fields import valid
+from events.models import MetricDefinition
 from projects.models import Role
 from projects.selectors import can_edit, get_project_for, role_of
 
@@ -172,11 +173,26 @@ def panel_editor(request, project_id, dashboard_id, panel_id=None):
         panel = dashboard.panels.filter(pk=panel_id).first()
         if panel is None:
             raise Http404("Panel not found")
+    # A new panel may come prefilled (?title=&query=), e.g. from the metrics explorer.
     data = PanelSerializer(panel).data if panel else {
-        "id": None, "title": "", "type": "line", "query": "", "options": {}}
+        "id": None, "title": request.GET.get("title", ""), "type": "line",
+        "query": request.GET.get("query", ""), "options": {}}
     return render(request, "dashboards/panel_editor.html", {
         "project": dashboard.project, "dashboard": dashboard, "panel": data,
         "types": PanelType.choices, "calculations": services.CALCULATIONS})
+
+
+@login_required
+def metrics(request, project_id):
+    """The metrics explorer: the catalogue searched, one metric's definition (editors edit it in
+    place), its tags and a chart, and links to a new panel or alert rule holding its query. A
+    shell: static/js/metrics.js reads the catalogue and query APIs."""
+    project = or_404(get_project_for, request.user, project_id)
+    editable = can_edit(request.user, project)
+    return render(request, "dashboards/metrics.html", {
+        "project": project, "can_edit": editable,
+        "dashboards": selectors.dashboards_of(project) if editable else [],
+        "units": MetricDefinition.UNITS, "types": MetricDefinition.Type.choices})
 
 
 # -- product analytics pages: shells whose script (static/js/product.js) reads events' API ---------

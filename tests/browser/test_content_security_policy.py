@@ -260,6 +260,10 @@ def test_signed_in_pages_of_a_project_report_no_violation(page, watched, ingest_
     expect(page.locator("#sources-updated")).to_contain_text("updated")
     watched.check("sources")
 
+    page.goto(f"{base}/metrics/")
+    expect(page.locator("#metrics")).to_have_attribute("data-search", "")  # metrics.js ran
+    watched.check("metrics")
+
     page.goto(f"{base}/settings/nothing-here/")
     expect(page.locator("h1")).to_have_text("Not found")
     watched.check("not found")
