@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from http import HTTPStatus
 from urllib.parse import parse_qs
 
@@ -177,6 +178,7 @@ class LimitedHTTPFactory(HTTPFactory):
 
 
 def main() -> None:
+    os.environ.setdefault("DATABASE_POOL", "1")  # see settings: one pool per web process
     daphne_server.HTTPFactory = LimitedHTTPFactory
     CommandLineInterface.entrypoint()
 

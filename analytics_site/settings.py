@@ -98,6 +98,17 @@ DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 30000)}"
 )
 DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME") or None}
+# The web process (``analytics_site.serve``) keeps its connections in a pool: under ASGI each
+# request runs in a thread of its own, so without one every request opened (and closed) a
+# PostgreSQL connection — most of what a small API answer cost. Workers and commands open
+# theirs as before (a pool must not cross a fork). ``DATABASE_POOL_MAX`` bounds each process.
+if env_bool("DATABASE_POOL", False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
+    # (Django has the pool check each connection as it hands it out: after a PostgreSQL
+    # restart the idle ones are dead, and a request gets a fresh one rather than an error.)
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1, "max_size": env_int("DATABASE_POOL_MAX", 8), "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -121,7 +132,7 @@ def _celery_broker_url(redis_url: str) -> str:
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "analytics_site.cache.SharedPoolRedisCache",  # one pool per process
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "analytics"),
         "TIMEOUT": 300,

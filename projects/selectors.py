@@ -52,11 +52,19 @@ def get_project_for(user: AbstractBaseUser | AnonymousUser, project_id, *,
                     scope: str = Scope.READ) -> Project:
     """The project if ``user`` may see it (404 otherwise) and act on it at ``min_role``
     with a token allowing ``scope`` (403 otherwise)."""
+    # One query: the project with the caller's role (every API request makes this lookup).
     try:
-        project = projects_for(user).get(pk=int(project_id))
-    except (Project.DoesNotExist, ValueError, TypeError):
+        if not user.is_authenticated:
+            raise Project.DoesNotExist
+        if user.is_superuser:
+            project, role = Project.objects.get(pk=int(project_id)), Role.ADMIN
+        else:
+            membership = (Membership.objects.select_related("project")
+                          .get(user=user, project_id=int(project_id)))
+            project, role = membership.project, membership.role
+    except (Project.DoesNotExist, Membership.DoesNotExist, ValueError, TypeError):
         raise NotFound("Project not found.", details={"project_id": str(project_id)}) from None
-    require(user, project, min_role=min_role, token=token, scope=scope)
+    _allow(role, min_role=min_role, token=token, scope=scope)
     return project
 
 
@@ -90,6 +98,10 @@ def require(user: AbstractBaseUser, project: Project, *, min_role: str,
     role = role_of(user, project)
     if role is None:
         raise NotFound("Project not found.", details={"project_id": str(project.pk)})
+    return _allow(role, min_role=min_role, token=token, scope=scope)
+
+
+def _allow(role: str, *, min_role: str, token: APIToken | None, scope: str) -> str:
     if Role.rank(role) < Role.rank(min_role):
         raise Forbidden(f"This needs the {min_role} role in the project; you have {role}.",
                         details={"required_role": min_role, "role": role})

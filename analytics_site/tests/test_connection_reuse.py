@@ -1,0 +1,60 @@
+"""The web process reuses its connections: Redis through one pool per process (not one per
+request thread) and PostgreSQL through psycopg-pool — a request that opened both anew spent
+most of a small API answer's time connecting."""
+
+import threading
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+
+
+def test_cache_objects_of_different_threads_share_one_redis_pool():
+    pools = []
+
+    def look():
+        cache = caches["default"]
+        cache.set("reuse-probe", 1, 30)
+        pools.append(cache._cache._get_connection_pool(True))
+
+    threads = [threading.Thread(target=look) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(pools) == 4
+    assert len({id(pool) for pool in pools}) == 1  # one pool, however many cache objects
+    assert caches["default"].get("reuse-probe") == 1
+
+
+def _backends(database: str) -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                       "pg_backend_pid() AND backend_type = 'client backend'", [database])
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_web_process_answers_api_requests_on_pooled_connections(ingest_server, django_user_model):
+    """Twenty authenticated API requests to the real web server: the same few PostgreSQL
+    backends serve them all, and they stay open between requests."""
+    import httpx
+
+    from projects import services
+
+    user = django_user_model.objects.create_user("pool-user", password="x")
+    project = services.create_project(name="Pool", owner=user)
+    raw = services.create_api_token(user=user, name="t", scopes=["read"])[1]
+    database = connection.settings_dict["NAME"]
+    seen: set[int] = set()
+    with httpx.Client(base_url=ingest_server, timeout=10,
+                      headers={"Authorization": f"Bearer {raw}"}) as client:
+        for _ in range(20):
+            answer = client.get("/api/v1/query/autocomplete",
+                                params={"project": project.pk, "kind": "function", "q": "mov"})
+            assert answer.status_code == 200, answer.text
+            assert [r["value"] for r in answer.json()["results"]][:1] == ["moving_avg"]
+            seen |= _backends(database)
+    # Without a pool each request opened its own backend (20 pids, each gone at once).
+    assert 1 <= len(seen) <= 8
+    assert seen & _backends(database)  # still open after the last answer
