@@ -97,31 +97,28 @@ def _channels(project: Project, ids: Sequence[int]) -> list[NotificationChannel]
     return found
 
 
-def _report(project: Project, report_id: int | None):
-    """The report a rule sends with its firings: one of the project's (through the rule's
-    foreign key's model: the alerts app does not import reports)."""
-    if report_id is None:
-        return None
-    model = AlertRule.report.field.related_model
-    found = model.objects.filter(project=project, pk=report_id).first()
+def _of_project(project: Project, field: str, pk: int, label: str):
+    """The object a rule's foreign key ``field`` names, if it is one of ``project``'s (through
+    the field's model: the alerts app imports neither reports nor ml)."""
+    model = getattr(AlertRule, field).field.related_model
+    found = model.objects.filter(project=project, pk=pk).first()
     if found is None:
-        raise ValidationFailed(f"No report {report_id} in this project.",
-                               details={"report": [f"Unknown report {report_id}."]})
+        raise ValidationFailed(f"No {label} {pk} in this project.",
+                               details={field: [f"Unknown {label} {pk}."]})
     return found
+
+
+def _report(project: Project, report_id: int | None):
+    """The report a rule sends with its firings."""
+    return None if report_id is None else _of_project(project, "report", report_id, "report")
 
 
 def _anomaly_model(project: Project, model_id: int | None):
-    """The anomaly model a rule of condition `anomaly` watches: one of the project's (through
-    the rule's foreign key's model: the alerts app does not import ml)."""
+    """The anomaly model a rule of condition `anomaly` watches."""
     if model_id is None:
         raise ValidationFailed("A rule of condition anomaly needs an anomaly model.",
                                details={"anomaly_model": ["Required for condition anomaly."]})
-    model = AlertRule.anomaly_model.field.related_model
-    found = model.objects.filter(project=project, pk=model_id).first()
-    if found is None:
-        raise ValidationFailed(f"No anomaly model {model_id} in this project.",
-                               details={"anomaly_model": [f"Unknown anomaly model {model_id}."]})
-    return found
+    return _of_project(project, "anomaly_model", model_id, "anomaly model")
 
 
 def _watched(rule: AlertRule, condition: str, model_id) -> None:
