@@ -1,4 +1,5 @@
-"""The ASGI router: HTTP goes to Django, WebSockets to the apps' Channels consumers."""
+"""The ASGI router: HTTP goes to Django (the ingestion endpoints past its middleware:
+``analytics_site.lean``), WebSockets to the apps' Channels consumers."""
 
 import os
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from analytics_site.lean import LeanRouter  # noqa: E402
 from analytics_site.routing import (  # noqa: E402
     key_authenticated_urlpatterns,
     websocket_urlpatterns,
@@ -52,7 +54,7 @@ class SameOriginValidator:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": LeanRouter(django_asgi_app),
         "websocket": URLRouter([
             *key_authenticated_urlpatterns,
             re_path(r"", SameOriginValidator(

@@ -375,6 +375,8 @@ PUBLIC_URL = env_str("PUBLIC_URL")  # how browsers reach this instance; used in 
 
 # -- ingestion ------------------------------------------------------------------------------------
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024)
+# The ingestion endpoints past Django's middleware (analytics_site.lean); off only to compare.
+INGEST_LEAN_PATH = env_bool("INGEST_LEAN_PATH", True)
 INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000)
 # Receivers of other formats (line protocol, …): points decoded from one request.
 RECEIVER_MAX_POINTS = env_int("RECEIVER_MAX_POINTS", 20000)

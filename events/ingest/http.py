@@ -166,5 +166,6 @@ class Endpoint:
             return await self(request)
 
         view.csrf_exempt = True
+        view.lean = True  # served past Django's middleware: analytics_site.lean
         view.__name__ = type(self).__name__
         return view
