@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from analytics_site.errors import ApiError
-from events import live
+from events import live, units
 from events import query as engine
 
 from . import notifications
@@ -101,6 +101,7 @@ class Outcome:
     value: float | None = None
     error: str = ""
     anomaly: object | None = None  # condition anomaly: the model's anomaly of this series
+    unit: str = ""  # of the rule's query (the answer's), for the message
 
     @property
     def key(self) -> str:
@@ -113,7 +114,8 @@ def outcomes_of(answer: dict, reducer: str) -> list[Outcome]:
         if series.get("other"):
             continue  # the rest folded by a top-N: not a group of its own
         values = [v for _, v in series["points"] if v is not None]
-        found.append(Outcome(group=series["tags"] or {}, value=reduce(values, reducer)))
+        found.append(Outcome(group=series["tags"] or {}, value=reduce(values, reducer),
+                             unit=series.get("unit", "")))
     return found
 
 
@@ -164,22 +166,35 @@ def silenced(rule, group: dict, silences: list[Silence], now: datetime) -> bool:
 PLACEHOLDER = re.compile(r"\{(rule|state|value|condition|threshold|severity|group|url)\}")
 
 
-def format_value(value: float | None) -> str:
+def format_value(value: float | None, unit: str = "") -> str:
+    """A value of the rule's query in its unit, as everywhere (``events.units``): 1.2 s."""
     if value is None:
         return "no data"
-    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+    return units.format_value(value, unit)
+
+
+def rule_unit(rule) -> str:
+    """The unit of the rule's query (none for an anomaly rule: its values are scores)."""
+    if rule.condition == Condition.ANOMALY:
+        return ""
+    try:
+        return engine.query_unit(rule.project, rule.query)
+    except ApiError:
+        return ""
 
 
 def rule_url(rule) -> str:
     return f"{settings.PUBLIC_URL.rstrip('/')}/projects/{rule.project_id}/alerts/{rule.pk}/"
 
 
-def render_message(rule, state: str, value: float | None, group: dict) -> str:
+def render_message(rule, state: str, value: float | None, group: dict, unit: str = "") -> str:
     """The rule's template with its placeholders filled (plain replacement: no attribute
-    access, no format specs — a template is user input)."""
+    access, no format specs — a template is user input); the value and the threshold in the
+    query's ``unit``."""
     fill = {
-        "rule": rule.name, "state": State(state).label.upper(), "value": format_value(value),
-        "condition": Condition(rule.condition).label, "threshold": format_value(rule.threshold),
+        "rule": rule.name, "state": State(state).label.upper(),
+        "value": format_value(value, unit), "condition": Condition(rule.condition).label,
+        "threshold": format_value(rule.threshold, unit),
         "severity": rule.severity,
         "group": f" ({', '.join(f'{k}={v}' for k, v in sorted(group.items()))})" if group
         else "",
@@ -201,16 +216,16 @@ def anomaly_of(rule, anomaly) -> dict:
 
 
 def payload(rule, kind: str, state: str, value, group: dict, triggered_at: datetime,
-            resolved_at: datetime | None = None, anomaly=None) -> dict:
+            resolved_at: datetime | None = None, anomaly=None, unit: str = "") -> dict:
     body = {
         "kind": kind, "state": state,
         "rule": {"id": rule.pk, "name": rule.name, "query": rule.query,
                  "severity": rule.severity, "labels": rule.labels},
-        "project": rule.project_id, "group": group, "value": value,
+        "project": rule.project_id, "group": group, "value": value, "unit": unit,
         "condition": rule.condition, "threshold": rule.threshold,
         "triggered_at": triggered_at.isoformat(),
         "resolved_at": resolved_at.isoformat() if resolved_at else None,
-        "message": render_message(rule, state, value, group), "url": rule_url(rule),
+        "message": render_message(rule, state, value, group, unit), "url": rule_url(rule),
     }
     if anomaly is not None:
         body["anomaly"] = anomaly_of(rule, anomaly)
@@ -260,10 +275,11 @@ def _outcomes(rule, answer, instances: dict[str, AlertInstance]) -> list[Outcome
                 for k in keys]
     seen = outcomes_of(answer, rule.reducer)
     keys = {o.key for o in seen}
+    unit = next((s.get("unit", "") for s in answer["data"]), "")
     # Groups that were there before and are gone now have no data.
-    seen += [Outcome(group=i.group) for k, i in instances.items() if k not in keys]
+    seen += [Outcome(group=i.group, unit=unit) for k, i in instances.items() if k not in keys]
     if not seen:
-        seen = [Outcome(group={})]
+        seen = [Outcome(group={}, unit=unit)]
     return seen
 
 
@@ -361,7 +377,8 @@ def evaluate_rules(rules: list[AlertRule], now: datetime, memo: dict, report: Re
                 body = payload(rule, kind, state, outcome.value, outcome.group,
                                triggered_at=instance.since if kind != Notification.Kind.RESOLVED
                                else now, resolved_at=now if state == State.OK else None,
-                               anomaly=outcome.anomaly if state == State.FIRING else None)
+                               anomaly=outcome.anomaly if state == State.FIRING else None,
+                               unit=outcome.unit)
                 if rule.pk not in channels:
                     channels[rule.pk] = list(rule.channels.filter(enabled=True))
                 held = rule.report_id is not None and kind == Notification.Kind.FIRING

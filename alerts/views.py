@@ -69,10 +69,16 @@ def rule_list(request, project_id):
 @login_required
 def rule_detail(request, project_id, rule_id):
     rule = _rule_in(request, project_id, rule_id)
+    # Values and the threshold read in the unit of the rule's query (the catalogue's, as now).
+    unit = evaluation.rule_unit(rule)
+    instances = list(rule.instances.all())
+    history = list(selectors.history_of(rule.project, rule=rule)[:200])
+    for row in (*instances, *history):
+        row.value_text = evaluation.format_value(row.value, unit)
     return render(request, "alerts/detail.html", {
         "project": rule.project, "rule": rule, "state": selectors.rule_state(rule),
-        "instances": rule.instances.all(), "history": selectors.history_of(rule.project,
-                                                                          rule=rule)[:200],
+        "instances": instances, "history": history, "unit": unit,
+        "threshold_text": evaluation.format_value(rule.threshold, unit),
         "rule_data": RuleSerializer(rule).data, "can_edit": can_edit(request.user,
                                                                       rule.project)})
 

@@ -60,7 +60,7 @@ def blocks_context(rendered: Rendered, src: Callable[[str], str | None]) -> list
                 item["table"] = {
                     "columns": [c.name for c in table.columns],
                     "numeric": [c.type != "text" for c in table.columns],
-                    "rows": [[cell_text(v, c.type) for v, c in zip(row, table.columns,
+                    "rows": [[cell_text(v, c.type, c.unit) for v, c in zip(row, table.columns,
                                                                       strict=False)]
                              for row in shown],
                     "more": (table.total - len(shown)) if table.total is not None

@@ -52,6 +52,12 @@ class BlockSpec:
 class Column:
     name: str
     type: str  # time, text, number, percent
+    unit: str = ""  # of a number column's values (the query's, or the block's unit option)
+
+    @property
+    def heading(self) -> str:
+        """The header of the exports (CSV, XLSX), which keep raw numbers: ``value (ms)``."""
+        return f"{self.name} ({self.unit})" if self.unit else self.name
 
 
 @dataclass
@@ -78,6 +84,7 @@ class Kpi:
 class Series:
     label: str
     points: list[list]  # [epoch_ms, value]
+    unit: str = ""
 
 
 @dataclass
@@ -212,6 +219,15 @@ def _require_query(spec: BlockSpec) -> str:
     return spec.query
 
 
+def unit_of(spec: BlockSpec, data: list[dict]) -> str:
+    """The unit of a block's values: its own unit option, else the one all the answer's series
+    carry (the metric catalogue's, through the query), else none."""
+    if spec.options.get("unit"):
+        return spec.options["unit"]
+    found = {series.get("unit", "") for series in data}
+    return found.pop() if len(found) == 1 else ""
+
+
 def _kpi(ctx: Context, spec: BlockSpec, block: RenderedBlock) -> None:
     unit = spec.options.get("unit", "")
     metric = spec.options.get("metric")
@@ -242,7 +258,8 @@ def _kpi(ctx: Context, spec: BlockSpec, block: RenderedBlock) -> None:
         before = ctx.ask(query, start=ctx.previous[0], end=ctx.previous[1],
                          step=answer["meta"]["resolution"])
         previous = calculate([v for s in before["data"][:1] for _, v in s["points"]], how)
-    block.kpi = Kpi(value, previous, change(value, previous), unit, values)
+    block.kpi = Kpi(value, previous, change(value, previous), unit_of(spec, answer["data"]),
+                    values)
     block.meta = answer["meta"]
 
 
@@ -253,8 +270,9 @@ def _interval(ctx: Context) -> str:
 def _chart(ctx: Context, spec: BlockSpec, block: RenderedBlock) -> None:
     answer = ctx.ask(_require_query(spec), step=_step(spec))
     block.meta = answer["meta"]
-    block.series = [Series(label(s), s["points"]) for s in answer["data"]]
-    columns = [Column("time", "time"), *[Column(s.label, "number") for s in block.series]]
+    block.series = [Series(label(s), s["points"], unit_of(spec, [s])) for s in answer["data"]]
+    columns = [Column("time", "time"),
+               *[Column(s.label, "number", s.unit) for s in block.series]]
     times = [t for t, _ in block.series[0].points] if block.series else []
     rows = [[ctx.local(t), *[s.points[i][1] for s in block.series]]
             for i, t in enumerate(times)]
@@ -267,6 +285,9 @@ def _series_table(ctx: Context, spec: BlockSpec, block: RenderedBlock) -> None:
     columns = [Column("time", "time"),
                *([Column(k, "text") for k in by] if by else [Column("series", "text")]),
                Column("value", "number")]
+
+    def with_unit(answer: dict) -> None:
+        columns[-1].unit = unit_of(spec, answer["data"])
 
     def rows_of(answer: dict) -> Iterator[list]:
         """Time by time, the series by their labels (the same order in every slice)."""
@@ -283,10 +304,12 @@ def _series_table(ctx: Context, spec: BlockSpec, block: RenderedBlock) -> None:
     if len(slices) <= 1:
         answer = ctx.ask(query, step=step)
         block.meta = answer["meta"]
+        with_unit(answer)
         rows = list(rows_of(answer))
         block.table = Table(columns, rows, len(rows))
         return
     first = ctx.ask(query, start=slices[0][0], end=slices[0][1], step=step, use_cache=False)
+    with_unit(first)
     block.meta = {**first["meta"], "start": ctx.start.isoformat(), "end": ctx.end.isoformat(),
                   "slices": len(slices)}
 
@@ -338,9 +361,10 @@ def _breakdown(ctx: Context, spec: BlockSpec, block: RenderedBlock) -> None:
             row += [previous, change(value, previous)]
         rows.append(row)
     rows.sort(key=lambda r: (r[len(by)] is None, -(r[len(by)] or 0)))
-    columns = [*[Column(k, "text") for k in by], Column(how, "number")]
+    unit = unit_of(spec, answer["data"])
+    columns = [*[Column(k, "text") for k in by], Column(how, "number", unit)]
     if ctx.previous:
-        columns += [Column("previous", "number"), Column("change", "percent")]
+        columns += [Column("previous", "number", unit), Column("change", "percent")]
     block.table = Table(columns, rows, len(rows))
 
 
@@ -430,10 +454,11 @@ def block_json(block: RenderedBlock, *, max_rows: int | None = None) -> dict:
         body["kpi"] = {"value": kpi.value, "previous": kpi.previous, "change": kpi.change,
                        "unit": kpi.unit, "spark": kpi.spark}
     if block.series:
-        body["series"] = [{"label": s.label, "points": s.points} for s in block.series]
+        body["series"] = [{"label": s.label, "points": s.points, **_unit_json(s.unit)}
+                          for s in block.series]
     if block.table is not None:
         rows = block.table.rows if max_rows is None else block.table.rows[:max_rows]
-        body["table"] = {"columns": [{"name": c.name, "type": c.type}
+        body["table"] = {"columns": [{"name": c.name, "type": c.type, **_unit_json(c.unit)}
                                      for c in block.table.columns],
                          "rows": [[cell_json(v) for v in row] for row in rows],
                          "total": block.table.total}
@@ -443,6 +468,10 @@ def block_json(block: RenderedBlock, *, max_rows: int | None = None) -> dict:
         body["meta"] = {k: block.meta[k] for k in ("table", "resolution", "series", "notes")
                         if k in block.meta}
     return body
+
+
+def _unit_json(unit: str) -> dict:
+    return {"unit": unit} if unit else {}
 
 
 def header_json(rendered: Rendered) -> dict:
@@ -479,10 +508,11 @@ def from_snapshot(data: dict) -> Rendered:
             k = body["kpi"]
             block.kpi = Kpi(k["value"], k["previous"], k["change"], k.get("unit", ""),
                             k.get("spark") or [])
-        block.series = [Series(s["label"], s["points"]) for s in body.get("series", [])]
+        block.series = [Series(s["label"], s["points"], s.get("unit", ""))
+                        for s in body.get("series", [])]
         if "table" in body:
             t = body["table"]
-            columns = [Column(c["name"], c["type"]) for c in t["columns"]]
+            columns = [Column(c["name"], c["type"], c.get("unit", "")) for c in t["columns"]]
             times = [c.type == "time" for c in columns]
             rows = [[moment(v) if is_time and isinstance(v, str) else v
                      for v, is_time in zip(row, times, strict=False)] for row in t["rows"]]

@@ -163,12 +163,13 @@ RANGE_PARAMETERS = [
     OpenApiParameter("end", str, description="ISO 8601, epoch s/ms or now; default now."),
 ]  # and var-<name>, repeated: values of the dashboard's variable (known values only; none: all)
 PANEL_ANSWER = OpenApiExample("A panel compared with one week earlier", response_only=True, value={
-    "data": [{"name": "avg:cpu{}", "tags": {}, "points": [[1763856000000, 41.5]]}],
+    "data": [{"name": "avg:cpu{}", "tags": {}, "points": [[1763856000000, 41.5]],
+              "unit": "%"}],
     "meta": {"table": "rollup_1m", "resolution": 300},
     "compare": {"option": "1w", "label": "1 week earlier", "shift": "1w",
                 "query": "timeshift(avg:cpu{}, 1w)",
                 "data": [{"name": "timeshift(avg:cpu{}, 1w)", "tags": {},
-                          "points": [[1763856000000, 38.0]]}],
+                          "points": [[1763856000000, 38.0]], "unit": "%"}],
                 "meta": {"table": "rollup_1m", "resolution": 300}}})
 
 

@@ -49,7 +49,9 @@ class Moment(UTCDateTimeField):
                          forms="ISO 8601, epoch seconds or ms, or relative like now-24h", **kwargs)
 
 
-class QueryRequest(serializers.Serializer):
+class QueryForm(serializers.Serializer):
+    """What is asked: one query, or named queries with an optional formula over them."""
+
     project = serializers.IntegerField()
     query = JSONValueField(required=False, allow_null=True, help_text=(
         "A query in the text form (`avg:http.latency_ms{env:prod} by {host}`) or the JSON form."))
@@ -58,6 +60,9 @@ class QueryRequest(serializers.Serializer):
                                     help_text="Named queries (text or JSON form).")
     formula = serializers.CharField(required=False, allow_null=True,
                                     help_text="Over the names: `a / b * 100`.")
+
+
+class QueryRequest(QueryForm):
     start = Moment(required=False, allow_null=True,
                    help_text="ISO 8601, epoch s/ms or now-24h; default now-1h.")
     end = Moment(required=False, allow_null=True, help_text="ISO 8601, epoch s/ms or now; "
@@ -68,6 +73,20 @@ class QueryRequest(serializers.Serializer):
     variables = serializers.DictField(required=False, allow_null=True,
                                       validators=[refuse_unstorable], help_text=(
         'Values for $name in filters: {"host": ["web-01", "web-02"]}; null or [] for all.'))
+
+
+class QueryForms(serializers.Serializer):
+    text = serializers.CharField(help_text="The canonical text form.")
+    json = serializers.JSONField(help_text="The JSON form.")
+
+
+class QueryParseResponse(serializers.Serializer):
+    text = serializers.CharField(required=False, help_text="For query: the canonical text.")
+    json = serializers.JSONField(required=False, help_text="For query: the JSON form.")
+    queries = serializers.DictField(child=QueryForms(), required=False,
+                                    help_text="For queries: each name's forms.")
+    formula = QueryForms(required=False, allow_null=True, help_text=(
+        "For queries with a formula: the formula with the names written out."))
 
 
 class MetricsQuery(serializers.Serializer):
@@ -99,6 +118,9 @@ class SeriesOut(serializers.Serializer):
     points = serializers.ListField(child=serializers.ListField(),
                                    help_text="[[epoch_ms, value or null], ...]")
     other = serializers.BooleanField(required=False)
+    unit = serializers.CharField(allow_blank=True, help_text=(
+        "The unit of the values, from the metric catalogue through the query: ms, bytes/s, "
+        "requests…; empty when they have none (counts, events, ratios)."))
 
 
 class QueryMeta(serializers.Serializer):
@@ -134,7 +156,8 @@ class QueryView(APIView):
             OpenApiExample("Answer", response_only=True, value={
                 "data": [{"name": "p95:http.latency_ms{env:prod} by {host}",
                           "tags": {"host": "web-01"},
-                          "points": [[1763856000000, 182.4], [1763856300000, None]]}],
+                          "points": [[1763856000000, 182.4], [1763856300000, None]],
+                          "unit": "ms"}],
                 "meta": {"table": "rollup_1m", "tables": ["rollup_1m"], "resolution": 300,
                          "start": "2026-11-22T12:00:00+00:00",
                          "end": "2026-11-23T12:05:00+00:00", "cached": False,
@@ -149,6 +172,36 @@ class QueryView(APIView):
             formula=body.get("formula"), start=body.get("start"), end=body.get("end"),
             step=body.get("step"), fill=body.get("fill") or "null",
             variables=body.get("variables")))
+
+
+class QueryParseView(APIView):
+    """A query in either form, read back in both: the query builders write the JSON form and
+    show the text, or read the text into their controls, through the engine's own grammar. It
+    only parses: nothing is read from the data tables."""
+
+    runs_queries = True  # reads only: a POST that changes nothing
+
+    @extend_schema(
+        request=QueryForm, responses=QueryParseResponse, operation_id="query_parse",
+        examples=[
+            OpenApiExample("Text to JSON", request_only=True, value={
+                "project": 1, "query": "moving_avg(avg:cpu{env:prod} by {host}, 5)"}),
+            OpenApiExample("Named queries and a formula", request_only=True, value={
+                "project": 1, "queries": {"a": "sum:orders{}"},
+                "formula": "a / timeshift(a, 1w)"}),
+            OpenApiExample("Forms", response_only=True, value={
+                "text": "moving_avg(avg:cpu{env:prod} by {host}, 5)",
+                "json": {"function": "moving_avg", "args": [
+                    {"aggregation": "avg", "source": "cpu",
+                     "filters": [{"key": "env", "op": "eq", "values": ["prod"]}],
+                     "by": ["host"], "limit": 10}, 5]}}),
+        ])
+    def post(self, request):
+        body = request.data if isinstance(request.data, dict) else {}
+        valid(QueryForm, body)
+        _project(request, body.get("project"))
+        return Response(engine.canonical(query=body.get("query"), queries=body.get("queries"),
+                                         formula=body.get("formula")))
 
 
 class MetricList(APIView):

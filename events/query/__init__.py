@@ -3,10 +3,10 @@
     from events.query import execute
     execute(project, query="p95:http.latency_ms{env:prod} by {host}", start="now-24h")
 
-returns ``{"data": [{"name", "tags", "points": [[epoch_ms, value], ...]}], "meta": {"table",
-"resolution", "cached", "took_ms", "series", "notes", ...}}``. Faults are ``ApiError``s:
-``QUERY_SYNTAX`` / ``QUERY_INVALID`` (400, with the position), ``INVALID_RANGE`` (400),
-``QUERY_TOO_LARGE`` (400), ``QUERY_TIMEOUT`` (504).
+returns ``{"data": [{"name", "tags", "points": [[epoch_ms, value], ...], "unit"}],
+"meta": {"table", "resolution", "cached", "took_ms", "series", "notes", ...}}``. Faults are
+``ApiError``s: ``QUERY_SYNTAX`` / ``QUERY_INVALID`` (400, with the position),
+``INVALID_RANGE`` (400), ``QUERY_TOO_LARGE`` (400), ``QUERY_TIMEOUT`` (504).
 
 This module is the read path's public surface: other apps import names from here only, never
 from its submodules (import-linter holds them to it). Inside, sources compile queries and
@@ -21,7 +21,7 @@ from datetime import datetime
 from analytics_site.errors import ApiError
 
 from ..names import METRIC_NAME, QUERY_KEY, TAG_KEY
-from . import analytics, explorer, funnels, goals, paths, people, retention
+from . import analytics, explorer, funnels, goals, paths, people, retention, units
 from . import variables as variables_module
 from .catalog import metric_names, metric_tags, parse_tag_filter, window
 from .engine import FILLS, Retention, run
@@ -45,6 +45,7 @@ __all__ = [
     "Span",
     "Statement",
     "analytics",
+    "canonical",
     "execute",
     "explorer",
     "funnels",
@@ -58,6 +59,7 @@ __all__ = [
     "paths",
     "people",
     "queries_of",
+    "query_unit",
     "retention",
     "retention_of",
     "window",
@@ -94,6 +96,14 @@ def _parse_outputs(query, queries, formula) -> list[tuple[str | None, Expr]]:
     if len(queries) > MAX_QUERIES:
         raise QueryInvalid(f"At most {MAX_QUERIES} named queries.",
                            details={"queries": [f"At most {MAX_QUERIES}."]})
+    named = _parse_named(queries)
+    if formula is None:
+        return list(named.items())
+    return [(formula.strip() if isinstance(formula, str) else formula,
+             _parse_formula(formula, named))]
+
+
+def _parse_named(queries: dict) -> dict[str, Expr]:
     named = {}
     for name, body in queries.items():
         if not _QUERY_NAME.match(name):
@@ -104,16 +114,35 @@ def _parse_outputs(query, queries, formula) -> list[tuple[str | None, Expr]]:
         except ApiError as exc:
             exc.details = {**exc.details, "query": name}
             raise
-    if formula is None:
-        return list(named.items())
+    return named
+
+
+def _parse_formula(formula, named: dict[str, Expr]) -> Expr:
     if not isinstance(formula, str):
         raise QueryInvalid("formula must be a string like a / b * 100.",
                            details={"formula": ["Must be a string."]})
     try:
-        return [(formula.strip(), parse_text(formula, names=named))]
+        return parse_text(formula, names=named)
     except ApiError as exc:
         exc.details = {**exc.details, "query": "formula"}
         raise
+
+
+def canonical(*, query=None, queries: dict | None = None, formula: str | None = None) -> dict:
+    """The canonical text and JSON forms of what ``execute`` would run, without running it (the
+    query builders write the one and read the other, so the browser needs no second grammar):
+    ``{"text", "json"}`` for ``query``; ``{"queries": {name: {"text", "json"}}, "formula":
+    {"text", "json"} or None}`` for named queries, the formula with the names written out."""
+    outputs = _parse_outputs(query, queries, formula)  # the checks and errors of execute
+    if query is not None:
+        return _forms(outputs[0][1])
+    named = _parse_named(queries)
+    return {"queries": {name: _forms(expr) for name, expr in named.items()},
+            "formula": _forms(outputs[0][1]) if formula is not None else None}
+
+
+def _forms(expr: Expr) -> dict:
+    return {"text": expr.to_text(), "json": expr.to_json()}
 
 
 def execute(project, *, query=None, queries: dict | None = None, formula: str | None = None,
@@ -129,3 +158,10 @@ def execute(project, *, query=None, queries: dict | None = None, formula: str | 
     rng = resolve(start, end, step, tz=project.timezone, now=rounded_now(now))
     return run(project_id=project.pk, outputs=outputs, rng=rng, keep=retention_of(project),
                fill=fill, use_cache=use_cache, table=table)
+
+
+def query_unit(project, query) -> str:
+    """The unit of ``query``'s series (text or JSON form; ``units``), as an answer carries it:
+    for pages that show stored values of a query (an alert's) without running it."""
+    expr = parse(query)
+    return units.units_of(project.pk, [(None, expr)])[expr.to_text()]

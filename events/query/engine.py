@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from . import event_source, executor, functions, metric_source
+from . import event_source, executor, functions, metric_source, units
 from .executor import QueryTimeout, QueryTooLarge, Session
 from .parser import QueryInvalid
 from .spec import PERCENTILES, BinOp, Expr, Func, Notes, Number, Query
@@ -263,11 +263,13 @@ def cache_spec(outputs: list[tuple[str | None, Expr]], rng: Range, fill: str,
 def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention,
         fill: str = "null", use_cache: bool = True, table: str | None = None) -> dict:
     """Evaluate each ``(name, expr)`` of ``outputs`` over ``rng`` at one common step; the series
-    of each carry its name (or its canonical text). Returns ``{"data": [...], "meta": {...}}``."""
-    return executor.answer(
+    of each carry its name (or its canonical text) and its unit (``units``: read after the
+    cache, so a catalogue edit shows at once). Returns ``{"data": [...], "meta": {...}}``."""
+    body = executor.answer(
         kind="series", project_id=project_id, spec=cache_spec(outputs, rng, fill, table),
         reaches_now=rng.touches_now, use_cache=use_cache,
         compute=lambda: _compute(project_id, outputs, rng, keep, fill, table))
+    return units.attach(project_id, outputs, body)
 
 
 def plans_of(outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention, notes: Notes,

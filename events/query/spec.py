@@ -16,6 +16,10 @@ AGGREGATIONS = ("count", "sum", "avg", "min", "max", "last", "p50", "p75", "p90"
                 "rate", "uniq_users", "uniq_sessions")
 PERCENTILES = {"p50": 0.5, "p75": 0.75, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 EVENT_ONLY = ("uniq_users", "uniq_sessions")
+# The unit of a query's series (``events.query.units``): counts have none, ``rate`` is the
+# metric's unit per second, every other aggregation keeps the metric's unit.
+UNITLESS_AGGREGATIONS = ("count", "uniq_users", "uniq_sessions")
+PER_SECOND_AGGREGATIONS = ("rate",)
 EVENTS = "events"
 OPERATORS = ("+", "-", "*", "/")
 FILTER_OPS = ("eq", "ne", "in", "prefix")
@@ -100,13 +104,17 @@ class BinOp:
 # -- functions ------------------------------------------------------------------------------------
 # Argument kinds: "series" (an expression), "count" (an integer 1..MAX_WINDOW), "agg" (a word of
 # the function's ``choices``), "duration" (30m, 1h, 1d, 1w), "number", "fill" (a word of
-# ``choices`` or a number).
+# ``choices`` or a number). ``unit``: what the function makes of its series' unit — ``keep``
+# it, ``per_second`` (unit/s), ``drop`` it; ``unit_dropped_by``: the choices that drop it
+# (``rolling(q, N, count)`` counts buckets).
 @dataclass(frozen=True)
 class Function:
     name: str
     args: tuple[str, ...]
     choices: tuple[str, ...] = ()
     summary: str = ""
+    unit: str = "keep"
+    unit_dropped_by: tuple[str, ...] = ()
 
     @property
     def signature(self) -> str:
@@ -121,18 +129,22 @@ FILL_WORDS = ("zero", "previous", "linear")
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("moving_avg", ("series", "count"), (), "mean of the last N buckets"),
-    Function("rolling", ("series", "count", "agg"), ROLLING_AGGS, "agg over the last N buckets"),
+    Function("rolling", ("series", "count", "agg"), ROLLING_AGGS, "agg over the last N buckets",
+             unit_dropped_by=("count",)),
     Function("timeshift", ("series", "duration"), (), "the series one duration earlier"),
-    Function("derivative", ("series",), (), "change per second from the previous bucket"),
+    Function("derivative", ("series",), (), "change per second from the previous bucket",
+             unit="per_second"),
     Function("cumsum", ("series",), (), "running sum over the range"),
     Function("abs", ("series",), (), "absolute value"),
-    Function("log", ("series",), (), "base-10 logarithm; null for values <= 0"),
+    Function("log", ("series",), (), "base-10 logarithm; null for values <= 0",
+             unit="drop"),
     Function("clamp_min", ("series", "number"), (), "values below x raised to x"),
     Function("clamp_max", ("series", "number"), (), "values above x lowered to x"),
     Function("top", ("series", "count", "agg"), RANK_AGGS, "the N series highest by agg"),
     Function("bottom", ("series", "count", "agg"), RANK_AGGS, "the N series lowest by agg"),
     Function("fill", ("series", "fill"), FILL_WORDS, "fill the missing buckets"),
-    Function("rate", ("series",), (), "per-second rate of a counter (resets handled)"),
+    Function("rate", ("series",), (), "per-second rate of a counter (resets handled)",
+             unit="per_second"),
     Function("increase", ("series",), (), "per-bucket increase of a counter (resets handled)"),
 )}
 

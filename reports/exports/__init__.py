@@ -13,8 +13,8 @@ def table_of(block: RenderedBlock) -> Table | None:
         return None
     if block.kpi is not None:
         kpi = block.kpi
-        return Table([Column("metric", "text"), Column("value", "number"),
-                      Column("previous", "number"), Column("change", "percent")],
+        return Table([Column("metric", "text"), Column("value", "number", kpi.unit),
+                      Column("previous", "number", kpi.unit), Column("change", "percent")],
                      [[block.title, kpi.value, kpi.previous, kpi.change]], 1)
     return block.table
 

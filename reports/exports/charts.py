@@ -1,6 +1,7 @@
 """Chart images with Matplotlib (Agg, no display, no browser): the e-mail's inline charts, the
 PDF's and the PNG export. Drawn like the dashboards' Plotly charts — the same palette, lines,
-stacked areas and stacked bars, local times on the axis — at 150 dpi."""
+stacked areas and stacked bars, local times on the axis, the y axis in the series' unit scaled
+like the dashboards' (``events.units``: 800..2400 ms drawn in s) — at 150 dpi."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+
+from events import units
 
 from ..rendering import RenderedBlock
 
@@ -38,7 +41,11 @@ def chart_png(block: RenderedBlock, tz: str, *, width: float = 7.2,
     axes = figure.subplots()
     kind = block.chart_type or "line"
     colors = [PALETTE[i % len(PALETTE)] for i in range(len(series))]
-    values = [[v if v is not None else float("nan") for _, v in s.points] for s in series]
+    shared = {s.unit for s in series}
+    divisor, label = units.scale_for([v for s in series for _, v in s.points],
+                                     shared.pop() if len(shared) == 1 else "")
+    values = [[v / divisor if v is not None else float("nan") for _, v in s.points]
+              for s in series]
     if kind == "area":
         axes.stackplot(times, [[0.0 if v != v else v for v in vs] for vs in values],
                        labels=[s.label for s in series], colors=colors, alpha=0.55)
@@ -63,6 +70,8 @@ def chart_png(block: RenderedBlock, tz: str, *, width: float = 7.2,
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
     axes.tick_params(labelsize=7, colors="#667085", length=0)
+    if label:
+        axes.set_ylabel(label, fontsize=7, color="#667085")
     if len(series) > 1:
         axes.legend(fontsize=7, frameon=False, ncols=min(4, len(series)), loc="upper left",
                     bbox_to_anchor=(0, -0.12))

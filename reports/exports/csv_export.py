@@ -36,7 +36,7 @@ def _cell(value):
 def csv_chunks(table) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([guard(c.name) for c in table.columns])
+    writer.writerow([guard(c.heading) for c in table.columns])
     texts: dict[str, str] = {}
     for count, row in enumerate(table.all_rows(), start=1):
         out = []

@@ -1,14 +1,19 @@
 """Numbers and times as people read them in the e-mail, the preview and the PDF (the CSV, XLSX
-and JSON files keep the exact values)."""
+and JSON files keep the exact values, and say the unit in the column's header). A number with a
+unit reads as everywhere else (``events.units``: 1200 ms is 1.2 s)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from events import units
+
 
 def number_text(value, unit: str = "") -> str:
     if value is None:
         return "—"
+    if unit:
+        return units.format_value(value, unit)
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer()
                                   and abs(value) < 1e15):
         text = f"{int(value):,}"
@@ -31,7 +36,7 @@ def direction(change: float | None) -> str:
     return "up" if change > 0 else "down"
 
 
-def cell_text(value, kind: str) -> str:
+def cell_text(value, kind: str, unit: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -39,5 +44,5 @@ def cell_text(value, kind: str) -> str:
     if kind == "percent":
         return change_text(value) if isinstance(value, int | float) else str(value)
     if isinstance(value, int | float):
-        return number_text(value)
+        return number_text(value, unit)
     return str(value)

@@ -70,7 +70,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 def _table(table, styles) -> list:
     rows = []
     for row in table.rows[:MAX_ROWS]:
-        rows.append([Paragraph(escape(cell_text(v, c.type)), styles["cell"])
+        rows.append([Paragraph(escape(cell_text(v, c.type, c.unit)), styles["cell"])
                      for v, c in zip(row, table.columns, strict=False)])
     head = [Paragraph(f"<b>{escape(c.name)}</b>", styles["cell"]) for c in table.columns]
     grid = Table([head, *rows], repeatRows=1, hAlign="LEFT")

@@ -115,8 +115,8 @@ class _Writer:
     def _table_sheet(self, title: str, table):
         sheet = self.book.add_worksheet(_sheet_name(title, self.used))
         for col, column in enumerate(table.columns):
-            sheet.write_string(0, col, column.name, self.formats["head"])
-            width = 18 if column.type == "time" else max(12, min(40, len(column.name) + 4))
+            sheet.write_string(0, col, column.heading, self.formats["head"])
+            width = 18 if column.type == "time" else max(12, min(40, len(column.heading) + 4))
             sheet.set_column(col, col, width)
         sheet.freeze_panes(1, 0)
         return sheet

@@ -1,6 +1,11 @@
 // Drawing one panel's answer (POST /api/v1/query) the way its type says: Plotly for line, area,
 // bar, gauge and heatmap; a big number with a sparkline for stat; a table. Shared by the
-// dashboard page and the panel editor's preview.
+// dashboard page and the panel editor's preview. Values read in their unit (units.js): the
+// panel's options.unit, else the unit the answer's series carry (the metric catalogue's); a line,
+// area or bar chart scales its y axis to the largest value (800..2400 ms is drawn in s, the axis
+// titled "s", the hover "1.2 s"), a stat, gauge or table shows "1.2 s".
+
+import { formatValue, numberText, scaleFor, withLabel } from "./units.js";
 
 export const PALETTE = ["#4c6ef5", "#12b886", "#f59f00", "#e64980", "#7950f2", "#15aabf", "#82c91e",
   "#fd7e14", "#868e96", "#fa5252"];
@@ -26,8 +31,6 @@ export async function call(method, url, body) {
   return data;
 }
 
-const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
-
 export function label(series) {
   const tags = Object.entries(series.tags || {}).map(([k, v]) => `${k}:${v}`).join(", ");
   return tags || series.name;
@@ -51,9 +54,25 @@ function thresholdColor(value, options, fallback) {
   return color;
 }
 
-function withUnit(value, options) {
-  if (value === null || value === undefined) return "–";
-  return `${number.format(value)}${options.unit ? ` ${options.unit}` : ""}`;
+// The unit a panel's values are in: its own options.unit, else the one all its series carry.
+export function unitOf(options, data) {
+  if (options.unit) return options.unit;
+  const units = new Set(data.map((s) => s.unit || ""));
+  return units.size === 1 ? [...units][0] : "";
+}
+
+const scaled = (v, divisor) => (v === null || v === undefined ? v : v / divisor);
+
+// The values of `data` in a readable scale of `unit` (1200 ms → 1.2 s): the divisor, the axis
+// label, and per series its scaled values and its hover texts ("1.2 s"; Plotly reads a little
+// HTML there, so they are escaped).
+export function valueScale(data, unit) {
+  const values = (s) => s.points.map((p) => p[1]);
+  const [divisor, axisLabel] = scaleFor(data.flatMap(values), unit);
+  return { divisor, axisLabel,
+    y: (s) => values(s).map((v) => scaled(v, divisor)),
+    hover: (s) => ({ hovertext: values(s).map((v) => (v === null ? "" : escapeText(
+      withLabel(numberText(v / divisor), axisLabel)))), hovertemplate: "%{hovertext}" }) };
 }
 
 const LAYOUT = { margin: { l: 44, r: 12, t: 6, b: 30 }, paper_bgcolor: "rgba(0,0,0,0)",
@@ -81,7 +100,7 @@ function tint(hex, alpha) {
   return `rgba(${r}, ${g}, ${b}, ${alpha})`;
 }
 
-function escapeText(text) {
+export function escapeText(text) {
   // Plotly reads a little HTML in hover text: what we show is text.
   return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
@@ -92,29 +111,29 @@ const sameTags = (a, b) => JSON.stringify(Object.entries(a || {}).sort())
 // The anomaly band of a line or area panel (GET /api/v1/anomaly-models/<id>/predictions/: each
 // point [ms, value, expected, lower, upper, score]) behind its series, each series' band in its
 // colour, and the model's anomalies as markers whose hover says why.
-function bandTraces(band, data, color) {
+function bandTraces(band, data, color, divisor) {
   const traces = [];
   for (const series of band.series) {
     const i = data.findIndex((s) => sameTags(s.tags, series.tags));
     const fill = tint(color(i < 0 ? 0 : i), 0.15);
     const x = series.points.map((p) => new Date(p[0]));
     const name = i < 0 ? label(series) : label(data[i]);
-    traces.push({ type: "scatter", mode: "lines", x, y: series.points.map((p) => p[3]),
+    traces.push({ type: "scatter", mode: "lines", x, y: series.points.map((p) => scaled(p[3], divisor)),
       line: { width: 0 }, hoverinfo: "skip", showlegend: false, name: `${name} lower` });
-    traces.push({ type: "scatter", mode: "lines", x, y: series.points.map((p) => p[4]),
+    traces.push({ type: "scatter", mode: "lines", x, y: series.points.map((p) => scaled(p[4], divisor)),
       line: { width: 0 }, fill: "tonexty", fillcolor: fill, hoverinfo: "skip",
       showlegend: false, name: `${name} band` });
   }
   return traces;
 }
 
-function anomalyTrace(band) {
+function anomalyTrace(band, divisor) {
   const hover = band.anomalies.map((a) => [
     `<b>Anomaly (${escapeText(a.severity)})</b> ${escapeText(label({ tags: a.tags,
       name: band.model.name }))}`,
     ...a.explanation.map((e) => escapeText(e.text))].join("<br>"));
   return { type: "scatter", mode: "markers", name: "anomalies", showlegend: false,
-    x: band.anomalies.map((a) => new Date(a.peak_at)), y: band.anomalies.map((a) => a.value),
+    x: band.anomalies.map((a) => new Date(a.peak_at)), y: band.anomalies.map((a) => scaled(a.value, divisor)),
     marker: { color: "#e03131", size: 9, line: { color: "#fff", width: 1 } },
     hovertext: hover, hoverinfo: "text" };
 }
@@ -129,12 +148,12 @@ export function anomalyShapes(band) {
 // panel's data endpoint: the same query one period earlier, re-stamped onto these buckets): a
 // dashed, lighter line per series in that series' colour, named "<series> (<label>)", so the
 // unified hover shows now and then side by side.
-function compareTraces(compare, data, color) {
+function compareTraces(compare, data, color, divisor, hover) {
   return compare.data.map((series) => {
     const i = data.findIndex((s) => sameTags(s.tags, series.tags));
     const base = color(i < 0 ? 0 : i);
     return { type: "scatter", mode: "lines", x: series.points.map((p) => new Date(p[0])),
-      y: series.points.map((p) => p[1]),
+      y: series.points.map((p) => scaled(p[1], divisor)), ...hover(series),
       name: `${i < 0 ? label(series) : label(data[i])} (${compare.label})`,
       line: { color: tint(base, 0.55), width: 1.5, dash: "dash" }, marker: { color: base } };
   });
@@ -152,20 +171,25 @@ export function draw(panel, body, answer, { timeLayout = {}, onPlot = null, band
   const times = (s) => s.points.map((p) => new Date(p[0]));
   const values = (s) => s.points.map((p) => p[1]);
   const color = (i) => (i === 0 && options.color) || PALETTE[i % PALETTE.length];
-  const yaxis = { rangemode: "tozero", range: options.min !== undefined && options.max !== undefined
-    ? [options.min, options.max] : undefined };
+  const unit = unitOf(options, data);
   const overlay = answer.compare && answer.compare.data ? answer.compare : null;
   const legend = { showlegend: options.legend !== false && (data.length > 1 || Boolean(overlay)),
     legend: { orientation: "h", y: -0.25 } };
   if (panel.type === "line" || panel.type === "area" || panel.type === "bar") {
     const banded = band && band.series && panel.type !== "bar";
-    plotInto(body, [...(banded ? bandTraces(band, data, color) : []), ...data.map((s, i) => ({
-      x: times(s), y: values(s), name: label(s), marker: { color: color(i) },
+    const { divisor, axisLabel, y, hover } = valueScale(data, unit);
+    const yaxis = { rangemode: "tozero", fixedrange: true, automargin: true,
+      title: axisLabel ? { text: escapeText(axisLabel) } : undefined,
+      range: options.min !== undefined && options.max !== undefined
+        ? [options.min / divisor, options.max / divisor] : undefined };
+    plotInto(body, [...(banded ? bandTraces(band, data, color, divisor) : []), ...data.map((s, i) => ({
+      x: times(s), y: y(s), ...hover(s), name: label(s),
+      marker: { color: color(i) },
       line: { color: color(i), width: 2 },
       ...(panel.type === "bar" ? { type: "bar" } : { type: "scatter", mode: "lines",
         fill: panel.type === "area" ? "tonexty" : undefined, stackgroup: panel.type === "area" ? "a" : undefined }),
-    })), ...(overlay ? compareTraces(overlay, data, color) : []),
-    ...(banded && band.anomalies.length ? [anomalyTrace(band)] : [])], { yaxis: { ...yaxis, fixedrange: true }, ...legend, barmode: "stack", ...timeLayout,
+    })), ...(overlay ? compareTraces(overlay, data, color, divisor, hover) : []),
+    ...(banded && band.anomalies.length ? [anomalyTrace(band, divisor)] : [])], { yaxis, ...legend, barmode: "stack", ...timeLayout,
       // The axis spans the asked range, not only the buckets that have data.
       xaxis: { type: "date", range: [new Date(answer.meta.start), new Date(answer.meta.end)] } },
     { onPlot });
@@ -175,12 +199,15 @@ export function draw(panel, body, answer, { timeLayout = {}, onPlot = null, band
   } else if (panel.type === "gauge") {
     const value = calculate(data[0].points, options.calculation);
     const max = options.max ?? Math.max(100, (value ?? 0) * 1.2);
-    plotInto(body, [{ type: "indicator", mode: "gauge+number", value: value ?? 0,
-      number: { suffix: options.unit ? ` ${options.unit}` : "" },
-      gauge: { axis: { range: [options.min ?? 0, max] },
+    // The number, its axis and its steps in one scale: that of the value shown.
+    const [divisor, gaugeLabel] = scaleFor([value], unit);
+    const suffix = escapeText(withLabel("", gaugeLabel));
+    plotInto(body, [{ type: "indicator", mode: "gauge+number", value: (value ?? 0) / divisor,
+      number: { suffix, valueformat: ",.2~f" },
+      gauge: { axis: { range: [(options.min ?? 0) / divisor, max / divisor] },
         bar: { color: thresholdColor(value, options, options.color || PALETTE[0]) },
-        steps: (options.thresholds || []).map((s, i, all) => ({ range: [s.value,
-          all[i + 1] ? all[i + 1].value : max], color: `${s.color}33` })) } }],
+        steps: (options.thresholds || []).map((s, i, all) => ({ range: [s.value / divisor,
+          (all[i + 1] ? all[i + 1].value : max) / divisor], color: `${s.color}33` })) } }],
       { margin: { l: 24, r: 24, t: 12, b: 6 } });
   } else if (panel.type === "stat") {
     const value = calculate(data[0].points, options.calculation);
@@ -191,7 +218,7 @@ export function draw(panel, body, answer, { timeLayout = {}, onPlot = null, band
       const spark = Object.assign(document.createElement("div"), { className: "plot spark" });
       body.append(big, spark);
     }
-    big.textContent = withUnit(value, options);
+    big.textContent = formatValue(value, unit);
     big.style.color = thresholdColor(value, options, "inherit");
     window.Plotly.react(body.querySelector(".spark"), [{ x: times(data[0]), y: values(data[0]),
       type: "scatter", mode: "lines", fill: "tozeroy", line: { color: options.color || PALETTE[0] },
@@ -209,7 +236,8 @@ export function draw(panel, body, answer, { timeLayout = {}, onPlot = null, band
     for (const s of data) {
       const row = rows.insertRow();
       row.insertCell().textContent = label(s);
-      row.insertCell().textContent = withUnit(calculate(s.points, options.calculation), options);
+      row.insertCell().textContent = formatValue(calculate(s.points, options.calculation),
+        options.unit || s.unit || "");
     }
     body.replaceChildren(table);
   }
