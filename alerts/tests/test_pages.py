@@ -46,6 +46,9 @@ def test_the_rule_form_backtests_marks_errors_and_saves(page, ingest_server, sho
     page.fill("input[name=window_minutes]", "5")
     expect(page.locator("#backtest-summary")).to_have_text("would have fired 2 time(s)")
     assert page.locator("#rule-chart").get_attribute("data-bands") == "2"
+    # checkout.errors has no unit in the catalogue: raw values, the threshold at 50, no axis title.
+    assert page.evaluate("""() => { const l = document.querySelector('#rule-chart').layout;
+        return [l.shapes[0].y0, l.yaxis.title === undefined]; }""") == [50, True]
     expect(page.locator("[data-error-for=query]")).to_be_hidden()
     screenshot(page, "alert-rule-form", full_page=True)
     page.fill("input[name=interval_seconds]", "5")

@@ -37,9 +37,11 @@ def test_viewers_see_the_definition_read_only_and_no_links(client, two_projects)
     for read_only in ('<dd id="metric-description">', '<dd id="metric-unit">',
                       '<dd id="metric-type">'):
         assert read_only in html
-    for control in ("metric-definition", "<textarea", 'name="unit"', "<select id=\"metric-type\"",
-                    "add-to-dashboard", "create-alert", "Ops"):
+    # (The chart's query box is for viewers too: it edits nothing.)
+    for control in ("metric-definition", '<textarea id="metric-description"', 'name="unit"',
+                    "<select id=\"metric-type\"", "add-to-dashboard", "create-alert", "Ops"):
         assert control not in html
+    assert '<textarea id="metric-query-text"' in html
     # The nav names the page, current.
     assert re.search(rf'<a href="/projects/{project.pk}/metrics/" aria-current="page">Metrics</a>',
                      html)

@@ -156,6 +156,11 @@ class Suggestion(serializers.Serializer):
     series = serializers.IntegerField(required=False, help_text="Tag values: series.")
     kind = serializers.CharField(required=False, help_text="Functions: function or aggregation.")
     signature = serializers.CharField(required=False, help_text="Functions.")
+    args = serializers.ListField(child=serializers.CharField(), required=False, help_text=(
+        "Functions: the kinds of the arguments after the series (count, agg, duration, number, "
+        "fill)."))
+    choices = serializers.ListField(child=serializers.CharField(), required=False, help_text=(
+        "Functions: the words an agg or fill argument takes."))
 
 
 class Suggestions(serializers.Serializer):

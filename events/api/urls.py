@@ -9,6 +9,7 @@ urlpatterns = [
     path("metrics", endpoints.metrics, name="metrics"),
     path("prom/write", endpoints.prometheus_remote_write, name="prom-remote-write"),
     path("query", query_views.QueryView.as_view(), name="query"),
+    path("query/parse", query_views.QueryParseView.as_view(), name="query-parse"),
     path("query/autocomplete", catalog_views.Autocomplete.as_view(), name="query-autocomplete"),
     path("projects/<int:project_id>/sources/", source_views.SourceList.as_view(),
          name="source-list"),

@@ -117,8 +117,10 @@ def _ranked(candidates: list[dict], fragment: Fragment, limit: int) -> list[dict
 
 
 def functions(fragment: Fragment, limit: int) -> list[dict]:
+    # The argument kinds and allowed words let the query builder draw a function's inputs.
     candidates = [{"value": f.name, "kind": "function", "signature": f.signature,
-                   "description": f.summary} for f in FUNCTIONS.values()]
+                   "description": f.summary, "args": list(f.args[1:]),
+                   "choices": list(f.choices)} for f in FUNCTIONS.values()]
     candidates += [{"value": name, "kind": "aggregation", "signature": f"{name}:metric{{}}",
                     "description": "aggregation"} for name in spec.AGGREGATIONS]
     return _ranked(candidates, fragment, limit)

@@ -3,7 +3,8 @@
 // — the evaluator's own reducer, condition and `for`. On the rule form the chart follows the
 // fields (debounced) and saving goes through the rules API, with each error beside its field.
 
-import { PALETTE, call, label, whenPlotly } from "./panels.js";
+import { PALETTE, call, escapeText, label, unitOf, valueScale, whenPlotly } from "./panels.js";
+import { mountQueryBuilder } from "./query_builder.js";
 
 const data = JSON.parse(document.getElementById("rule-data").textContent);
 const chart = document.getElementById("rule-chart");
@@ -33,18 +34,23 @@ function drawBacktest(answer) {
         line: { width: 0 }, layer: "below" });
     }
   }
-  const threshold = { type: "line", xref: "paper", x0: 0, x1: 1, y0: answer.threshold,
-    y1: answer.threshold, line: { color: "#e03131", width: 1.5, dash: "dash" } };
+  // In a readable scale of the query's unit (every reducer keeps it), the threshold with it.
+  const reduced = answer.fired.map((g) => ({ points: g.reduced }));
+  const { divisor, axisLabel, y, hover } = valueScale(
+    [...reduced, { points: [[0, answer.threshold]] }], unitOf({}, answer.data));
+  const threshold = { type: "line", xref: "paper", x0: 0, x1: 1, y0: answer.threshold / divisor,
+    y1: answer.threshold / divisor, line: { color: "#e03131", width: 1.5, dash: "dash" } };
   if (chart.querySelector(".panel-status")) chart.replaceChildren();
   // The line is what the condition compares: the reducer over the window at every bucket.
   const reducer = answer.reducer_label;
   window.Plotly.react(chart, answer.fired.map((g, i) => ({
     type: "scatter", mode: "lines", name: `${label({ tags: g.group, name: reducer })}`,
-    x: g.reduced.map((p) => new Date(p[0])), y: g.reduced.map((p) => p[1]),
+    x: g.reduced.map((p) => new Date(p[0])), y: y(reduced[i]), ...hover(reduced[i]),
     line: { color: PALETTE[i % PALETTE.length], width: 1.5 },
   })), { margin: { l: 48, r: 12, t: 8, b: 30 }, height: 280, shapes: [threshold, ...bands],
     showlegend: answer.data.length > 1, legend: { orientation: "h", y: -0.2 },
     xaxis: { type: "date", range: [new Date(answer.meta.start), new Date(answer.meta.end)] },
+    yaxis: { title: axisLabel ? { text: escapeText(axisLabel) } : undefined, automargin: true },
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" },
   { displayModeBar: false, responsive: true });
   chart.dataset.bands = String(bands.length);
@@ -133,6 +139,12 @@ async function preview(rule) {
 await whenPlotly();
 if (form) {
   fill(data);
+  // The query builder writes the query field; its messages go beside the field.
+  mountQueryBuilder(form.elements.query, { project, showError: (error) => {
+    const box = form.querySelector('.field-error[data-error-for="query"]');
+    box.textContent = error ? error.message : "";
+    box.hidden = !error;
+  } });
   let timer = 0;
   form.addEventListener("input", () => {
     clearTimeout(timer);
@@ -154,3 +166,7 @@ if (form) {
 } else {
   preview(data);
 }
+
+// Autocompletion in the rule's query box (the form only; the detail page has none).
+import { attachAutocomplete } from "./query_autocomplete.js";
+if (form) attachAutocomplete(form.elements.query, { project });

@@ -1,12 +1,14 @@
 // The metrics explorer: the project's metrics searched by name or description (debounced,
 // GET /api/v1/metrics/), the chosen one's definition, tag keys and top values
 // (GET /api/v1/metrics/<name>/) and a chart of avg:<name>{} over the last 24 h
-// (POST /api/v1/query) with the y-axis labelled with its unit. The chosen metric lives in the
-// URL (?metric=) and its query in the "Add to dashboard" and "Create alert" links. Editors
+// (POST /api/v1/query) with the y-axis labelled with its unit — a query the query builder
+// (query_builder.js) or its text mode changes. The chosen metric lives in the URL (?metric=) and
+// the chart's query in the "Add to dashboard" and "Create alert" links. Editors
 // change the description, unit and type in place (PATCH), each error beside its field.
 // Everything shown is set as text.
 
-import { PALETTE, call, label, whenPlotly } from "./panels.js";
+import { PALETTE, call, escapeText, label, unitOf, valueScale, whenPlotly } from "./panels.js";
+import { mountQueryBuilder } from "./query_builder.js";
 
 const root = document.getElementById("metrics");
 const project = root.dataset.project;
@@ -19,10 +21,12 @@ const editor = document.getElementById("metric-definition");  // editors only
 const dashboardChoice = document.getElementById("metric-dashboard");
 const addToDashboard = document.getElementById("add-to-dashboard");
 const createAlert = document.getElementById("create-alert");
+const queryBox = document.getElementById("metric-query-text");
 const FIELDS = ["description", "unit", "type"];
 const $ = (id) => document.getElementById(id);
 
 let chosen = "";
+let query = "";  // what the chart draws: the metric's average until the builder changes it
 let listAsked = 0;
 let pageAsked = 0;
 
@@ -121,7 +125,6 @@ function showPage(page) {
 }
 
 function updateLinks() {
-  const query = queryOf(chosen);
   if (createAlert) {
     createAlert.href = `${createAlert.dataset.base}?${new URLSearchParams({ name: chosen, query })}`;
   }
@@ -130,21 +133,22 @@ function updateLinks() {
   }
 }
 
-async function drawChart(name, unit) {
+async function drawChart(name) {
   chart.dataset.state = "loading";
+  const asked = query;
   let answer;
   try {
     answer = await call("POST", "/api/v1/query",
-      { project: Number(project), query: queryOf(name), start: "now-24h", end: "now" });
+      { project: Number(project), query: asked, start: "now-24h", end: "now" });
   } catch (error) {
-    if (name !== chosen) return;
+    if (name !== chosen || asked !== query) return;
     window.Plotly.purge(chart);
     chartStatus.className = "panel-status error";
     chartStatus.textContent = error.message;
     chart.dataset.state = "error";
     return;
   }
-  if (name !== chosen) return;
+  if (name !== chosen || asked !== query) return;
   if (!answer.data.length) {
     window.Plotly.purge(chart);
     chartStatus.className = "panel-status muted";
@@ -155,15 +159,17 @@ async function drawChart(name, unit) {
   chartStatus.textContent = "";
   // A sparse series (a new metric) shows its points: a lone point draws no line.
   const sparse = (series) => series.points.filter((p) => p[1] !== null).length < 60;
+  // In a readable scale of the series' unit (the catalogue's, through the query): 1.2 s.
+  const { axisLabel, y, hover } = valueScale(answer.data, unitOf({}, answer.data));
   window.Plotly.react(chart, answer.data.map((series, i) => ({
     type: "scatter", mode: sparse(series) ? "lines+markers" : "lines", name: label(series),
-    marker: { size: 5 },
-    x: series.points.map((p) => new Date(p[0])), y: series.points.map((p) => p[1]),
+    marker: { size: 5 }, ...hover(series),
+    x: series.points.map((p) => new Date(p[0])), y: y(series),
     line: { color: PALETTE[i % PALETTE.length], width: 2 },
   })), { margin: { l: 60, r: 12, t: 8, b: 30 }, height: 300, hovermode: "x unified",
     showlegend: answer.data.length > 1, legend: { orientation: "h", y: -0.2 },
     xaxis: { type: "date", range: [new Date(answer.meta.start), new Date(answer.meta.end)] },
-    yaxis: { title: { text: unit }, rangemode: "tozero", fixedrange: true },
+    yaxis: { title: { text: escapeText(axisLabel) }, rangemode: "tozero", fixedrange: true },
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { size: 11 } },
   { displayModeBar: false, responsive: true });
   chart.dataset.state = "drawn";
@@ -184,7 +190,10 @@ async function choose(name, { push = false } = {}) {
   const mine = ++pageAsked;
   detail.dataset.state = "loading";
   $("metric-name").textContent = name;
-  $("metric-query").textContent = queryOf(name);
+  query = queryOf(name);
+  $("metric-query").textContent = query;
+  queryBox.value = query;
+  builder.reload();
   for (const box of detail.querySelectorAll(".field-error")) show(box, "");
   if (editor) $("definition-state").textContent = "";
   updateLinks();
@@ -204,8 +213,22 @@ async function choose(name, { push = false } = {}) {
   showPage(page);
   detail.dataset.state = "loaded";
   await whenPlotly();
-  if (mine === pageAsked) await drawChart(name, page.unit);
+  if (mine === pageAsked) await drawChart(name);
 }
+
+// The chart follows the query box (typed, or written by the builder), debounced.
+let queryTimer = 0;
+queryBox.addEventListener("input", () => {
+  clearTimeout(queryTimer);
+  queryTimer = setTimeout(() => {
+    const typed = queryBox.value.trim();
+    if (!chosen || !typed || typed === query) return;
+    query = typed;
+    $("metric-query").textContent = query;
+    updateLinks();
+    whenPlotly().then(() => drawChart(chosen));
+  }, 400);
+});
 
 listTable.addEventListener("click", (event) => {
   const link = event.target.closest("a.metric-link");
@@ -249,9 +272,8 @@ async function save(field, value) {
   state.textContent = `Saved ${field}.`;
   const tr = [...listTable.tBodies[0].rows].find((r) => r.dataset.metric === name);
   if (tr && field !== "description") tr.cells[field === "unit" ? 1 : 2].textContent = page[field];
-  if (field === "unit" && chart.dataset.state === "drawn") {
-    window.Plotly.relayout(chart, { "yaxis.title.text": page.unit });
-  }
+  // The answer carries the unit as the catalogue has it now: drawn again, in its scale.
+  if (field === "unit" && chart.dataset.state === "drawn") drawChart(chosen);
 }
 
 if (editor) {
@@ -263,5 +285,6 @@ if (editor) {
   editor.addEventListener("submit", (event) => event.preventDefault());
 }
 
+const builder = mountQueryBuilder(queryBox, { project: Number(project) });
 refreshList();
 choose(new URLSearchParams(window.location.search).get("metric") || "");

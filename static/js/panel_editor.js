@@ -1,8 +1,9 @@
-// The panel editor: the query with a live preview (debounced, through POST /api/v1/query) and
+// The panel editor: the query (a builder beside the text, query_builder.js) with a live preview (debounced, through POST /api/v1/query) and
 // the engine's messages in place — for a syntax error, the position marked under the query.
 // Saving goes through the panels API; its errors show beside the form.
 
 import { call, draw, whenPlotly } from "./panels.js";
+import { mountQueryBuilder } from "./query_builder.js";
 
 const root = document.getElementById("editor");
 const form = document.getElementById("panel-form");
@@ -123,4 +124,10 @@ form.addEventListener("submit", async (event) => {
 });
 
 fill(initial);
+// The builder writes the textarea (and fires its input event): saving and the preview read it.
+mountQueryBuilder(form.query, { project, showError: showQueryError });
 whenPlotly().then(refreshPreview);
+
+// Autocompletion in the query box: metric names, tag keys and values, functions.
+import { attachAutocomplete } from "./query_autocomplete.js";
+attachAutocomplete(form.query, { project });

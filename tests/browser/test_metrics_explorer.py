@@ -136,7 +136,12 @@ def test_search_choose_edit_and_take_the_query_elsewhere(page, ingest_server, sh
     assert page.url == f"{explorer}?metric=checkout.latency"  # no form was submitted
     expect(page.locator("#metric-list tr[data-metric='checkout.latency'] td").nth(1)).to_have_text(
         "s")
-    assert page.evaluate("document.querySelector('#metric-chart').layout.yaxis.title.text") == "s"
+    # The chart is drawn again in the new unit, scaled to read well: 80 s is 1.33 min.
+    page.wait_for_function("""() => { const c = document.querySelector('#metric-chart');
+        return c.layout && c.layout.yaxis.title.text === 'min'; }""")
+    hover = page.evaluate("""() => { const t = document.querySelector('#metric-chart').data[0];
+        return [t.y.filter((v) => v !== null), t.hovertext.filter(Boolean)]; }""")
+    assert hover == [[pytest.approx(80 / 60)], ["1.33 min"]]
     expect(facts.last).to_contain_text("by ed, ")
     read = token_client(shop["editor"]).get(
         f"/api/v1/metrics/checkout.latency/?project={project.pk}").json()
