@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from dashboards import services
 from dashboards.models import Panel
+from events import rollups
 from events.query.spec import AGGREGATIONS
 from tests.browser.login import login
 
@@ -28,12 +29,13 @@ def fleet(store, make_user, make_project):
     project = make_project("Fleet", owner=owner)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     store.points(project, [
-        {"name": "cpu.busy", "value": value + minutes, "tags": {"host": host, "env": env},
+        {"name": "cpu.busy", "value": value + minutes % 40 / 4, "tags": {"host": host, "env": env},
          "timestamp": (now - timedelta(minutes=minutes)).isoformat()}
         for host, env, value in (("web-01", "prod", 10), ("web-02", "prod", 20),
                                  ("web-03", "dev", 30))
-        for minutes in range(1, 30, 3)])
+        for minutes in range(1, 360, 3)])  # the editor's 6 hours
     store.points(project, [{"name": "queue.depth", "value": 3, "tags": {"queue": "emails"}}])
+    rollups.fold()  # as the worker does: the editor's 6 hours read the 1-minute rollup
     board = services.create_dashboard(project=project, name="Fleet", user=owner)
     return {"project": project, "board": board}
 
@@ -83,6 +85,8 @@ def test_build_a_grouped_filtered_query_switch_to_text_and_back(page, ingest_ser
     names = "() => document.querySelector('#preview .plot').data.map((t) => t.name)"
     expect(page.locator("#preview-meta")).to_contain_text(" · 2 series · ")
     assert sorted(page.evaluate(names)) == ["host:web-01", "host:web-02"]
+    page.wait_for_function("""() => { const p = document.querySelector('#preview .plot');
+        return p.data.every((t) => t.y.filter((v) => v !== null).length > 100); }""")
     screenshot(page, "query-builder", full_page=True)
 
     # Text mode: the textarea is typed into; back in the builder the controls show the edit.
