@@ -4,10 +4,14 @@
 import os
 from urllib.parse import urlsplit
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
-django_asgi_app = get_asgi_application()  # before importing consumers: it sets Django up
+django.setup(set_prefix=False)  # before importing consumers (as get_asgi_application does)
+
+from analytics_site.handler import OneThreadASGIHandler  # noqa: E402
+
+django_asgi_app = OneThreadASGIHandler()  # the chain in one thread per request: see handler
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -5,7 +5,9 @@ object, and ``django.core.cache.caches`` holds one cache object per thread. Unde
 request runs in a thread of its own, so every request opened new Redis connections — and
 redis-py reads its own package metadata (a walk of ``sys.path``) for each — which was a good
 part of what a small API answer cost. Here the pools are kept per process, keyed by server and
-options; redis-py's pools are thread-safe and start afresh in a forked child.
+options, and so is the client over each (Django built a ``redis.Redis`` per cache call, whose
+construction costs more than the command); redis-py's pools and clients are thread-safe and
+start afresh in a forked child.
 """
 
 from __future__ import annotations
@@ -14,21 +16,28 @@ import threading
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
-_pools: dict[tuple[str, str], object] = {}
+_shared: dict[tuple[str, str], tuple[object, object]] = {}  # key -> (pool, client)
 _lock = threading.Lock()
 
 
 class _SharedPoolClient(RedisCacheClient):
-    def _get_connection_pool(self, write):
+    def _shared(self, write) -> tuple[object, object]:
         server = self._servers[self._get_connection_pool_index(write)]
         key = (server, repr(sorted(self._pool_options.items(), key=lambda item: item[0])))
-        pool = _pools.get(key)
-        if pool is None:
+        found = _shared.get(key)
+        if found is None:
             with _lock:
-                pool = _pools.get(key)
-                if pool is None:
-                    pool = _pools[key] = self._pool_class.from_url(server, **self._pool_options)
-        return pool
+                found = _shared.get(key)
+                if found is None:
+                    pool = self._pool_class.from_url(server, **self._pool_options)
+                    found = _shared[key] = (pool, self._client(connection_pool=pool))
+        return found
+
+    def _get_connection_pool(self, write):
+        return self._shared(write)[0]
+
+    def get_client(self, key=None, *, write=False):
+        return self._shared(write)[1]
 
 
 class SharedPoolRedisCache(RedisCache):

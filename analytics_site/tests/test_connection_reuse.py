@@ -10,12 +10,13 @@ from django.db import connection
 
 
 def test_cache_objects_of_different_threads_share_one_redis_pool():
-    pools = []
+    pools, clients = [], []
 
     def look():
         cache = caches["default"]
         cache.set("reuse-probe", 1, 30)
         pools.append(cache._cache._get_connection_pool(True))
+        clients.append(cache._cache.get_client(write=True))
 
     threads = [threading.Thread(target=look) for _ in range(4)]
     for thread in threads:
@@ -24,6 +25,7 @@ def test_cache_objects_of_different_threads_share_one_redis_pool():
         thread.join()
     assert len(pools) == 4
     assert len({id(pool) for pool in pools}) == 1  # one pool, however many cache objects
+    assert len({id(client) for client in clients}) == 1  # and one client over it
     assert caches["default"].get("reuse-probe") == 1
 
 
