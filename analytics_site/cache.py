@@ -21,15 +21,19 @@ _lock = threading.Lock()
 
 
 class _SharedPoolClient(RedisCacheClient):
+    def __init__(self, servers, **options):
+        super().__init__(servers, **options)
+        # Fixed for the client's life: computed once, not on every cache call.
+        self._options_key = repr(sorted(self._pool_options.items(), key=lambda item: item[0]))
+
     def _shared(self, write) -> tuple[object, object]:
-        server = self._servers[self._get_connection_pool_index(write)]
-        key = (server, repr(sorted(self._pool_options.items(), key=lambda item: item[0])))
+        key = (self._servers[self._get_connection_pool_index(write)], self._options_key)
         found = _shared.get(key)
         if found is None:
             with _lock:
                 found = _shared.get(key)
                 if found is None:
-                    pool = self._pool_class.from_url(server, **self._pool_options)
+                    pool = self._pool_class.from_url(key[0], **self._pool_options)
                     found = _shared[key] = (pool, self._client(connection_pool=pool))
         return found
 

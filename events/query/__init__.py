@@ -136,9 +136,11 @@ def canonical(*, query=None, queries: dict | None = None, formula: str | None = 
     outputs = _parse_outputs(query, queries, formula)  # the checks and errors of execute
     if query is not None:
         return _forms(outputs[0][1])
-    named = _parse_named(queries)
-    return {"queries": {name: _forms(expr) for name, expr in named.items()},
-            "formula": _forms(outputs[0][1]) if formula is not None else None}
+    if formula is None:  # the outputs are the named queries themselves
+        return {"queries": {name: _forms(expr) for name, expr in outputs}, "formula": None}
+    # With a formula the outputs hold only it; the names are parsed for their own forms.
+    return {"queries": {name: _forms(expr) for name, expr in _parse_named(queries).items()},
+            "formula": _forms(outputs[0][1])}
 
 
 def _forms(expr: Expr) -> dict:
