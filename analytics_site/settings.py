@@ -104,8 +104,11 @@ DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME") or None}
 # theirs as before (a pool must not cross a fork). ``DATABASE_POOL_MAX`` bounds each process.
 if env_bool("DATABASE_POOL", False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
-    # (Django has the pool check each connection as it hands it out: after a PostgreSQL
-    # restart the idle ones are dead, and a request gets a fresh one rather than an error.)
+    # Each connection is checked as it is handed out, by our backend rather than the pool's
+    # check loop, which backed off a second and more per dead connection after a restart.
+    DATABASES["default"]["ENGINE"] = "analytics_site.postgres_pool"
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"]["OPTIONS"]["application_name"] = "analytics-web"  # pg_stat_activity
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 1, "max_size": env_int("DATABASE_POOL_MAX", 8), "timeout": 10,
     }
