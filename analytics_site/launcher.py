@@ -4,7 +4,8 @@
    under ``DATA_DIR`` (see ``analytics_site.embedded``).
 2. Applies migrations, makes sure the admin user exists (prints the login) and seeds the demo
    project once.
-3. Runs web (daphne), the Celery worker, Celery beat and the StatsD server as child processes,
+3. Runs web (daphne), the Celery workers (one per group of ``WORKER_QUEUES``: training apart from
+   alerts, see ``analytics_site.queues``), Celery beat and the StatsD server as child processes,
    their output interleaved line by line with a name prefix, and supervises them.
 
 A supervisor, not a domino: a child that dies once the stack is up is started again, after a
@@ -35,6 +36,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from analytics_site import queues
+from analytics_site.queues import BadWorkerQueues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 GRACE_S = 15
@@ -125,8 +129,16 @@ def _on(name: str, default: bool) -> bool:
     return value.lower() not in {"0", "false", "no", "off"}
 
 
+def workers() -> list[Child]:
+    """One Celery worker per group of ``WORKER_QUEUES`` (``analytics_site.queues``)."""
+    concurrency = int(os.environ.get("CELERY_WORKER_CONCURRENCY") or 2)
+    return [Child(group.name, [_bin("celery"), "-A", "analytics_site", "worker", "-l", "INFO",
+                               "-Q", ",".join(group.queues), "--concurrency",
+                               str(group.concurrency), "-n", f"{group.name}@%h"])
+            for group in queues.groups(os.environ.get("WORKER_QUEUES"), concurrency)]
+
+
 def children(web_fds: list[int]) -> list[Child]:
-    concurrency = os.environ.get("CELERY_WORKER_CONCURRENCY", "2")
     extra = []
     if _on("SIMULATE", False):
         extra.append(Child("sim", [sys.executable, "manage.py", "simulate"]))
@@ -139,8 +151,7 @@ def children(web_fds: list[int]) -> list[Child]:
     ]
     found = [
         *web,
-        Child("worker", [_bin("celery"), "-A", "analytics_site", "worker", "-l", "INFO",
-                         "--concurrency", concurrency, "-n", "worker@%h"]),
+        *workers(),
         Child("beat", [_bin("celery"), "-A", "analytics_site", "beat", "-l", "INFO",
                        "--pidfile="]),
         # StatsD / DogStatsD for the listeners configured in the admin (none: it waits).
@@ -325,7 +336,7 @@ def main() -> int:
     default_web = str(min(os.cpu_count() or 1, 4))
     try:
         launcher = Launcher(host, port, int(os.environ.get("WEB_CONCURRENCY") or default_web))
-    except PortTaken as exc:
+    except (PortTaken, BadWorkerQueues) as exc:
         print(f"setup | cannot serve: {exc}", file=sys.stderr)
         return 1
 

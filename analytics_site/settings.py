@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
+
+from analytics_site import queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -165,6 +168,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# A queue per kind of work (analytics_site.queues): a training run never delays an alert.
+CELERY_TASK_QUEUES = [Queue(name) for name in queues.QUEUES]
+CELERY_TASK_ROUTES = queues.ROUTES
 CELERY_BEAT_SCHEDULER = "analytics_site.beat:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
