@@ -24,13 +24,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def ingest_server(django_db_setup, django_db_blocker, tmp_path_factory):
+def start_web(log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """A web process (``analytics_site.serve``) on a free loopback port, once it answers."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "analytics_site.serve", "-b", "127.0.0.1", "-p", str(port),
-         "analytics_site.asgi:application"],
+         *extra, "analytics_site.asgi:application"],
         cwd=BASE_DIR, env=child_env(), stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -38,11 +37,16 @@ def ingest_server(django_db_setup, django_db_blocker, tmp_path_factory):
         assert proc.poll() is None, log.read_text()
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+                return proc, url
         except httpx.HTTPError:
             pass
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def ingest_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    proc, url = start_web(tmp_path_factory.mktemp("daphne") / "daphne.log")
     yield url
     proc.terminate()
     proc.wait(30)
