@@ -144,8 +144,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, IntegrityError):
         return Response(error_body("The change conflicts with existing data.", "CONFLICT"),
                         status=409)
-    if isinstance(exc, OperationalError | InterfaceError | redis.ConnectionError
-                  | redis.TimeoutError):
+    if isinstance(exc, OperationalError | InterfaceError | psycopg.OperationalError
+                  | redis.ConnectionError | redis.TimeoutError):  # psycopg's: a read replica
         return _storage_fault(exc, request)
     if isinstance(exc, drf.APIException):
         code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), "BAD_REQUEST")

@@ -62,6 +62,14 @@ CHECKS: dict[str, Callable[[], dict]] = {
 }
 
 
+def replicas_state() -> list[dict]:
+    """The read replicas' state and lag: shown, never a reason to be unready (reads fall back
+    to the primary)."""
+    from events.query import replicas
+
+    return replicas.status()
+
+
 def run_checks() -> tuple[bool, dict[str, dict]]:
     results: dict[str, dict] = {}
     for name, check in CHECKS.items():
@@ -85,5 +93,7 @@ def healthz(request):
 @require_GET
 def readyz(request):
     ready, checks = run_checks()
-    return JsonResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                        status=200 if ready else 503)
+    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    if settings.DATABASE_REPLICA_URLS:
+        body["replicas"] = replicas_state()
+    return JsonResponse(body, status=200 if ready else 503)

@@ -396,6 +396,10 @@ INGEST_FUTURE_CLAMP_S = 300
 
 # -- the query engine -----------------------------------------------------------------------------
 QUERY_TIMEOUT_S = float(env_str("QUERY_TIMEOUT_S", "10"))  # PostgreSQL statement_timeout
+# Streaming replicas the read path computes answers on (events.query.replicas), and how far one
+# may lag before a range that reaches now is read from the primary instead.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+REPLICA_MAX_LAG_S = float(env_str("REPLICA_MAX_LAG_S", "5"))
 
 # -- alerts ---------------------------------------------------------------------------------------
 # Webhook URLs resolving to addresses that are not public (loopback, private, link-local, CGNAT,

@@ -34,6 +34,7 @@ from psycopg import sql
 from analytics_site.errors import ApiError
 
 from .. import freshness
+from . import replicas
 
 # Bump when an answer's shape or meaning changes: entries cached under the old one are not read.
 CACHE_VERSION = 1
@@ -91,22 +92,41 @@ class Session:
         return rows[0] if rows else None
 
 
+def _settings(cursor, timeout: float) -> None:
+    cursor.execute("SET LOCAL statement_timeout = %s", [f"{int(timeout * 1000)}ms"])
+    cursor.execute("SET LOCAL work_mem = %s", [WORK_MEM])
+    cursor.execute("SET LOCAL jit = off")
+
+
 @contextmanager
 def session(timeout_s: float | None = None) -> Iterator[Session]:
     """Statements run in one transaction under the query timeout (the default
-    ``QUERY_TIMEOUT_S``); leaving the block ends it."""
+    ``QUERY_TIMEOUT_S``); leaving the block ends it. Inside ``answer()``'s computation it runs
+    on a read replica when one is configured and fit (``replicas``), else on the primary."""
     timeout = settings.QUERY_TIMEOUT_S if timeout_s is None else timeout_s
+    timed_out = QueryTimeout(f"The query took longer than {timeout:g} s; narrow the range, "
+                             "add filters or use a larger step.", details={"timeout_s": timeout})
+    context = replicas.reading.get()
+    replica = replicas.pick(context[0]) if context is not None else None
+    if replica is not None:
+        try:
+            with replicas.cursor(replica) as cursor:
+                if cursor is not None:
+                    context[1].add(replica.name)
+                    _settings(cursor, timeout)
+                    yield Session(cursor)
+                    return
+        except psycopg.errors.QueryCanceled:
+            raise timed_out from None
+    if context is not None:
+        context[1].add("primary")
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL statement_timeout = %s", [f"{int(timeout * 1000)}ms"])
-            cursor.execute("SET LOCAL work_mem = %s", [WORK_MEM])
-            cursor.execute("SET LOCAL jit = off")
+            _settings(cursor, timeout)
             yield Session(cursor)
     except OperationalError as exc:
         if isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
-            raise QueryTimeout(f"The query took longer than {timeout:g} s; narrow the range, "
-                               "add filters or use a larger step.",
-                               details={"timeout_s": timeout}) from None
+            raise timed_out from None
         raise
 
 
@@ -140,8 +160,15 @@ def answer(*, kind: str, project_id: int, spec: dict, reaches_now: bool,
     body = cache.get(key) if use_cache else None
     cached = body is not None
     if body is None:
-        body = compute()
-        body.setdefault("meta", {})["cached"] = False
+        read_from: set[str] = set()
+        token = replicas.reading.set((reaches_now, read_from))
+        try:
+            body = compute()
+        finally:
+            replicas.reading.reset(token)
+        meta = body.setdefault("meta", {})
+        meta["cached"] = False
+        meta["read_from"] = sorted(read_from)
         if use_cache:
             cache.set(key, body, NOW_TTL_S if reaches_now else PAST_TTL_S)
     meta = body.setdefault("meta", {})
