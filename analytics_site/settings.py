@@ -105,6 +105,7 @@ DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME") or None}
 # request runs in a thread of its own, so without one every request opened (and closed) a
 # PostgreSQL connection — most of what a small API answer cost. Workers and commands open
 # theirs as before (a pool must not cross a fork). ``DATABASE_POOL_MAX`` bounds each process.
+DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 8)  # per process, and per read replica
 if env_bool("DATABASE_POOL", False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
     # Each connection is checked as it is handed out, by our backend rather than the pool's
@@ -113,7 +114,7 @@ if env_bool("DATABASE_POOL", False):
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"]["OPTIONS"]["application_name"] = "analytics-web"  # pg_stat_activity
     DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": 1, "max_size": env_int("DATABASE_POOL_MAX", 8), "timeout": 10,
+        "min_size": 1, "max_size": DATABASE_POOL_MAX, "timeout": 10,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

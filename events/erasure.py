@@ -210,4 +210,11 @@ def erase_person(*, project: Project, person_id: str) -> Erased:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [rollups.LOCK_ID])
     freshness.bump(project.pk)
     freshness.bump_erasures(project.pk)
+    transaction.on_commit(lambda: _note_position(project.pk))
     return Erased(person, ids, events, len(sessions))
+
+
+def _note_position(project_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        freshness.note_erasure_position(project_id, cursor.fetchone()[0])

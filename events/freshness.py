@@ -43,3 +43,13 @@ def bump_erasures(project_id: int) -> None:
 
 def erasures(project_id: int) -> int:
     return cache.get(_erasures_key(project_id)) or 0
+
+
+def note_erasure_position(project_id: int, lsn: str) -> None:
+    """The primary's WAL position once an erasure committed: a read replica answers for the
+    project only once it has replayed past it (``events.query.replicas``)."""
+    cache.set(f"erased-lsn:{project_id}", lsn, 365 * 86400)
+
+
+def erasure_position(project_id: int) -> str | None:
+    return cache.get(f"erased-lsn:{project_id}")

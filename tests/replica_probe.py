@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,9 +26,10 @@ def main() -> None:
     import psycopg
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
+    from psycopg import sql
 
-    from events import rollups, selectors, services
-    from events.query import execute
+    from events import freshness, rollups, selectors, services
+    from events.query import Statement, execute, executor
     from events.query import replicas as replica_state
     from projects import services as projects
     from tests.replica_servers import Pair
@@ -48,7 +50,7 @@ def main() -> None:
         rollups.fold()
 
     def ask(start: str, end: str) -> dict:
-        answer = execute(project, query="avg:cpu{}", start=start, end=end, step=3600,
+        answer = execute(project, query="avg:cpu{}", start=start, end=end, step=60,
                          use_cache=False)
         values = {v for series in answer["data"] for _, v in series["points"] if v is not None}
         return {"read_from": answer["meta"]["read_from"], "values": sorted(values)}
@@ -78,7 +80,7 @@ def main() -> None:
     # Replay paused and new data on the primary: the replica falls behind.
     replica_conn.execute("SELECT pg_wal_replay_pause()")
     time.sleep(0.5)
-    write(range(60, 50, -1), 30.0)
+    write(range(60, 50, -1), 50.0)
     time.sleep(2.5)  # past REPLICA_MAX_LAG_S (1 s) and the lag's cache (2 s)
     out["lagging"] = {"lag_s": lag(), "now": ask("now-1h", "now"),
                       "past": ask("now-4h", "now-2h"), "status": replica_state.status()}
@@ -86,6 +88,38 @@ def main() -> None:
     wait(lambda: lag() == 0.0)
     out["caught_up"] = ask("now-1h", "now")
     replica_conn.close()
+
+    # An erasure's position not yet replayed (one far ahead): the primary answers, however
+    # little the lag; a position the replica has passed: the replica again.
+    ahead = replica_state.lsn(replica_state._primary_lsn()) + (1 << 40)
+    freshness.note_erasure_position(project.pk, f"{ahead >> 32:X}/{ahead & 0xFFFFFFFF:X}")
+    out["erasure_ahead"] = {"lag_s": lag(), **ask("now-4h", "now-2h")}
+    freshness.note_erasure_position(project.pk, replica_state._primary_lsn())
+    write(range(1, 0, -1), 30.0)  # something to replay past it
+    wait(lambda: lag() == 0.0)
+    out["erasure_replayed"] = ask("now-4h", "now-2h")
+
+    # The replica cut off in the middle of a computation: the answer is computed again on the
+    # primary, and says so.
+    def slow() -> dict:
+        with executor.session() as session:
+            row = session.one(Statement(sql.SQL("SELECT pg_sleep(1.5), pg_is_in_recovery()")))
+        return {"in_recovery": row[1]}
+
+    def cut() -> None:
+        time.sleep(0.5)
+        with psycopg.connect(pair.replica_url.replace("postgres://", "postgresql://", 1),
+                             autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name = 'analytics-replica-read'")
+
+    cutter = threading.Thread(target=cut)
+    cutter.start()
+    body = executor.answer(kind="probe", project_id=project.pk, spec={"probe": 1},
+                           reaches_now=False, compute=slow, use_cache=False)
+    cutter.join()
+    out["cut_mid_query"] = {"read_from": body["meta"]["read_from"],
+                            "in_recovery": body["in_recovery"]}
 
     # The replica stopped: reads go to the primary, without an error.
     pair.stop_replica()

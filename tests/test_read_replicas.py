@@ -42,16 +42,22 @@ def test_reads_move_to_the_replica_and_back_when_it_lags_or_stops(pair):
     assert out["past"] == {"read_from": [replica], "values": [10.0]}
     assert out["now"] == {"read_from": [replica], "values": [30.0]}
 
-    # Replay paused: the range that reaches now is read on the primary (which has the new
-    # minutes), the past range still on the replica; /readyz's state shows the lag.
+    # Replay paused past REPLICA_MAX_LAG_S: the primary answers every range (the new minutes,
+    # 50, are there); /readyz's state shows the lag. Caught up: the replica, with them.
     lagging = out["lagging"]
     assert lagging["lag_s"] > 1
-    assert lagging["now"]["read_from"] == ["primary"]
-    assert lagging["past"]["read_from"] == [replica]
+    assert lagging["now"] == {"read_from": ["primary"], "values": [30.0, 50.0]}
+    assert lagging["past"] == {"read_from": ["primary"], "values": [10.0]}
     assert [(s["name"], s["up"]) for s in lagging["status"]] == [(replica, True)]
     assert lagging["status"][0]["lag_s"] > 1
-    assert out["caught_up"]["read_from"] == [replica]
-    assert out["caught_up"]["values"] == lagging["now"]["values"]  # the same data, both sides
+    assert out["caught_up"] == {"read_from": [replica], "values": [30.0, 50.0]}
+
+    # A person erased: until the replica has replayed the erasure, the primary answers.
+    assert out["erasure_ahead"] == {"lag_s": 0.0, "read_from": ["primary"], "values": [10.0]}
+    assert out["erasure_replayed"] == {"read_from": [replica], "values": [10.0]}
+
+    # Cut off mid-computation: computed again on the primary (not in recovery), no error.
+    assert out["cut_mid_query"] == {"read_from": ["primary"], "in_recovery": False}
 
     # Stopped: the primary answers both, the same values; the state says it is down.
     assert out["stopped"]["now"]["read_from"] == ["primary"]

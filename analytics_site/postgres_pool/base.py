@@ -21,8 +21,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         pool = self.pool
         if pool is None:
             return connection
-        try:
-            connection.execute("")  # a round trip: the server is still there
+        try:  # a round trip: the server is still there (and no transaction left open)
+            pool.check_connection(connection)
         except psycopg.Error:
             pool.putconn(connection)  # broken: the pool discards it and opens another
             pool.check()  # … and the other idle ones, dead since the same restart

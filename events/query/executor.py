@@ -107,7 +107,7 @@ def session(timeout_s: float | None = None) -> Iterator[Session]:
     timed_out = QueryTimeout(f"The query took longer than {timeout:g} s; narrow the range, "
                              "add filters or use a larger step.", details={"timeout_s": timeout})
     context = replicas.reading.get()
-    replica = replicas.pick(context[0]) if context is not None else None
+    replica = replicas.pick(context[0]) if context is not None and context[2] else None
     if replica is not None:
         try:
             with replicas.cursor(replica) as cursor:
@@ -161,8 +161,15 @@ def answer(*, kind: str, project_id: int, spec: dict, reaches_now: bool,
     cached = body is not None
     if body is None:
         read_from: set[str] = set()
-        token = replicas.reading.set((reaches_now, read_from))
+        token = replicas.reading.set((project_id, read_from, True))
         try:
+            body = compute()
+        except (replicas.ReplicaFailed, psycopg.OperationalError) as exc:
+            if isinstance(exc, psycopg.errors.QueryCanceled) or read_from <= {"primary"}:
+                raise
+            # A replica failed mid-computation: the whole answer again, on the primary.
+            read_from.clear()
+            replicas.reading.set((project_id, read_from, False))
             body = compute()
         finally:
             replicas.reading.reset(token)

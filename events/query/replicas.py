@@ -3,16 +3,21 @@ everything that writes or reads its own writes.
 
 ``DATABASE_REPLICA_URLS`` (comma-separated) lists the replicas. Only what ``executor.answer()``
 computes goes to one — the data behind dashboards, reports, models, product reports and the query
-API — round robin; every other read and every write stays on the primary. A replica is skipped:
+API — round robin; every other read and every write stays on the primary. A replica answers only
+while it is known to be at most ``REPLICA_MAX_LAG_S`` behind (so no answer is staler than that,
+whatever its range) and, for a project with an erasure, once it has replayed past the primary's
+position at that erasure (an answer computed there cannot bring the erased person back). Else the
+primary answers:
 
-- while it is down: a connection that fails marks it down for ``DOWN_FOR_S``, and the read runs
-  on the primary;
-- for a range that reaches now, while it lags more than ``REPLICA_MAX_LAG_S``: its lag is
-  measured at most every ``LAG_TTL_S`` per process — nothing to replay (its replay position is
-  the primary's write position) is 0, else the age of the last transaction it replayed.
+- a replica whose connection fails is marked down for ``DOWN_FOR_S`` (its pool closed, a fresh
+  one made afterwards); a pool that is only busy sends that one read to the primary;
+- a replica that fails once the reads have begun (a conflict with recovery, a connection cut)
+  raises ``ReplicaFailed``, and ``executor.answer()`` computes the answer again on the primary;
+- its lag is measured at most every ``LAG_TTL_S`` per process: 0 when its replay position is the
+  primary's write position, else the age of the last transaction it replayed (unknown — so not
+  used — when it has replayed none since it started).
 
-Each replica has a small connection pool per process; ``status()`` (shown by ``/readyz``) gives
-each one's state and lag.
+``status()`` (shown by ``/readyz``) gives each replica's state and lag.
 """
 
 from __future__ import annotations
@@ -29,17 +34,23 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
+from psycopg_pool import PoolTimeout
+
+from .. import freshness
 
 logger = logging.getLogger(__name__)
 
 LAG_TTL_S = 2.0
 DOWN_FOR_S = 5.0
-POOL_MAX = 4
 
-# Set by executor.answer() around a computation: whether its range reaches now (None: not an
-# answer's computation, so the primary), and the databases it read from.
-reading: ContextVar[tuple[bool, set] | None] = ContextVar("replica_reading", default=None)
+# Set by executor.answer() around a computation: the project, the databases it read from and
+# whether a replica may serve it (None: not an answer's computation, so the primary).
+reading: ContextVar[tuple[int, set, bool] | None] = ContextVar("replica_reading", default=None)
+
+
+class ReplicaFailed(Exception):
+    """A replica failed after the reads began; the answer is computed again on the primary."""
 
 
 @dataclass
@@ -47,6 +58,7 @@ class Replica:
     url: str
     name: str
     lag_s: float | None = None
+    replayed: int = 0  # its replay position when last measured (a lower bound of it now)
     measured_at: float = 0.0
     down_until: float = 0.0
     error: str = ""
@@ -70,6 +82,14 @@ def _name(url: str) -> str:
     return f"{where}{'' if parts.port else ':5432'}{parts.path or ''}"
 
 
+def lsn(text: str | None) -> int:
+    """A WAL position ``16/B374D848`` as a number (0 for none)."""
+    if not text:
+        return 0
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
 def configured() -> list[Replica]:
     urls = settings.DATABASE_REPLICA_URLS
     if not urls:
@@ -86,9 +106,11 @@ def _mark_down(replica: Replica, exc: Exception) -> None:
     replica.down_until = time.monotonic() + DOWN_FOR_S
     replica.error = f"{type(exc).__name__}: {exc}"[:300]
     replica.lag_s = None
-    if replica.pool is not None:  # its other idle connections died with it: drop them now
-        with suppress(psycopg.Error, OSError):  # best effort: the next use finds out anyway
-            replica.pool.check()
+    with replica.lock:  # its connections died with it; a fresh pool once the down time is over
+        pool, replica.pool = replica.pool, None
+    if pool is not None:
+        with suppress(psycopg.Error, OSError, RuntimeError):
+            pool.close(timeout=0)
     logger.warning("read replica %s is down; reads go to the primary for %s s", replica.name,
                    DOWN_FOR_S, extra={"error": replica.error})
 
@@ -99,19 +121,14 @@ def _pool(replica: Replica):
     with replica.lock:
         if replica.pool is None:
             replica.pool = ConnectionPool(
-                replica.url, min_size=0, max_size=POOL_MAX, timeout=2, open=True,
-                kwargs={"autocommit": True, "application_name": "analytics-replica-read",
-                        "connect_timeout": 2,
-                        # parameters bound client-side, as Django binds them on the primary
-                        # (SET LOCAL takes no server-side parameter)
-                        "cursor_factory": psycopg.ClientCursor})
+                replica.url, min_size=0, max_size=settings.DATABASE_POOL_MAX, timeout=2,
+                open=True, kwargs={
+                    "autocommit": True, "application_name": "analytics-replica-read",
+                    "connect_timeout": 2, "options": "-c TimeZone=UTC",  # as Django's are
+                    # parameters bound client-side, as Django binds them on the primary
+                    # (SET LOCAL takes no server-side parameter)
+                    "cursor_factory": psycopg.ClientCursor})
         return replica.pool
-
-
-@contextmanager
-def _connection(replica: Replica) -> Iterator[psycopg.Connection]:
-    with _pool(replica).connection() as conn:
-        yield conn
 
 
 def _primary_lsn() -> str:
@@ -126,36 +143,41 @@ def lag(replica: Replica) -> float | None:
     if now - replica.measured_at < LAG_TTL_S:
         return replica.lag_s
     primary = _primary_lsn()
-    with _connection(replica) as conn:
-        behind, age = conn.execute(
+    with _pool(replica).connection() as conn:
+        behind, age, replayed = conn.execute(
             "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()), "
-            "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8",
-            [primary]).fetchone()
-    if behind is None:  # not a standby (or nothing replayed yet)
+            "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, "
+            "pg_last_wal_replay_lsn()::text", [primary]).fetchone()
+    if behind is None:  # not a standby
         replica.lag_s = None
-    else:
-        replica.lag_s = 0.0 if behind <= 0 else max(float(age or 0.0), 0.0)
+    elif behind <= 0:
+        replica.lag_s = 0.0
+    else:  # behind: by the age of what it replayed last (unknown if it has replayed nothing)
+        replica.lag_s = None if age is None else max(float(age), 0.0)
+    replica.replayed = lsn(replayed)
     replica.measured_at = now
     replica.error = ""
     return replica.lag_s
 
 
-def pick(reaches_now: bool) -> Replica | None:
+def pick(project_id: int) -> Replica | None:
     """The replica for an answer's reads, or None for the primary."""
     found = [r for r in configured() if r.up]
     if not found:
         return None
+    erased = lsn(freshness.erasure_position(project_id))
     start = next(_turn)
     for offset in range(len(found)):
         replica = found[(start + offset) % len(found)]
-        if not reaches_now:
-            return replica
         try:
             behind = lag(replica)
+        except DatabaseError:  # the primary itself: the read there will say so
+            return None
         except (psycopg.Error, OSError) as exc:
             _mark_down(replica, exc)
             continue
-        if behind is not None and behind <= settings.REPLICA_MAX_LAG_S:
+        if behind is not None and behind <= settings.REPLICA_MAX_LAG_S \
+                and replica.replayed >= erased:
             return replica
     return None
 
@@ -163,15 +185,18 @@ def pick(reaches_now: bool) -> Replica | None:
 @contextmanager
 def cursor(replica: Replica) -> Iterator[psycopg.Cursor | None]:
     """A cursor in a transaction on ``replica``; None (read on the primary) when that cannot be
-    had — the replica down, or a pooled connection that died with it. An error once the reads
-    have begun propagates (and the next read picks again)."""
+    had — the replica down, or its pool busy. A failure once the reads have begun is
+    ``ReplicaFailed`` (a timeout stays ``QueryCanceled``)."""
     with ExitStack() as stack:
         try:
-            conn = stack.enter_context(_connection(replica))
+            conn = stack.enter_context(_pool(replica).connection())
             stack.enter_context(conn.transaction())
             found = stack.enter_context(conn.cursor())
+        except PoolTimeout:  # busy, not down: this read on the primary
+            stack.close()
+            found = None
         except (psycopg.Error, OSError) as exc:
-            stack.close()  # the connection back to the pool, which drops it if broken
+            stack.close()  # the connection back to the pool (closed with it)
             _mark_down(replica, exc)
             found = None
         if found is None:
@@ -179,10 +204,12 @@ def cursor(replica: Replica) -> Iterator[psycopg.Cursor | None]:
             return
         try:
             yield found
-        except psycopg.OperationalError as exc:
-            if not isinstance(exc, psycopg.errors.QueryCanceled):
-                _mark_down(replica, exc)
+        except psycopg.errors.QueryCanceled:
             raise
+        except psycopg.OperationalError as exc:
+            if conn.broken or conn.closed:
+                _mark_down(replica, exc)
+            raise ReplicaFailed(f"{replica.name}: {type(exc).__name__}: {exc}") from exc
 
 
 def status() -> list[dict]:
@@ -193,6 +220,8 @@ def status() -> list[dict]:
         if replica.up:
             try:
                 entry["lag_s"] = lag(replica)
+            except DatabaseError:  # the primary is down (its own check says so)
+                entry["lag_s"] = None
             except (psycopg.Error, OSError) as exc:
                 _mark_down(replica, exc)
                 entry["up"] = False
