@@ -108,3 +108,17 @@ def child_env(**extra) -> dict:
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser fixture's, for this process only
     env.update(extra)
     return env
+
+
+def wait_for(check, timeout: float, what: str, every: float = 0.1):
+    """``check()``'s first truthy value within ``timeout`` seconds, asked every ``every``; an
+    AssertionError naming ``what`` if none comes."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -12,7 +12,7 @@ import pytest
 from alerts.models import AlertRule
 from analytics_site import launcher, queues
 from analytics_site.celery import app
-from conftest import child_env
+from conftest import child_env, wait_for
 from events import rollups
 from ml.models import AnomalyModel, Status
 
@@ -60,15 +60,6 @@ def test_a_wrong_worker_queues_value_is_named(spec, said):
         queues.groups(spec)
 
 
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 @pytest.mark.slow
 def test_an_alert_is_evaluated_within_its_interval_while_a_long_training_runs(
@@ -101,14 +92,14 @@ def test_an_alert_is_evaluated_within_its_interval_while_a_long_training_runs(
     try:
         assert {c.name for c in launcher.workers()} == {
             "worker", "worker-reports", "worker-training"}
-        _wait(lambda: len(app.control.ping(timeout=1.0)) == len(workers), 90, "three workers")
+        wait_for(lambda: len(app.control.ping(timeout=1.0)) == len(workers), 90, "three workers")
         for model in models:
             app.send_task("ml.train_model", args=[model.pk])
         training = AnomalyModel.objects.filter(project=project, status=Status.TRAINING)
-        _wait(training.exists, 60, "a training to start")
+        wait_for(training.exists, 60, "a training to start")
         sent = time.monotonic()
         app.send_task("alerts.evaluate")  # what beat sends every few seconds
-        _wait(lambda: AlertRule.objects.filter(pk=rule.pk, last_evaluated_at__isnull=False)
+        wait_for(lambda: AlertRule.objects.filter(pk=rule.pk, last_evaluated_at__isnull=False)
               .exists(), INTERVAL_S * 3, "the alert evaluated")
         delay = time.monotonic() - sent
         still = training.count()
@@ -119,7 +110,7 @@ def test_an_alert_is_evaluated_within_its_interval_while_a_long_training_runs(
         # alert waited for a training to end, 8 s here); the trainings one at a time.
         assert (still, done) == (1, 0)
         assert delay <= INTERVAL_S
-        _wait(lambda: AnomalyModel.objects.filter(project=project, status=Status.READY)
+        wait_for(lambda: AnomalyModel.objects.filter(project=project, status=Status.READY)
               .count() == 3, 300, "the trainings to finish")
     finally:
         for worker in workers:

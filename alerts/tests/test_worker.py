@@ -15,7 +15,7 @@ from alerts import services
 from alerts.models import AlertInstance, AlertRule, Notification
 from alerts.tasks import evaluate
 from alerts.tests.receivers import webhook  # noqa: F401 - fixture
-from conftest import child_env
+from conftest import child_env, wait_for
 from events import rollups
 
 pytestmark = pytest.mark.slow
@@ -34,15 +34,6 @@ def _dsn() -> str:
                                              if k in ("host", "port", "user", "password",
                                                       "dbname")})
 
-
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_worker_killed_mid_evaluation_fires_nothing_and_the_next_fires_once(
@@ -64,7 +55,7 @@ def test_a_worker_killed_mid_evaluation_fires_nothing_and_the_next_fires_once(
     first = _worker("doomed")
     try:
         evaluate.delay()
-        stuck = _wait(lambda: watcher.execute(
+        stuck = wait_for(lambda: watcher.execute(
             "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query LIKE 'INSERT INTO \"alerts_notification\"%'").fetchone(), 60,
             "the worker to reach the notifications insert")
@@ -73,7 +64,7 @@ def test_a_worker_killed_mid_evaluation_fires_nothing_and_the_next_fires_once(
         first.wait(30)
         blocker.rollback()  # the lock goes; the dead worker's transaction can only abort
         blocker.close()
-    _wait(lambda: not watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+    wait_for(lambda: not watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
                                       stuck).fetchone(), 30, "the dead backend to end")
     watcher.close()
     assert not AlertInstance.objects.filter(rule=rule).exists()

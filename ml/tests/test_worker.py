@@ -15,7 +15,7 @@ import pytest
 from channels.layers import get_channel_layer
 from django.db import connection
 
-from conftest import child_env
+from conftest import child_env, wait_for
 from events import rollups
 from events.live import group_name
 from ml import scoring
@@ -31,15 +31,6 @@ def _worker() -> subprocess.Popen:
         [sys.executable, "-m", "celery", "-A", "analytics_site", "worker", "-l", "WARNING",
          "--pool", "solo", "-n", "ml@%h"], env=child_env())
 
-
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _send(ingest, project, points: list[dict]) -> None:
@@ -81,8 +72,9 @@ def test_a_model_trained_by_a_worker_finds_the_spike_explains_it_and_scores_what
         assert response.status_code == 201, response.content
         model_id = response.json()["id"]
         # Created means queued: the worker takes the training up without being asked again.
-        model = _wait(lambda: AnomalyModel.objects.filter(
-            pk=model_id, status__in=[Status.READY, Status.FAILED]).first(), 240, "training")
+        model = wait_for(lambda: AnomalyModel.objects.filter(
+            pk=model_id, status__in=[Status.READY, Status.FAILED]).first(), 240, "training",
+            every=0.25)
     finally:
         worker.terminate()
         worker.wait(30)
