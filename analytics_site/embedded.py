@@ -13,14 +13,21 @@ pruned, so a process killed with SIGKILL never keeps the servers up for ever.
 
 ``python -m analytics_site.embedded exec -- CMD ...`` runs one command with the services
 acquired and their URLs in its environment; it is how ``make test`` runs each step.
+
+``Replica`` is a streaming replica of such a server (``pg_basebackup -R`` from the same binaries):
+``make run REPLICA=1`` starts one beside the embedded primary, and the replica tests and
+``bench/scale.py`` beside a primary of their own.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import json
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +43,80 @@ import psutil
 DATABASE_NAME = "analytics"
 # A Unix socket path must fit in sockaddr_un (108 bytes with the NUL).
 _MAX_SOCKET_PATH = 100
+PG_USER = "pgserver" if os.geteuid() == 0 else None  # PostgreSQL refuses to run as root
+
+
+def postgres_url(socket_dir: Path, port: int, database: str = DATABASE_NAME) -> str:
+    return f"postgres://postgres@{quote(str(socket_dir), safe='')}:{port}/{database}"
+
+
+def _short(path: Path, name: str) -> Path:
+    """``path``, or a private folder under /tmp when a socket in it would not fit sockaddr_un."""
+    if len(str(path)) + len("/.s.PGSQL.65535") <= _MAX_SOCKET_PATH:
+        return path
+    digest = abs(hash(str(path))) % 10**8
+    return Path("/tmp") / f"analytics-{name}-{os.getuid()}-{digest}"  # noqa: S108
+
+
+def own_folder(path: Path) -> Path:
+    """Make ``path`` (mode 0700) and give it to the user PostgreSQL runs as."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if PG_USER:
+        entry = pwd.getpwnam(PG_USER)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return path
+
+
+@dataclass(frozen=True)
+class Replica:
+    """A streaming replica of a primary reached over a Unix socket: a ``pg_basebackup -R`` copy in
+    ``data``, serving on a socket folder of its own with the primary's port number (no TCP)."""
+
+    data: Path
+    socket_dir: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return postgres_url(self.socket_dir, self.port)
+
+    @property
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def create(self, primary_socket: Path) -> None:
+        """A fresh copy of the primary (any earlier copy is stopped and removed first)."""
+        from pgserver._commands import pg_basebackup
+
+        if self.running:
+            self.stop("immediate")
+        shutil.rmtree(self.data, ignore_errors=True)
+        own_folder(self.data)
+        own_folder(self.socket_dir)
+        pg_basebackup(["-D", str(self.data), "-R", "-X", "stream", "-c", "fast",
+                       "-h", str(primary_socket), "-p", str(self.port), "-U", "postgres"],
+                      user=PG_USER, timeout=600)
+        # A primary whose socket is in its data folder (pgserver's) has its socket lock copied
+        # too, and pgserver its own bookkeeping: neither belongs to the copy.
+        for stray in [*self.data.glob(".s.PGSQL.*"), self.data / ".handle_pids.json"]:
+            stray.unlink(missing_ok=True)
+
+    def start(self) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(["-w", "-l", str(self.data / "replica.log"), "-o",
+                f"-k {self.socket_dir} -c listen_addresses='' -p {self.port}", "start"],
+               pgdata=self.data, user=PG_USER, timeout=60)
+
+    def stop(self, mode: str = "fast") -> None:
+        from pgserver._commands import pg_ctl
+
+        if not self.running:
+            return
+        try:
+            pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.data, user=PG_USER, timeout=60)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            _terminate_pid_from_file(self.data / "postmaster.pid")
 
 
 @dataclass(frozen=True)
@@ -60,6 +141,8 @@ class EmbeddedServices:
         self.data_dir = (data_dir or default_data_dir()).resolve()
         self.run_dir = self.data_dir / "run"
         self.pg_dir = self.data_dir / "pg"
+        self.replica = Replica(self.data_dir / "pg-replica",
+                               _short(self.run_dir / "pg-replica", "pg-replica"), 5432)
         self.redis_dir = self.data_dir / "redis"
         self._lock = fasteners.InterProcessLock(str(self.run_dir / "embedded.lock"))
         self._acquired = False
@@ -152,15 +235,26 @@ class EmbeddedServices:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
+    def start_replica(self) -> Replica:
+        """A streaming replica of the embedded primary (``make run REPLICA=1``), copied anew at
+        each start so that it can never be a copy of another cluster; stopped with the primary."""
+        import pgserver
+
+        info = pgserver.get_server(self.pg_dir, cleanup_mode=None).get_postmaster_info()
+        self.replica = dataclasses.replace(self.replica, port=int(info.port))
+        self.replica.create(Path(info.socket_dir))
+        self.replica.start()
+        return self.replica
+
     def _stop_postgres(self) -> None:
+        self.replica.stop()
         pid_file = self.pg_dir / "postmaster.pid"
         if not pid_file.exists():
             return
         from pgserver._commands import pg_ctl
 
-        user = "pgserver" if os.geteuid() == 0 else None
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pg_dir, user=user, timeout=60)
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pg_dir, user=PG_USER, timeout=60)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             _terminate_pid_from_file(pid_file)
 

@@ -1,7 +1,8 @@
 """``make run``: the whole platform on one machine, in one terminal.
 
 1. Uses ``DATABASE_URL`` / ``REDIS_URL`` when set, else starts the embedded PostgreSQL and Redis
-   under ``DATA_DIR`` (see ``analytics_site.embedded``).
+   under ``DATA_DIR`` (see ``analytics_site.embedded``); with ``REPLICA=1``, a streaming replica
+   of that PostgreSQL too, which the read path then reads from (``DATABASE_REPLICA_URLS``).
 2. Applies migrations, makes sure the admin user exists (prints the login) and seeds the demo
    project once.
 3. Runs web (daphne), the Celery workers (one per group of ``WORKER_QUEUES``: training apart from
@@ -347,6 +348,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     embedded = None
+    replica = _on("REPLICA", False)
+    if replica and os.environ.get("DATABASE_URL"):
+        print("setup | cannot serve: REPLICA=1 starts a replica of the embedded PostgreSQL; "
+              "with DATABASE_URL set, name your replicas in DATABASE_REPLICA_URLS",
+              file=sys.stderr)
+        return 1
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         from analytics_site.embedded import EmbeddedServices
 
@@ -358,6 +365,11 @@ def main() -> int:
         launcher.say("setup", "using DATABASE_URL and REDIS_URL")
     code = 0
     try:
+        if replica and embedded is not None:
+            launcher.say("setup", "copying the embedded PostgreSQL to a streaming replica "
+                                  f"in {embedded.replica.data}")
+            os.environ["DATABASE_REPLICA_URLS"] = embedded.start_replica().url
+            launcher.say("setup", "reads of data go to the replica (see /readyz)")
         try:
             launcher.prepare()
         except Exception as exc:
@@ -370,6 +382,8 @@ def main() -> int:
         launcher.say("setup", "stopping")
         launcher.stop()
         if embedded is not None:
+            if replica:
+                embedded.replica.stop()
             embedded.release()
         launcher.say("setup", "stopped")
     return code

@@ -100,6 +100,13 @@ def _workers(run) -> dict:
     return found
 
 
+def _project_id(run, token: str) -> int:
+    request = urllib.request.Request(run.url("/api/v1/projects/"),
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())[0]["id"]
+
+
 def _pid(path: Path) -> int:
     return int(path.read_text().split()[0])
 
@@ -149,12 +156,29 @@ def test_embedded_mode_starts_serves_stops_cleanly_and_reuses_its_data(tmp_path)
     assert _gone(children + servers) == []
     assert _get(run.url("/healthz"))[0] == 0  # nothing listens any more
 
-    again = Run(_env(data_dir, port), tmp_path / "run2.log")
+    # Started again on the same data, with REPLICA=1: a streaming replica of the embedded
+    # PostgreSQL beside it, which answers the read path; it stops with the rest.
+    again = Run(_env(data_dir, port, REPLICA="1"), tmp_path / "run2.log")
+    replica_dir = data_dir / "pg-replica"
     try:
-        again.wait_ready()
+        ready = again.wait_ready()
+        [state] = ready["replicas"]
+        assert state["up"] is True and state["lag_s"] is not None and state["lag_s"] < 5, state
+        assert state["name"].endswith("/analytics") and "pg-replica" in state["name"]
+        request = urllib.request.Request(again.url("/api/v1/query"), data=json.dumps({
+            "project": _project_id(again, token), "query": "count:events{}",
+            "start": "now-1h", "end": "now"}).encode(), headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["meta"]["read_from"] == [state["name"]]
+        with psycopg.connect(host=str(data_dir / "run" / "pg-replica"), user="postgres",
+                             dbname="analytics") as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+        replica_pid = _pid(replica_dir / "postmaster.pid")
     finally:
         assert again.stop() == 0
     assert "Demo project exists" in again.output()
+    assert _gone([replica_pid]) == []
 
 
 def test_with_database_and_redis_urls_it_starts_no_embedded_server(tmp_path):
