@@ -81,7 +81,8 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").e
 
 
 def _nginx(tmp_path: Path, upstreams: list[str]) -> tuple[subprocess.Popen, str]:
-    """deploy/nginx.conf as shipped, with the test's ports and a prefix of its own."""
+    """deploy/nginx.conf as shipped (and the analytics-proxy.conf it includes), with the test's
+    ports and a prefix of its own."""
     port = _free_port()
     conf = (BASE_DIR / "deploy" / "nginx.conf").read_text()
     servers = "".join(f"        server {u.removeprefix('http://')} max_fails=1 "
@@ -96,6 +97,7 @@ def _nginx(tmp_path: Path, upstreams: list[str]) -> tuple[subprocess.Popen, str]
     conf = conf.replace("http {\n", "http {\n" + temp + f"    access_log {tmp_path}/access.log;\n")
     path = tmp_path / "nginx.conf"
     path.write_text(conf)
+    shutil.copy(BASE_DIR / "deploy" / "analytics-proxy.conf", tmp_path)  # included beside it
     proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(path), "-e", "stderr",
                              "-g", f"daemon off; pid {tmp_path}/nginx.pid; user root;"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
