@@ -1,7 +1,8 @@
 """Scale-out benchmark: ingestion with one and two web processes, dashboard queries on the primary
-and on a streaming replica under an ingestion load, and the replica's lag under that load.
+and on a streaming replica under an ingestion load, the replica's lag under that load, and an
+alert's delay while model trainings run on real workers.
 
-    .venv/bin/python bench/scale.py [--seconds 15] [--runs 20] [--skip-ingest]
+    .venv/bin/python bench/scale.py [--seconds 15] [--runs 20] [--skip-ingest] [--skip-alert]
 
 1. Ingestion: ``bench/ingest.py --seconds S`` twice, with ``WEB_CONCURRENCY=1`` and ``2`` (its
    own embedded stack each time); the events phase's rate of each and their ratio.
@@ -13,15 +14,20 @@ and on a streaming replica under an ingestion load, and the replica's lag under 
    ``max:cpu{}`` at 1 hour, the last 24 h, answer cache off) run ``--runs`` times through
    ``events.query`` with ``DATABASE_REPLICA_URLS`` empty, then set; the replica's lag is sampled
    every 0.25 s meanwhile.
+3. Alert during training (unless ``--skip-alert``), on the same servers: the scenario of
+   ``tests/test_work_queues.py`` (``tests/training_load.py``) — five days of 5-minute points for
+   24 hosts, three anomaly models trained on the launcher's real Celery workers (the default
+   ``WORKER_QUEUES`` layout, started as processes), and the seconds from sending
+   ``alerts.evaluate`` while one trains to the rule's ``last_evaluated_at`` being set. Training
+   reads go through the read path, so to the replica when it keeps up.
 
-The alert delay during a training run is measured by ``tests/test_work_queues.py`` (real
-workers); it is not repeated here. Both halves run on this one machine: a replica here shares the
-primary's two cores, so this shows what the routing costs, not the capacity a second machine
-adds.
+Both halves run on this one machine: a replica here shares the primary's two cores, so this shows
+what the routing costs, not the capacity a second machine adds.
 
 Last line: {"ingest_1_web_per_s", "ingest_2_web_per_s", "ingest_scaling", "query_primary_p95_ms",
-"query_replica_p95_ms", "replica_lag_p95_ms", "replica_lag_max_ms", "points_per_s_during"}.
-Loopback only; bounded (two ingestion runs of ~3 minutes, then about a minute).
+"query_replica_p95_ms", "replica_lag_p95_ms", "replica_lag_max_ms", "points_per_s_during",
+"alert_delay_during_training_s"}. Loopback only; bounded (two ingestion runs of ~3 minutes, then
+about a minute, then the trainings: at most ``TRAINING_BOUND_S`` before the workers are stopped).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HOSTS = 20
+TRAINING_BOUND_S = 120  # for the trainings to finish once the alert is measured; then cut
 
 
 def _p95(samples: list[float]) -> float:
@@ -62,7 +69,7 @@ def ingest_rate(web: int, seconds: float) -> float | None:
     return json.loads(lines[-1])["events_per_s"]
 
 
-def replica_phase(runs: int, base: Path) -> dict:
+def replica_phase(runs: int, base: Path, alert: bool) -> dict:
     sys.path.insert(0, str(BASE_DIR))
     from analytics_site.embedded import EmbeddedServices
     from tests.replica_servers import start_pair
@@ -76,7 +83,10 @@ def replica_phase(runs: int, base: Path) -> dict:
         import django
 
         django.setup()
-        return _measure(runs)
+        found = _measure(runs)
+        if alert:
+            found.update(_alert_delay())
+        return found
     finally:
         from django.db import connections
 
@@ -187,11 +197,45 @@ def _measure(runs: int) -> dict:
             "points_per_s_during": round(written[0] / seconds)}
 
 
+def _alert_delay() -> dict:
+    from django.contrib.auth import get_user_model
+
+    from events import selectors, services
+    from projects import services as projects
+    from tests.training_load import MODELS, alert_delay_during_training
+
+    project = projects.create_project(name="Training", owner=get_user_model().objects.create_user(
+        "training-bench"))
+    key = selectors.ingest_key_of(project)
+    loop = asyncio.new_event_loop()
+
+    def write(items: list[dict]) -> None:
+        result = loop.run_until_complete(services.record_points(key=key, items=items))
+        assert not result.rejected, result.rejected[:3]
+
+    # The workers reach this process's servers (os.environ); launcher.workers() reads
+    # WORKER_QUEUES here, unset for the default layout.
+    os.environ.pop("WORKER_QUEUES", None)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        found = alert_delay_during_training(project=project, write_points=write, env=env,
+                                            finish_within=TRAINING_BOUND_S)
+    except AssertionError as error:  # a step timed out: the other numbers still stand
+        print(f"alert during training: {error}", file=sys.stderr)
+        return {"alert_delay_during_training_s": None}
+    print(f"alert evaluated {found.delay_s:.2f} s after it was due; trainings then: "
+          f"{found.trainings_running} running, {found.trainings_done} done; "
+          f"{found.trainings_finished} of {MODELS} finished", file=sys.stderr)
+    return {"alert_delay_during_training_s": round(found.delay_s, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15, help="each ingestion phase")
     parser.add_argument("--runs", type=int, default=20, help="rounds of the three queries")
     parser.add_argument("--skip-ingest", action="store_true", help="the replica half only")
+    parser.add_argument("--skip-alert", action="store_true",
+                        help="not the alert delay during trainings")
     args = parser.parse_args()
     out: dict = {}
     if not args.skip_ingest:
@@ -200,7 +244,7 @@ def main() -> None:
                     "ingest_scaling": round(two / one, 2) if one and two else None})
         print(f"ingestion: 1 web {one} events/s, 2 web {two} events/s", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="scale") as base:
-        out.update(replica_phase(args.runs, Path(base)))
+        out.update(replica_phase(args.runs, Path(base), alert=not args.skip_alert))
     print(json.dumps(out))
 
 

@@ -2,21 +2,14 @@
 workers consume them all between them, and — on the real workers the launcher starts — an alert
 is still evaluated within its interval while a long model training runs."""
 
-import subprocess
-import time
-from datetime import UTC, datetime
+from functools import partial
 
-import numpy as np
 import pytest
 
-from alerts.models import AlertRule
-from analytics_site import launcher, queues
+from analytics_site import queues
 from analytics_site.celery import app
-from conftest import child_env, wait_for
-from events import rollups
-from ml.models import AnomalyModel, Status
-
-STEP = 300
+from conftest import child_env
+from tests.training_load import INTERVAL_S, MODELS, alert_delay_during_training
 
 
 def _routed() -> dict[str, str]:
@@ -65,63 +58,14 @@ def test_a_wrong_worker_queues_value_is_named(spec, said):
 def test_an_alert_is_evaluated_within_its_interval_while_a_long_training_runs(
         store, make_project, monkeypatch):
     project = make_project("Queues")
-    end = int(time.time()) // STEP * STEP - 2 * STEP
-    times = np.arange(end - 5 * 86400, end, STEP)
-    rng = np.random.default_rng(7)
-    hosts = [f"web-{n:02}" for n in range(HOSTS)]
-    for n, host in enumerate(hosts):  # five days of 5-minute points per host: one model series each
-        values = 50 + 10 * np.sin(times / 86400 * 2 * np.pi) + rng.normal(0, 1, len(times))
-        store.points(project, [
-            {"name": "cpu", "value": round(float(v), 3),
-             "tags": {"host": host, "tier": f"t{n % 3}"},
-             "timestamp": datetime.fromtimestamp(int(t), UTC).isoformat()}
-            for t, v in zip(times, values, strict=True)])
-    rollups.fold()
-    # Three models, more trainings than the old single worker had slots for (two): every slot
-    # would be training and the alert would wait. Here they queue for the training worker.
-    models = [AnomalyModel.objects.create(
-        project=project, name=f"CPU by host {n}", query=f"avg:cpu{{tier:t{n}}} by {{host}}",
-        training_days=5, step_seconds=STEP) for n in range(3)]
-    rule = AlertRule.objects.create(project=project, name="CPU high", query="avg:cpu{}",
-                                    threshold=1000, interval_seconds=INTERVAL_S)
-
     monkeypatch.delenv("WORKER_QUEUES", raising=False)
-    env = child_env()
-    workers = [subprocess.Popen([*child.argv[:4], "-l", "WARNING", *child.argv[6:]], env=env)
-               for child in launcher.workers()]
-    try:
-        assert {c.name for c in launcher.workers()} == {
-            "worker", "worker-reports", "worker-training"}
-        wait_for(lambda: len(app.control.ping(timeout=1.0)) == len(workers), 90, "three workers")
-        for model in models:
-            app.send_task("ml.train_model", args=[model.pk])
-        training = AnomalyModel.objects.filter(project=project, status=Status.TRAINING)
-        wait_for(training.exists, 60, "a training to start")
-        sent = time.monotonic()
-        app.send_task("alerts.evaluate")  # what beat sends every few seconds
-        wait_for(lambda: AlertRule.objects.filter(pk=rule.pk, last_evaluated_at__isnull=False)
-              .exists(), INTERVAL_S * 3, "the alert evaluated")
-        delay = time.monotonic() - sent
-        still = training.count()
-        done = AnomalyModel.objects.filter(project=project, status=Status.READY).count()
-        print(f"\nalert evaluated {delay:.2f} s after it was due; trainings: {still} running, "
-              f"{done} done")
-        # Beside the first training, not after it (one worker on every queue, two slots: the
-        # alert waited for a training to end, 8 s here); the trainings one at a time.
-        assert (still, done) == (1, 0)
-        assert delay <= INTERVAL_S
-        wait_for(lambda: AnomalyModel.objects.filter(project=project, status=Status.READY)
-              .count() == 3, 300, "the trainings to finish")
-    finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:  # a training cut short: warm shutdown waits
-                worker.kill()
-                worker.wait(10)
-
-
-HOSTS = 24
-INTERVAL_S = 10
+    found = alert_delay_during_training(
+        project=project, write_points=partial(store.points, project), env=child_env(),
+        finish_within=300)
+    print(f"\nalert evaluated {found.delay_s:.2f} s after it was due; trainings: "
+          f"{found.trainings_running} running, {found.trainings_done} done")
+    # Beside the first training, not after it (one worker on every queue, two slots: the alert
+    # waited for a training to end, 8 s here); the trainings one at a time.
+    assert (found.trainings_running, found.trainings_done) == (1, 0)
+    assert found.delay_s <= INTERVAL_S
+    assert found.trainings_finished == MODELS
