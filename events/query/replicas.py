@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolTimeout
 
 from .. import freshness
@@ -76,7 +77,15 @@ _lock = threading.Lock()
 
 
 def _name(url: str) -> str:
-    """host:port/db, without credentials (for /readyz and answers' meta)."""
+    """host:port/db, without credentials (for /readyz, the status page and answers' meta), of
+    a URL or of a keyword connection string (``host=… dbname=… password=…``)."""
+    if "://" not in url:
+        try:
+            given = conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            return "(not a connection string)"
+        host, port = given.get("host") or "local", given.get("port") or 5432
+        return f"{host}:{port}/{given.get('dbname') or ''}"
     parts = urlsplit(url)
     where = unquote(parts.netloc.rpartition("@")[2]) or "local"  # a socket folder, unquoted
     return f"{where}{'' if parts.port else ':5432'}{parts.path or ''}"

@@ -264,6 +264,10 @@ def test_signed_in_pages_of_a_project_report_no_violation(page, watched, ingest_
     expect(page.locator("#metrics")).to_have_attribute("data-search", "")  # metrics.js ran
     watched.check("metrics")
 
+    page.goto(f"{ingest_server}/status/")  # maria is a superuser
+    expect(page.locator("#checks tbody tr")).to_have_count(4)
+    watched.check("system status")
+
     page.goto(f"{base}/settings/nothing-here/")
     expect(page.locator("h1")).to_have_text("Not found")
     watched.check("not found")
