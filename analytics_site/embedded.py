@@ -24,9 +24,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import subprocess
@@ -54,7 +56,7 @@ def _short(path: Path, name: str) -> Path:
     """``path``, or a private folder under /tmp when a socket in it would not fit sockaddr_un."""
     if len(str(path)) + len("/.s.PGSQL.65535") <= _MAX_SOCKET_PATH:
         return path
-    digest = abs(hash(str(path))) % 10**8
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]  # the same folder every run
     return Path("/tmp") / f"analytics-{name}-{os.getuid()}-{digest}"  # noqa: S108
 
 
@@ -65,6 +67,19 @@ def own_folder(path: Path) -> Path:
         entry = pwd.getpwnam(PG_USER)
         os.chown(path, entry.pw_uid, entry.pw_gid)
     return path
+
+
+def postmaster_of(data: Path) -> psutil.Process | None:
+    """The running postmaster of the data folder ``data``, from its pid file: a live process
+    of a PostgreSQL server whose working folder is ``data``; None for a stale file."""
+    pid = _read_pid(data / "postmaster.pid")
+    try:
+        proc = psutil.Process(pid) if pid else None
+        if proc and proc.name().startswith("postgres") and Path(proc.cwd()) == data.resolve():
+            return proc
+    except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,13 @@ class Replica:
 
     @property
     def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
+        """Whether its postmaster runs. A pid file left by a replica that died (a crash, a
+        reboot) names a process that is gone, or now another program: it is removed, never
+        signalled."""
+        if postmaster_of(self.data) is not None:
+            return True
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+        return False
 
     def create(self, primary_socket: Path) -> None:
         """A fresh copy of the primary (any earlier copy is stopped and removed first)."""
@@ -105,7 +126,8 @@ class Replica:
         from pgserver._commands import pg_ctl
 
         pg_ctl(["-w", "-l", str(self.data / "replica.log"), "-o",
-                f"-k {self.socket_dir} -c listen_addresses='' -p {self.port}", "start"],
+                f"-k {shlex.quote(str(self.socket_dir))} -c listen_addresses='' -p {self.port}",
+                "start"],
                pgdata=self.data, user=PG_USER, timeout=60)
 
     def stop(self, mode: str = "fast") -> None:
@@ -249,7 +271,7 @@ class EmbeddedServices:
     def _stop_postgres(self) -> None:
         self.replica.stop()
         pid_file = self.pg_dir / "postmaster.pid"
-        if not pid_file.exists():
+        if postmaster_of(self.pg_dir) is None:  # not running (a stale pid file is not signalled)
             return
         from pgserver._commands import pg_ctl
 

@@ -49,6 +49,9 @@ def test_the_replica_is_a_profile_that_copies_the_primary_and_the_primary_allows
     assert replica["image"] == SERVICES["postgres"]["image"]
     script = replica["command"][-1]
     assert "pg_basebackup -h postgres -U analytics" in script and " -R " in script
+    assert " -C -S analytics_replica" in script  # a slot: the primary keeps the WAL it needs
+    assert 'mv /var/lib/postgresql/data/copy "$$PGDATA"' in script  # a cut copy starts over
+    assert "pg_stat_wal_receiver" in replica["healthcheck"]["test"][-1]
     assert replica["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     hba = (BASE_DIR / "deploy" / "postgres" / "pg_hba.conf").read_text()
     assert re.search(r"(?m)^host\s+replication\s+all\s+all\s+scram-sha-256$", hba)

@@ -20,6 +20,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from analytics_site.embedded import EmbeddedServices
 from analytics_site.settings import redis_url_with_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -159,22 +160,22 @@ def test_embedded_mode_starts_serves_stops_cleanly_and_reuses_its_data(tmp_path)
     # Started again on the same data, with REPLICA=1: a streaming replica of the embedded
     # PostgreSQL beside it, which answers the read path; it stops with the rest.
     again = Run(_env(data_dir, port, REPLICA="1"), tmp_path / "run2.log")
-    replica_dir = data_dir / "pg-replica"
+    replica = EmbeddedServices(data_dir).replica  # where REPLICA=1 puts it
     try:
         ready = again.wait_ready()
         [state] = ready["replicas"]
         assert state["up"] is True and state["lag_s"] is not None and state["lag_s"] < 5, state
-        assert state["name"].endswith("/analytics") and "pg-replica" in state["name"]
+        assert state["name"] == f"{replica.socket_dir}:5432/analytics"
         request = urllib.request.Request(again.url("/api/v1/query"), data=json.dumps({
             "project": _project_id(again, token), "query": "count:events{}",
             "start": "now-1h", "end": "now"}).encode(), headers={
                 "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["meta"]["read_from"] == [state["name"]]
-        with psycopg.connect(host=str(data_dir / "run" / "pg-replica"), user="postgres",
+        with psycopg.connect(host=str(replica.socket_dir), user="postgres",
                              dbname="analytics") as conn:
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
-        replica_pid = _pid(replica_dir / "postmaster.pid")
+        replica_pid = _pid(replica.data / "postmaster.pid")
     finally:
         assert again.stop() == 0
     assert "Demo project exists" in again.output()

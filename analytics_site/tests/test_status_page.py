@@ -286,3 +286,17 @@ def test_the_status_page_in_a_browser(page, live_server, settings, make_user, wo
     assert "hunter2" not in page.content()
     screenshot(page, "status", full_page=True)
     assert page.console_errors == []
+
+
+@pytest.mark.parametrize(("given", "shown"), [
+    ("postgres://reader:hunter2@db.internal:6432/analytics?sslmode=require",
+     "db.internal:6432/analytics"),
+    ("postgresql://reader@%2Fvar%2Frun%2Fpg/analytics", "/var/run/pg:5432/analytics"),
+    ("host=db dbname=analytics password=hunter2://x", "db:5432/analytics"),
+    ("host=db password='hunter2 with spaces'", "db:5432/"),
+    ("not a connection string at all", "(not a connection string)"),
+])
+def test_a_replica_is_named_without_its_credentials(given, shown):
+    from events.query import replicas
+
+    assert replicas._name(given) == shown

@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 from django.conf import settings
@@ -79,16 +78,12 @@ _lock = threading.Lock()
 def _name(url: str) -> str:
     """host:port/db, without credentials (for /readyz, the status page and answers' meta), of
     a URL or of a keyword connection string (``host=… dbname=… password=…``)."""
-    if "://" not in url:
-        try:
-            given = conninfo_to_dict(url)
-        except psycopg.ProgrammingError:
-            return "(not a connection string)"
-        host, port = given.get("host") or "local", given.get("port") or 5432
-        return f"{host}:{port}/{given.get('dbname') or ''}"
-    parts = urlsplit(url)
-    where = unquote(parts.netloc.rpartition("@")[2]) or "local"  # a socket folder, unquoted
-    return f"{where}{'' if parts.port else ':5432'}{parts.path or ''}"
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(not a connection string)"
+    host, port = given.get("host") or "local", given.get("port") or 5432
+    return f"{host}:{port}/{given.get('dbname') or ''}"
 
 
 def lsn(text: str | None) -> int:
