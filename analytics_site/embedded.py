@@ -52,11 +52,12 @@ def postgres_url(socket_dir: Path, port: int, database: str = DATABASE_NAME) -> 
     return f"postgres://postgres@{quote(str(socket_dir), safe='')}:{port}/{database}"
 
 
-def _short(path: Path, name: str) -> Path:
-    """``path``, or a private folder under /tmp when a socket in it would not fit sockaddr_un."""
-    if len(str(path)) + len("/.s.PGSQL.65535") <= _MAX_SOCKET_PATH:
+def socket_folder(path: Path, name: str, socket: str) -> Path:
+    """``path``, or a private folder under /tmp (the same one every run) when ``socket`` in it
+    would not fit sockaddr_un."""
+    if len(str(path / socket)) <= _MAX_SOCKET_PATH:
         return path
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]  # the same folder every run
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
     return Path("/tmp") / f"analytics-{name}-{os.getuid()}-{digest}"  # noqa: S108
 
 
@@ -97,13 +98,9 @@ class Replica:
 
     @property
     def running(self) -> bool:
-        """Whether its postmaster runs. A pid file left by a replica that died (a crash, a
-        reboot) names a process that is gone, or now another program: it is removed, never
-        signalled."""
-        if postmaster_of(self.data) is not None:
-            return True
-        (self.data / "postmaster.pid").unlink(missing_ok=True)
-        return False
+        """Whether its postmaster runs (a pid file left by a replica that died names a process
+        that is gone, or now another program: never signalled)."""
+        return postmaster_of(self.data) is not None
 
     def create(self, primary_socket: Path) -> None:
         """A fresh copy of the primary (any earlier copy is stopped and removed first)."""
@@ -164,7 +161,8 @@ class EmbeddedServices:
         self.run_dir = self.data_dir / "run"
         self.pg_dir = self.data_dir / "pg"
         self.replica = Replica(self.data_dir / "pg-replica",
-                               _short(self.run_dir / "pg-replica", "pg-replica"), 5432)
+                               socket_folder(self.run_dir / "pg-replica", "pg-replica",
+                                             ".s.PGSQL.65535"), 5432)
         self.redis_dir = self.data_dir / "redis"
         self._lock = fasteners.InterProcessLock(str(self.run_dir / "embedded.lock"))
         self._acquired = False
@@ -283,12 +281,10 @@ class EmbeddedServices:
     # -- Redis ---------------------------------------------------------------------------------
     @property
     def redis_socket(self) -> Path:
-        path = self.redis_dir / "redis.sock"
-        if len(str(path)) <= _MAX_SOCKET_PATH:
-            return path
-        short = Path("/tmp") / f"analytics-redis-{os.getuid()}-{abs(hash(str(path))) % 10**8}"  # noqa: S108
-        short.mkdir(mode=0o700, exist_ok=True)
-        return short / "redis.sock"
+        folder = socket_folder(self.redis_dir, "redis", "redis.sock")
+        if folder != self.redis_dir:  # the /tmp fallback; redis_dir is made when Redis starts
+            folder.mkdir(mode=0o700, exist_ok=True)
+        return folder / "redis.sock"
 
     def _redis_alive(self) -> bool:
         import redis

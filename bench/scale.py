@@ -94,6 +94,19 @@ def replica_phase(runs: int, base: Path, alert: bool) -> dict:
         pair.stop()
 
 
+def _points_writer(key):
+    """``write(items)``: points through the real write path, each batch stored in full."""
+    from events import services
+
+    loop = asyncio.new_event_loop()
+
+    def write(items: list[dict]) -> None:
+        result = loop.run_until_complete(services.record_points(key=key, items=items))
+        assert not result.rejected, result.rejected[:3]
+
+    return write
+
+
 def _measure(runs: int) -> dict:
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -108,12 +121,7 @@ def _measure(runs: int) -> dict:
         "scale-bench"))
     key = selectors.ingest_key_of(project)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    loop = asyncio.new_event_loop()
-
-    def write(items: list[dict]) -> None:
-        result = loop.run_until_complete(services.record_points(key=key, items=items))
-        assert not result.rejected, result.rejected[:3]
-
+    write = _points_writer(key)
     for minute_block in range(0, 24 * 60, 50):  # a day of minutes, 1,000 points a request
         write([{"name": "cpu", "value": float((m * 7 + h) % 100), "tags": {"host": f"h{h:02}"},
                 "timestamp": (now - timedelta(minutes=m + 1)).isoformat()}
@@ -200,19 +208,13 @@ def _measure(runs: int) -> dict:
 def _alert_delay() -> dict:
     from django.contrib.auth import get_user_model
 
-    from events import selectors, services
+    from events import selectors
     from projects import services as projects
     from tests.training_load import MODELS, alert_delay_during_training
 
     project = projects.create_project(name="Training", owner=get_user_model().objects.create_user(
         "training-bench"))
-    key = selectors.ingest_key_of(project)
-    loop = asyncio.new_event_loop()
-
-    def write(items: list[dict]) -> None:
-        result = loop.run_until_complete(services.record_points(key=key, items=items))
-        assert not result.rejected, result.rejected[:3]
-
+    write = _points_writer(selectors.ingest_key_of(project))
     # The workers reach this process's servers (os.environ); launcher.workers() reads
     # WORKER_QUEUES here, unset for the default layout.
     os.environ.pop("WORKER_QUEUES", None)

@@ -2,6 +2,7 @@
 ASGI app) on the test database — requests and WebSockets go over loopback exactly as an SDK's or
 a browser's would — and the real write path (events.services) callable from synchronous tests."""
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from conftest import child_env
 from events.models import DATA_TABLES
 
 BASE_DIR = Path(__file__).resolve().parents[1]
+# Debian's nginx (.ci/run installs it), for the tests of deploy/*.conf; None when absent.
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
+                                  else None)
 
 
 def _free_port() -> int:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from analytics_site import queues
+from tests.server_fixtures import NGINX
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
@@ -71,8 +72,6 @@ def test_every_mounted_file_and_named_volume_exists():
                 assert source in declared, (name, source)
 
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                  else None)
 
 
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)")

@@ -19,7 +19,7 @@ import websockets
 from django.db import connection
 
 from projects.models import IngestKey
-from tests.server_fixtures import _free_port, start_web
+from tests.server_fixtures import NGINX, _free_port, start_web
 
 pytestmark = pytest.mark.slow
 BASE_DIR = Path(__file__).resolve().parents[1]
@@ -76,8 +76,6 @@ def test_an_event_ingested_through_one_web_process_reaches_a_page_on_another(
         ("signup", "u1"), ("upgrade", "u2")]
 
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                  else None)
 
 
 def _nginx(tmp_path: Path, upstreams: list[str]) -> tuple[subprocess.Popen, str]:
