@@ -268,13 +268,15 @@ ROLLUPS = [
         FROM events_sessionrollup WHERE project_id = %(project)s GROUP BY 1, 2, 3"""),
     ("people", """
         INSERT INTO events_person (project_id, person_id, first_seen, last_seen, events,
-                                   bot_events, properties, properties_at)
+                                   bot_events, properties, properties_at, active_hours)
         SELECT e.project_id, coalesce(a.person_id, e.person_id), min(e."timestamp"),
                max(e."timestamp"), count(*), count(*) FILTER (WHERE e.is_bot),
                CASE WHEN coalesce(a.person_id, e.person_id) LIKE 'u%%'
                     THEN jsonb_build_object('plan', 'team', 'email',
                          coalesce(a.person_id, e.person_id) || '@example.com')
-                    ELSE '{}' END, NULL
+                    ELSE '{}' END, NULL,
+               array_agg(DISTINCT floor(extract(epoch FROM e."timestamp") / 3600)::int
+                         ORDER BY floor(extract(epoch FROM e."timestamp") / 3600)::int)
         FROM events_event e LEFT JOIN events_personalias a
              ON a.project_id = e.project_id AND a.distinct_id = e.person_id
         WHERE e.project_id = %(project)s GROUP BY 1, 2"""),

@@ -371,7 +371,7 @@ SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM hours),
 # People: each delta's person resolved through identify links made since it was written; a new
 # link's marker (a delta of the anonymous id) also moves what the rollup holds of that id into
 # its person. Properties: ``$set`` in time order (the newer wins), ``$set_once`` only where a
-# property is not set yet.
+# property is not set yet. Active hours (what retention reads): the union of all of them.
 FOLD_PEOPLE = """
 WITH taken AS (
     DELETE FROM events_persondelta
@@ -389,12 +389,15 @@ WITH taken AS (
 ), incoming AS (
     SELECT t.project_id, coalesce(l.to_id, t.person_id) AS person_id, t.first_seen,
            t.last_seen, t.events, t.bot_events, t.properties, t.properties_once,
-           t.properties_at
+           t.properties_at, t.hours
     FROM taken t LEFT JOIN links l ON l.project_id = t.project_id AND l.from_id = t.person_id
     UNION ALL
     SELECT project_id, to_id, first_seen, last_seen, events, bot_events, properties, '{}',
-           properties_at
+           properties_at, active_hours
     FROM moved
+), hours AS (
+    SELECT project_id, person_id, array_agg(DISTINCT h ORDER BY h) AS hours
+    FROM incoming, unnest(incoming.hours) AS u(h) GROUP BY project_id, person_id
 ), grouped AS (
     SELECT project_id, person_id, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
            sum(events)::bigint AS events, sum(bot_events)::bigint AS bot_events,
@@ -410,10 +413,10 @@ WITH taken AS (
 ), merged AS (
     INSERT INTO events_person AS r
         (project_id, person_id, first_seen, last_seen, events, bot_events, properties,
-         properties_at)
-    SELECT project_id, person_id, first_seen, last_seen, events, bot_events,
-           once_part || set_part, properties_at
-    FROM grouped
+         properties_at, active_hours)
+    SELECT g.project_id, g.person_id, g.first_seen, g.last_seen, g.events, g.bot_events,
+           g.once_part || g.set_part, g.properties_at, coalesce(h.hours, '{}')
+    FROM grouped g LEFT JOIN hours h USING (project_id, person_id)
     ON CONFLICT (project_id, person_id) DO UPDATE SET
         first_seen = LEAST(r.first_seen, EXCLUDED.first_seen),
         last_seen = GREATEST(r.last_seen, EXCLUDED.last_seen),
@@ -425,7 +428,8 @@ WITH taken AS (
                         ELSE (g.once_part || g.set_part) || r.properties END
             FROM grouped g
             WHERE g.project_id = EXCLUDED.project_id AND g.person_id = EXCLUDED.person_id),
-        properties_at = GREATEST(r.properties_at, EXCLUDED.properties_at)
+        properties_at = GREATEST(r.properties_at, EXCLUDED.properties_at),
+        active_hours = events_hours_union(r.active_hours, EXCLUDED.active_hours)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM merged)

@@ -189,11 +189,14 @@ WITH input AS (
     GROUP BY 2, 3, 4
 ), people AS (
     INSERT INTO events_persondelta (project_id, person_id, first_seen, last_seen, events,
-                                    bot_events, properties, properties_once, properties_at)
+                                    bot_events, properties, properties_once, properties_at,
+                                    hours)
     SELECT %(project)s, k.person_id, min(k."timestamp"), max(k."timestamp"), count(*),
            CASE WHEN %(bot)s THEN count(*) ELSE 0 END,
            coalesce(p.value -> 'set', '{}'), coalesce(p.value -> 'once', '{}'),
-           (p.value ->> 'at')::timestamptz
+           (p.value ->> 'at')::timestamptz,
+           array_agg(DISTINCT floor(extract(epoch FROM k."timestamp") / 3600)::int
+                     ORDER BY floor(extract(epoch FROM k."timestamp") / 3600)::int)
     FROM kept k LEFT JOIN jsonb_each(%(sets)s::jsonb) AS p ON p.key = k.person_id
     GROUP BY k.person_id, p.value
 ), sessions AS (

@@ -7,10 +7,11 @@ of their first event ever (``events_person.first_seen``) or, with a cohort event
 such event in the range; period 0 is the cohort itself (everyone in it), period n counts the
 people with a returning event n periods later. Known crawlers are left out unless asked for.
 
-Reads: without filters, one row per person of the people rollup (first seen in the range) and
-the hourly sets of ids (``events_hourrollup``, or ``events_eventrollup1h`` for a chosen event),
-resolved through identify links by hash — never raw events. Periods are made of whole UTC hours
-(exact for zones on whole-hour offsets). With filters, the matching raw events of the range.
+Reads: without filters, one row per person of the people rollup (first seen in the range) with
+the hours they were active in (``events_person.active_hours``); with a chosen cohort or
+returning event, the hourly sets of ids of that event (``events_eventrollup1h``) resolved
+through identify links by hash — never raw events. Periods are made of whole UTC hours (exact
+for zones on whole-hour offsets). With filters, the matching raw events of the range.
 """
 
 from __future__ import annotations
@@ -80,8 +81,39 @@ def _ids_by_hour(event: str | None, column: str = "h") -> sql.Composed:
     ).format(local=sql.SQL(LOCAL.format("r.hour")), source=source, where=where)
 
 
+def _people_statement(filters: Filters) -> sql.Composed:
+    """Cohorts by first event, returning on any event: one row per person of the people rollup,
+    their cohort and their active hours (``events_person.active_hours``, kept by the fold).
+
+    Every hour of the range is numbered with its period once (``at``: an array from the range's
+    first hour). A person's row gives one row more than they have hours: the last (no hour) counts
+    them in their cohort; an hour counts them back in its period when the hour before it (their
+    hours are sorted) is in another period — no per-person sort, distinct or join."""
+    at = sql.SQL(
+        "(SELECT ARRAY(SELECT {offset} FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h)))"
+    ).format(offset=_offset(LOCAL.format("to_timestamp(g.h * 3600.0)"),
+                            LOCAL.format("%(start)s")))
+    return sql.SQL("""
+        SELECT {local} + c * ('1 ' || %(period)s)::interval, o, count(*) FROM (
+            SELECT p.c, CASE WHEN u.h IS NULL THEN 0 ELSE p.at[u.h - %(h0)s + 1] - p.c END AS o
+            FROM (SELECT {cohort} AS c, active_hours AS hs, {at} AS at FROM events_person
+                  WHERE project_id = %(project)s AND first_seen >= %(start)s
+                    AND first_seen < %(end)s{bots}) AS p
+            CROSS JOIN LATERAL unnest(p.hs || NULL::int) WITH ORDINALITY AS u(h, i)
+            WHERE u.h IS NULL OR (u.h >= %(h0)s AND u.h < %(h1)s
+                                  AND p.at[u.h - %(h0)s + 1] > p.c
+                                  AND p.at[p.hs[u.i - 1] - %(h0)s + 1]
+                                      IS DISTINCT FROM p.at[u.h - %(h0)s + 1])) AS x
+        GROUP BY c, o""").format(
+        cohort=_offset(LOCAL.format("first_seen"), LOCAL.format("%(start)s")), at=at,
+        bots=sql.SQL("") if filters.bots else sql.SQL(" AND events > bot_events"),
+        local=sql.SQL(LOCAL.format("%(start)s")))
+
+
 def _rollup_statement(cohort_event: str | None, return_event: str | None,
                       filters: Filters) -> sql.Composed:
+    if cohort_event is None and return_event is None:
+        return _people_statement(filters)
     if cohort_event is None:
         cohort = sql.SQL(
             "SELECT hashtextextended(person_id, 0) AS ph, {local} AS c FROM events_person "
@@ -139,7 +171,9 @@ def retention_statement(project_id: int, start: datetime, end: datetime, *, peri
     else:
         statement, table = _raw_statement(cohort_event, return_event, filters), "events_event"
     return Statement(statement, {"project": project_id, "start": start, "end": end,
-                                 "period": period, "tz": tz}, table=table,
+                                 "period": period, "tz": tz,
+                                 "h0": int(start.timestamp() // 3600),
+                                 "h1": -int(-end.timestamp() // 3600)}, table=table,
                      resolution=None if table == "events_event" else 3600)
 
 

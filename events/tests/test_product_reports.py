@@ -1,7 +1,7 @@
 """Product reports on known data written through the real write path (events.services) and
 folded by events.rollups: funnels (identify merging two ids mid-funnel, events sent out of
 order, the window's edge, strict and any order, breakdowns, who dropped off), retention in a
-time zone, paths, entry and exit pages, sessions, people, the explorer's keyset pages, goals,
+time zone and across a later identify link, paths, entry and exit pages, sessions, people, the explorer's keyset pages, goals,
 campaigns, channels, countries and bots — each with its exact answer — and another project's
 people refused."""
 
@@ -225,6 +225,53 @@ def test_goals_and_retention_in_a_time_zone(store, two_projects, token_client):
     bad = client.post(f"{api}/goals/", {"name": "Both", "event": "x", "path_pattern": "/y"},
                       format="json")
     assert (bad.status_code, bad.json()["code"]) == (400, "VALIDATION_ERROR")
+
+
+def test_retention_merges_a_later_identify_link_counts_a_period_once_and_leaves_bots_out(
+        store, two_projects, token_client):
+    """Weekly cohorts (UTC) from the people rollup's active hours: anon-r comes in weeks 0 and 1
+    and is linked to user-r in week 2, after both were folded — one person, back in weeks 1 and
+    2; p2 comes
+    back three times in week 1 (counted once); p3 starts in week 1; a crawler in weeks 0 and 1
+    counts only with ``bots``. A chosen returning event reads the hourly sets instead and gives
+    the same people back."""
+    project = two_projects["a"]
+    project.raw_retention_days = 35
+    project.save()
+    now = datetime.now(UTC)
+    week0 = (now - timedelta(days=now.weekday() + 21)).replace(hour=10, minute=0, second=0,
+                                                               microsecond=0)
+
+    def at(week, hours=0):
+        return (week0 + timedelta(days=7 * week, hours=hours)).isoformat()
+
+    store.events(project, [_ev("page_view", "anon-r", "r0", at(0), "/"),
+                           _ev("page_view", "anon-r", "r1", at(1, 3), "/"),
+                           _ev("page_view", "p2", "p2a", at(0, 1), "/")], user_agent=CHROME)
+    rollups.fold()
+    store.events(project, [
+        _ev("page_view", "p2", "p2b", at(1), "/"), _ev("page_view", "p2", "p2b", at(1, 1), "/"),
+        _ev("page_view", "p2", "p2c", at(1, 50), "/"), _ev("page_view", "p3", "p3", at(1), "/"),
+        _ev("$identify", "user-r", "r2", at(2), "/",
+            properties={"$anon_distinct_id": "anon-r"}),
+        _ev("purchase", "user-r", "r2", at(2, 1), "/buy"),
+    ], user_agent=CHROME)
+    store.events(project, [_ev("page_view", "crawler", "b0", at(0), "/"),
+                           _ev("page_view", "crawler", "b1", at(1), "/")], user_agent=GOOGLEBOT)
+    rollups.fold()
+    client = token_client(two_projects["a_editor"])
+    api = f"/api/v1/projects/{project.pk}/retention/"
+    start = week0.replace(hour=0).isoformat()
+    body = _get(client, api, period="week", start=start)
+    assert [(c["cohort"][:10], c["size"], c["values"]) for c in body["cohorts"]] == [
+        (week0.date().isoformat(), 2, [2, 2, 1, 0]),
+        ((week0 + timedelta(days=7)).date().isoformat(), 1, [1, 0, 0])]
+    with_bots = _get(client, api, period="week", start=start, bots="true")
+    assert [(c["size"], c["values"]) for c in with_bots["cohorts"]] == [
+        (3, [3, 3, 1, 0]), (1, [1, 0, 0])]
+    purchases = _get(client, api, period="week", start=start, return_event="purchase")
+    assert [(c["size"], c["values"]) for c in purchases["cohorts"]] == [
+        (2, [2, 0, 1, 0]), (1, [1, 0, 0])]
 
 
 def test_another_projects_reports_are_not_found(funnel_shop, two_projects, token_client):

@@ -299,17 +299,25 @@ SELECT bd, count(*) FILTER (WHERE level >= 1), count(*) FILTER (WHERE level >= 2
         ORDER BY ph, level DESC, ts) AS b GROUP BY bd ORDER BY count(*) DESC, bd;
 
 -- retention by week, first seen, any event [1/1] reads events_person (resolution 3600)
-WITH aliases AS MATERIALIZED (SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph FROM events_personalias WHERE project_id = %(project)s),
-        cohort AS (SELECT hashtextextended(person_id, 0) AS ph, date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s) AS c FROM events_person WHERE project_id = %(project)s AND first_seen >= %(start)s AND first_seen < %(end)s AND events > bot_events),
-        active AS (SELECT DISTINCT ph, p FROM (SELECT coalesce(a.ph, u.h) AS ph, date_trunc(%(period)s, r.hour AT TIME ZONE %(tz)s) AS p FROM events_hourrollup r CROSS JOIN LATERAL unnest(r.distinct_ids) AS u(h) LEFT JOIN aliases a ON a.dh = u.h WHERE r.project_id = %(project)s AND r.hour >= %(start)s AND r.hour < %(end)s) AS i)
-        SELECT c, 0, count(*) FROM cohort GROUP BY c
-        UNION ALL
-        SELECT c.c, CASE %(period)s
-        WHEN 'day' THEN (x.p::date - c.c::date)
-        WHEN 'week' THEN (x.p::date - c.c::date) / 7
-        ELSE (extract(year FROM x.p) * 12 + extract(month FROM x.p)
-              - extract(year FROM c.c) * 12 - extract(month FROM c.c))::int END, count(*) FROM cohort c JOIN active x ON x.ph = c.ph AND x.p > c.c
-        GROUP BY 1, 2;
+SELECT date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s) + c * ('1 ' || %(period)s)::interval, o, count(*) FROM (
+            SELECT p.c, CASE WHEN u.h IS NULL THEN 0 ELSE p.at[u.h - %(h0)s + 1] - p.c END AS o
+            FROM (SELECT CASE %(period)s
+        WHEN 'day' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
+        WHEN 'week' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
+        ELSE (extract(year FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s))
+              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END AS c, active_hours AS hs, (SELECT ARRAY(SELECT CASE %(period)s
+        WHEN 'day' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
+        WHEN 'week' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
+        ELSE (extract(year FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s))
+              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h))) AS at FROM events_person
+                  WHERE project_id = %(project)s AND first_seen >= %(start)s
+                    AND first_seen < %(end)s AND events > bot_events) AS p
+            CROSS JOIN LATERAL unnest(p.hs || NULL::int) WITH ORDINALITY AS u(h, i)
+            WHERE u.h IS NULL OR (u.h >= %(h0)s AND u.h < %(h1)s
+                                  AND p.at[u.h - %(h0)s + 1] > p.c
+                                  AND p.at[p.hs[u.i - 1] - %(h0)s + 1]
+                                      IS DISTINCT FROM p.at[u.h - %(h0)s + 1])) AS x
+        GROUP BY c, o;
 
 -- retention by day, signup then purchase [1/1] reads events_eventrollup1h (resolution 3600)
 WITH aliases AS MATERIALIZED (SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph FROM events_personalias WHERE project_id = %(project)s),
