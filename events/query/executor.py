@@ -44,6 +44,8 @@ MAX_ROWS = 2_000_000
 # Memory a read's sorts and hashes may use before spilling to disk: funnels, retention and the
 # sketches of the breakdowns sort up to a few million rows.
 WORK_MEM = "64MB"
+# What a statement may set for itself (``Statement.planner``), back to the default after it.
+PLANNER_SETTINGS = frozenset({"parallel_tuple_cost"})
 # No JIT compilation for reads: on the product reports it cost seconds (3.5 s of a paths query
 # over 30 days) and won back less; the reads here are many, short and different.
 
@@ -61,12 +63,14 @@ class QueryTooLarge(ApiError):
 @dataclass(frozen=True)
 class Statement:
     """One statement of the read path. ``table`` is what it reads (``meta.tables``);
-    ``resolution`` the seconds one row of it covers (None: raw rows)."""
+    ``resolution`` the seconds one row of it covers (None: raw rows); ``planner``: planner
+    settings for this statement alone (names in ``PLANNER_SETTINGS``)."""
 
     sql: sql.Composable
     params: dict | list = field(default_factory=dict)
     table: str = ""
     resolution: int | None = None
+    planner: tuple[tuple[str, str], ...] = ()
 
     def as_text(self) -> str:
         """The SQL as sent (parameters stay placeholders): what the snapshot tests compare."""
@@ -80,8 +84,11 @@ class Session:
 
     def rows(self, statement: Statement) -> list[tuple]:
         self.ran.append(statement)
+        _plan_with(self.cursor, statement.planner)
         self.cursor.execute(statement.sql, statement.params)
         rows = self.cursor.fetchmany(MAX_ROWS + 1)
+        # (A failed statement ends the transaction, and its settings with it.)
+        _plan_with(self.cursor, tuple((name, "DEFAULT") for name, _ in statement.planner))
         if len(rows) > MAX_ROWS:
             raise QueryTooLarge(f"The query returns more than {MAX_ROWS} rows; narrow the range "
                                 "or add filters.", details={"max_rows": MAX_ROWS})
@@ -90,6 +97,14 @@ class Session:
     def one(self, statement: Statement) -> tuple | None:
         rows = self.rows(statement)
         return rows[0] if rows else None
+
+
+def _plan_with(cursor, planner: tuple[tuple[str, str], ...]) -> None:
+    for name, value in planner:
+        if name not in PLANNER_SETTINGS:
+            raise ValueError(f"{name}: not a planner setting a statement may change")
+        cursor.execute(sql.SQL("SET LOCAL {} TO {}").format(
+            sql.Identifier(name), sql.SQL("DEFAULT") if value == "DEFAULT" else sql.Literal(value)))
 
 
 def _settings(cursor, timeout: float) -> None:

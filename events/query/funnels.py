@@ -41,6 +41,11 @@ PERSON = sql.SQL("coalesce(a.person_id, e.distinct_id)")
 ALIAS_JOIN = sql.SQL("LEFT JOIN events_personalias a ON a.project_id = e.project_id "
                      "AND a.distinct_id = e.distinct_id")
 INFINITY = sql.SQL("'Infinity'::float8")
+# The step rows are read, resolved to people and sorted by person in parallel workers, then
+# merged for the windows. PostgreSQL prices handing a row from a worker to the leader (0.1) so
+# high that with narrow rows it reads and sorts a million of them in one process instead — 30 %
+# slower here (2.2 s against 1.7 s for 3 steps over 10 M events).
+PARALLEL_SORTS = (("parallel_tuple_cost", "0.01"),)
 
 
 @dataclass(frozen=True)
@@ -105,9 +110,11 @@ def _step_condition(step: Step, spec: FunnelSpec) -> sql.Composable:
         text(step.event), conditions(own), conditions(spec.filters))
 
 
-def _step_rows(spec: FunnelSpec, every_step_keeps_breakdown: bool) -> sql.Composed:
-    """One row per event and step it matches: (person, ts, step, bd). The ids are resolved to
-    people once, after the steps' rows are read (one join for all of them)."""
+def _step_rows(spec: FunnelSpec, every_step_keeps_breakdown: bool,
+               person: bool = True) -> sql.Composed:
+    """One row per event and step it matches: (ph, person, ts, step, bd) — ``person`` (the id)
+    only when asked for. The ids are resolved to people once, after the steps' rows are read (one
+    join for all of them)."""
     parts = []
     on_event = spec.breakdown is not None and not spec.breakdown.startswith("person.")
     for n, step in enumerate(spec.steps, 1):
@@ -123,10 +130,12 @@ def _step_rows(spec: FunnelSpec, every_step_keeps_breakdown: bool) -> sql.Compos
     # under a collation); the id itself rides along.
     return sql.SQL(
         "SELECT hashtextextended(coalesce(a.person_id, r.distinct_id), 0) AS ph, "
-        "coalesce(a.person_id, r.distinct_id) AS person, r.ts, r.step, r.bd "
+        "{person}r.ts, r.step, r.bd "
         "FROM ({union}) AS r LEFT JOIN events_personalias a "
         "ON a.project_id = %(project)s AND a.distinct_id = r.distinct_id").format(
-        union=sql.SQL(" UNION ALL ").join(parts))
+        union=sql.SQL(" UNION ALL ").join(parts),
+        person=sql.SQL("coalesce(a.person_id, r.distinct_id) AS person, ") if person
+        else sql.SQL(""))
 
 
 def _person_breakdown(spec: FunnelSpec, column: str = "bd") -> sql.Composable:
@@ -141,9 +150,10 @@ def _person_breakdown(spec: FunnelSpec, column: str = "bd") -> sql.Composable:
 _W = sql.SQL("PARTITION BY ph ORDER BY ts DESC, step ROWS UNBOUNDED PRECEDING")
 
 
-def _ordered_best(spec: FunnelSpec) -> sql.Composed:
+def _ordered_best(spec: FunnelSpec, people: bool = True) -> sql.Composed:
     """Per person, the furthest attempt: ``best(person, bd, level, chain)``; ``chain`` holds
-    each step's time (epoch s), Infinity past the last one reached.
+    each step's time (epoch s), Infinity past the last one reached; without ``people`` (the
+    counts), no ``person``: the ids are not carried through the sorts.
 
     Each attempt is greedy (every step the earliest after the one before, which reaches at least
     as far as any other choice), computed with running minimums over the person's rows from the
@@ -153,7 +163,9 @@ def _ordered_best(spec: FunnelSpec) -> sql.Composed:
     earlier). Step i of an attempt starting at a step-1 row is then ``f_i_1`` — k-1 passes of
     plain minimums, whatever the number of attempts."""
     k = len(spec.steps)
-    query = sql.SQL("SELECT * FROM ({rows}) AS r0").format(rows=_step_rows(spec, False))
+    people = people or (spec.breakdown or "").startswith("person.")
+    query = sql.SQL("SELECT * FROM ({rows}) AS r0").format(
+        rows=_step_rows(spec, False, person=people))
     for p in range(1, k):
         columns = []
         for i in range(p + 1, k + 1):
@@ -171,10 +183,11 @@ def _ordered_best(spec: FunnelSpec) -> sql.Composed:
         [sql.SQL("1")] + [sql.SQL("(chain[{i}] <= chain[1] + %(window)s)::int").format(
             i=sql.SQL(str(i))) for i in range(2, k + 1)])
     return sql.SQL("""
-        SELECT DISTINCT ON (ph) person, {bd} AS bd, {reached} AS level, chain
-        FROM (SELECT ph, person, bd, {chain} AS chain FROM ({query}) AS q WHERE step = 1) AS l
+        SELECT DISTINCT ON (ph) {person}{bd} AS bd, {reached} AS level, chain
+        FROM (SELECT ph, {person}bd, {chain} AS chain FROM ({query}) AS q WHERE step = 1) AS l
         ORDER BY ph, level DESC, chain[1]""").format(
-        bd=_person_breakdown(spec), reached=reached, chain=chain, query=query)
+        bd=_person_breakdown(spec), reached=reached, chain=chain, query=query,
+        person=sql.SQL("person, ") if people else sql.SQL(""))
 
 
 def _any_best(spec: FunnelSpec) -> sql.Composed:
@@ -227,9 +240,11 @@ def _strict_best(spec: FunnelSpec) -> sql.Composed:
             person=PERSON, join=ALIAS_JOIN, cond=_step_condition(spec.steps[0], spec)))
 
 
-def best_statement(spec: FunnelSpec) -> sql.Composed:
-    return {"ordered": _ordered_best, "strict": _strict_best, "any": _any_best}[
-        spec.order](spec)
+def best_statement(spec: FunnelSpec, people: bool = True) -> sql.Composed:
+    """Each person's furthest attempt; ``people``: with their id."""
+    if spec.order == "ordered":
+        return _ordered_best(spec, people)
+    return {"strict": _strict_best, "any": _any_best}[spec.order](spec)
 
 
 def funnel_statement(project_id: int, span: Span, spec: FunnelSpec) -> Statement:
@@ -244,10 +259,13 @@ def funnel_statement(project_id: int, span: Span, spec: FunnelSpec) -> Statement
                 "FILTER (WHERE level >= {i})").format(i=sql.SQL(str(i)), p=sql.SQL(str(i - 1)))
         for i in range(2, k + 1)) if spec.order != "any" else sql.SQL(", ").join(
         [sql.SQL("NULL::float8")] * (k - 1))
-    statement = sql.SQL("SELECT bd, {counts}, {medians} FROM ({best}) AS b GROUP BY bd "
-                        "ORDER BY count(*) DESC, bd").format(counts=counts, medians=medians,
-                                                             best=best_statement(spec))
-    return Statement(statement, _params(project_id, span, spec), table="events_event")
+    grouped = sql.SQL(" GROUP BY bd ORDER BY count(*) DESC, bd") if spec.breakdown else sql.SQL(
+        " HAVING count(*) > 0")
+    statement = sql.SQL("SELECT {bd}, {counts}, {medians} FROM ({best}) AS b{grouped}").format(
+        bd=sql.SQL("bd") if spec.breakdown else sql.SQL("NULL::text"), counts=counts,
+        medians=medians, best=best_statement(spec, people=False), grouped=grouped)
+    return Statement(statement, _params(project_id, span, spec), table="events_event",
+                     planner=PARALLEL_SORTS)
 
 
 def people_statement(project_id: int, span: Span, spec: FunnelSpec, *, step: int,
@@ -263,7 +281,8 @@ def people_statement(project_id: int, span: Span, spec: FunnelSpec, *, step: int
         ORDER BY b.person LIMIT %(limit)s OFFSET %(offset)s""").format(
         best=best_statement(spec), level=level)
     return Statement(statement, {**_params(project_id, span, spec), "step": step,
-                                 "limit": limit, "offset": offset}, table="events_event")
+                                 "limit": limit, "offset": offset}, table="events_event",
+                     planner=PARALLEL_SORTS)
 
 
 def _params(project_id: int, span: Span, spec: FunnelSpec) -> dict:
