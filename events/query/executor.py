@@ -44,8 +44,9 @@ MAX_ROWS = 2_000_000
 # Memory a read's sorts and hashes may use before spilling to disk: funnels, retention and the
 # sketches of the breakdowns sort up to a few million rows.
 WORK_MEM = "64MB"
+SESSION = {"work_mem": WORK_MEM}  # what a statement's own settings go back to
 # What a statement may set for itself (``Statement.planner``), back to the default after it.
-PLANNER_SETTINGS = frozenset({"parallel_tuple_cost"})
+PLANNER_SETTINGS = frozenset({"parallel_tuple_cost", "work_mem"})
 # No JIT compilation for reads: on the product reports it cost seconds (3.5 s of a paths query
 # over 30 days) and won back less; the reads here are many, short and different.
 
@@ -88,7 +89,8 @@ class Session:
         self.cursor.execute(statement.sql, statement.params)
         rows = self.cursor.fetchmany(MAX_ROWS + 1)
         # (A failed statement ends the transaction, and its settings with it.)
-        _plan_with(self.cursor, tuple((name, "DEFAULT") for name, _ in statement.planner))
+        _plan_with(self.cursor, tuple((name, SESSION.get(name, "DEFAULT"))
+                                      for name, _ in statement.planner))
         if len(rows) > MAX_ROWS:
             raise QueryTooLarge(f"The query returns more than {MAX_ROWS} rows; narrow the range "
                                 "or add filters.", details={"max_rows": MAX_ROWS})
@@ -109,7 +111,7 @@ def _plan_with(cursor, planner: tuple[tuple[str, str], ...]) -> None:
 
 def _settings(cursor, timeout: float) -> None:
     cursor.execute("SET LOCAL statement_timeout = %s", [f"{int(timeout * 1000)}ms"])
-    cursor.execute("SET LOCAL work_mem = %s", [WORK_MEM])
+    cursor.execute("SET LOCAL work_mem = %s", [SESSION["work_mem"]])
     cursor.execute("SET LOCAL jit = off")
 
 
