@@ -1,9 +1,9 @@
 """Product reports on known data written through the real write path (events.services) and
 folded by events.rollups: funnels (identify merging two ids mid-funnel, events sent out of
 order, the window's edge, strict and any order, breakdowns, who dropped off), retention in a
-time zone and across a later identify link, paths, entry and exit pages, sessions, people, the explorer's keyset pages, goals,
-campaigns, channels, countries and bots — each with its exact answer — and another project's
-people refused."""
+time zone and across a later identify link, paths, entry and exit pages, sessions, people, the
+explorer's keyset pages, goals, campaigns, channels, countries and bots — each with its exact
+answer — and another project's people refused."""
 
 from datetime import UTC, datetime, timedelta
 
