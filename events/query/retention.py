@@ -86,28 +86,34 @@ def _people_statement(filters: Filters) -> sql.Composed:
     their cohort and their active hours (``events_person.active_hours``, kept by the fold).
 
     Every hour of the range is numbered with its period once (``at``: an array from the range's
-    first hour). A person's row gives one row more than they have hours: the last (no hour) counts
-    them in their cohort; an hour counts them back in its period when the hour before it (their
-    hours are sorted) is in another period — no per-person sort, distinct or join."""
+    first hour). Everyone counts in their cohort; the hours of those whose last hour falls after
+    their cohort's period are then unnested, and an hour counts them back in its period when the
+    hour before it (their hours are sorted) is in another period — no per-person sort, distinct
+    or join. (The cohort rides along the hours so that the planner sees few groups and adds them
+    up in each worker.)"""
     at = sql.SQL(
         "(SELECT ARRAY(SELECT {offset} FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h)))"
     ).format(offset=_offset(LOCAL.format("to_timestamp(g.h * 3600.0)"),
                             LOCAL.format("%(start)s")))
-    return sql.SQL("""
-        SELECT {local} + c * ('1 ' || %(period)s)::interval, o, count(*) FROM (
-            SELECT p.c, CASE WHEN u.h IS NULL THEN 0 ELSE p.at[u.h - %(h0)s + 1] - p.c END AS o
-            FROM (SELECT {cohort} AS c, active_hours AS hs, {at} AS at FROM events_person
-                  WHERE project_id = %(project)s AND first_seen >= %(start)s
-                    AND first_seen < %(end)s{bots}) AS p
-            CROSS JOIN LATERAL unnest(p.hs || NULL::int) WITH ORDINALITY AS u(h, i)
-            WHERE u.h IS NULL OR (u.h >= %(h0)s AND u.h < %(h1)s
-                                  AND p.at[u.h - %(h0)s + 1] > p.c
-                                  AND p.at[p.hs[u.i - 1] - %(h0)s + 1]
-                                      IS DISTINCT FROM p.at[u.h - %(h0)s + 1])) AS x
-        GROUP BY c, o""").format(
+    people = sql.SQL(
+        "SELECT {cohort} AS c, active_hours AS hs, {at} AS at FROM events_person "
+        "WHERE project_id = %(project)s AND first_seen >= %(start)s "
+        "AND first_seen < %(end)s{bots}").format(
         cohort=_offset(LOCAL.format("first_seen"), LOCAL.format("%(start)s")), at=at,
-        bots=sql.SQL("") if filters.bots else sql.SQL(" AND events > bot_events"),
-        local=sql.SQL(LOCAL.format("%(start)s")))
+        bots=sql.SQL("") if filters.bots else sql.SQL(" AND events > bot_events"))
+    return sql.SQL("""
+        SELECT {local} + c * ('1 ' || %(period)s)::interval, o, n FROM (
+            SELECT p.c, 0 AS o, count(*) AS n FROM ({people}) AS p GROUP BY p.c
+            UNION ALL
+            SELECT u.c, p.at[u.h - %(h0)s + 1] - u.c, count(*) FROM ({people}) AS p
+            CROSS JOIN LATERAL unnest(p.hs, array_fill(p.c, ARRAY[cardinality(p.hs)]))
+                 WITH ORDINALITY AS u(h, c, i)
+            WHERE p.at[least(p.hs[cardinality(p.hs)], %(h1)s - 1) - %(h0)s + 1] > p.c
+              AND u.h >= %(h0)s AND u.h < %(h1)s AND p.at[u.h - %(h0)s + 1] > u.c
+              AND p.at[p.hs[u.i - 1] - %(h0)s + 1]
+                  IS DISTINCT FROM p.at[u.h - %(h0)s + 1]
+            GROUP BY 1, 2) AS x""").format(people=people,
+                                           local=sql.SQL(LOCAL.format("%(start)s")))
 
 
 def _rollup_statement(cohort_event: str | None, return_event: str | None,
@@ -174,7 +180,8 @@ def retention_statement(project_id: int, start: datetime, end: datetime, *, peri
                                  "period": period, "tz": tz,
                                  "h0": int(start.timestamp() // 3600),
                                  "h1": -int(-end.timestamp() // 3600)}, table=table,
-                     resolution=None if table == "events_event" else 3600)
+                     resolution=None if table == "events_event" else 3600,
+                     planner=executor.PARALLEL)
 
 
 def retention(project_id: int, span: Span, *, period: str = "week",

@@ -300,9 +300,8 @@ SELECT NULL::text, count(*) FILTER (WHERE level >= 1), count(*) FILTER (WHERE le
         ORDER BY ph, level DESC, ts) AS b HAVING count(*) > 0;
 
 -- retention by week, first seen, any event [1/1] reads events_person (resolution 3600)
-SELECT date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s) + c * ('1 ' || %(period)s)::interval, o, count(*) FROM (
-            SELECT p.c, CASE WHEN u.h IS NULL THEN 0 ELSE p.at[u.h - %(h0)s + 1] - p.c END AS o
-            FROM (SELECT CASE %(period)s
+SELECT date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s) + c * ('1 ' || %(period)s)::interval, o, n FROM (
+            SELECT p.c, 0 AS o, count(*) AS n FROM (SELECT CASE %(period)s
         WHEN 'day' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
         WHEN 'week' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
         ELSE (extract(year FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s))
@@ -310,15 +309,24 @@ SELECT date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s) + c * ('1 ' || %(pe
         WHEN 'day' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
         WHEN 'week' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
         ELSE (extract(year FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s))
-              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h))) AS at FROM events_person
-                  WHERE project_id = %(project)s AND first_seen >= %(start)s
-                    AND first_seen < %(end)s AND events > bot_events) AS p
-            CROSS JOIN LATERAL unnest(p.hs || NULL::int) WITH ORDINALITY AS u(h, i)
-            WHERE u.h IS NULL OR (u.h >= %(h0)s AND u.h < %(h1)s
-                                  AND p.at[u.h - %(h0)s + 1] > p.c
-                                  AND p.at[p.hs[u.i - 1] - %(h0)s + 1]
-                                      IS DISTINCT FROM p.at[u.h - %(h0)s + 1])) AS x
-        GROUP BY c, o;
+              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h))) AS at FROM events_person WHERE project_id = %(project)s AND first_seen >= %(start)s AND first_seen < %(end)s AND events > bot_events) AS p GROUP BY p.c
+            UNION ALL
+            SELECT u.c, p.at[u.h - %(h0)s + 1] - u.c, count(*) FROM (SELECT CASE %(period)s
+        WHEN 'day' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
+        WHEN 'week' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
+        ELSE (extract(year FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s))
+              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END AS c, active_hours AS hs, (SELECT ARRAY(SELECT CASE %(period)s
+        WHEN 'day' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
+        WHEN 'week' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
+        ELSE (extract(year FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s))
+              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h))) AS at FROM events_person WHERE project_id = %(project)s AND first_seen >= %(start)s AND first_seen < %(end)s AND events > bot_events) AS p
+            CROSS JOIN LATERAL unnest(p.hs, array_fill(p.c, ARRAY[cardinality(p.hs)]))
+                 WITH ORDINALITY AS u(h, c, i)
+            WHERE p.at[least(p.hs[cardinality(p.hs)], %(h1)s - 1) - %(h0)s + 1] > p.c
+              AND u.h >= %(h0)s AND u.h < %(h1)s AND p.at[u.h - %(h0)s + 1] > u.c
+              AND p.at[p.hs[u.i - 1] - %(h0)s + 1]
+                  IS DISTINCT FROM p.at[u.h - %(h0)s + 1]
+            GROUP BY 1, 2) AS x;
 
 -- retention by day, signup then purchase [1/1] reads events_eventrollup1h (resolution 3600)
 WITH aliases AS MATERIALIZED (SELECT hashtextextended(distinct_id, 0) AS dh, hashtextextended(person_id, 0) AS ph FROM events_personalias WHERE project_id = %(project)s),
