@@ -282,8 +282,8 @@ ROLLUPS = [
                     THEN jsonb_build_object('plan', 'team', 'email',
                          coalesce(a.person_id, e.person_id) || '@example.com')
                     ELSE '{}' END, NULL,
-               array_agg(DISTINCT floor(extract(epoch FROM e."timestamp") / 3600)::int
-                         ORDER BY floor(extract(epoch FROM e."timestamp") / 3600)::int)
+               array_agg(DISTINCT events_hour_of(e."timestamp")
+                         ORDER BY events_hour_of(e."timestamp"))
         FROM events_event e LEFT JOIN events_personalias a
              ON a.project_id = e.project_id AND a.distinct_id = e.person_id
         WHERE e.project_id = %(project)s GROUP BY 1, 2"""),

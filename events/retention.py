@@ -105,4 +105,12 @@ def _expire_rollups(now: datetime, longest_minutes: int) -> int:
                      AND r.{column} < %s - make_interval(days => p.hour_rollup_retention_days)
                 """).format(table=sql.Identifier(table), column=sql.Identifier(column)), [now])
             deleted += cursor.rowcount
+        # The active hours of the people kept age like the hourly rollups (only the rows that
+        # hold an hour past the project's limit are written).
+        cursor.execute("""
+            UPDATE events_person r SET active_hours = ARRAY(
+                SELECT h FROM unnest(r.active_hours) AS u(h) WHERE h >= x.first ORDER BY h)
+            FROM (SELECT id, events_hour_of(%s - make_interval(days => hour_rollup_retention_days))
+                  AS first FROM projects_project) AS x
+            WHERE x.id = r.project_id AND r.active_hours[1] < x.first""", [now])
     return deleted

@@ -389,7 +389,13 @@ WITH taken AS (
 ), incoming AS (
     SELECT t.project_id, coalesce(l.to_id, t.person_id) AS person_id, t.first_seen,
            t.last_seen, t.events, t.bot_events, t.properties, t.properties_once,
-           t.properties_at, t.hours
+           t.properties_at,
+           CASE WHEN cardinality(t.hours) > 0 OR t.events = 0 THEN t.hours
+                -- written before deltas carried their hours: those of the first and last event
+                WHEN events_hour_of(t.first_seen) = events_hour_of(t.last_seen)
+                THEN ARRAY[events_hour_of(t.first_seen)]
+                ELSE ARRAY[events_hour_of(t.first_seen), events_hour_of(t.last_seen)]
+           END AS hours
     FROM taken t LEFT JOIN links l ON l.project_id = t.project_id AND l.from_id = t.person_id
     UNION ALL
     SELECT project_id, to_id, first_seen, last_seen, events, bot_events, properties, '{}',

@@ -195,8 +195,8 @@ WITH input AS (
            CASE WHEN %(bot)s THEN count(*) ELSE 0 END,
            coalesce(p.value -> 'set', '{}'), coalesce(p.value -> 'once', '{}'),
            (p.value ->> 'at')::timestamptz,
-           array_agg(DISTINCT floor(extract(epoch FROM k."timestamp") / 3600)::int
-                     ORDER BY floor(extract(epoch FROM k."timestamp") / 3600)::int)
+           array_agg(DISTINCT events_hour_of(k."timestamp")
+                     ORDER BY events_hour_of(k."timestamp"))
     FROM kept k LEFT JOIN jsonb_each(%(sets)s::jsonb) AS p ON p.key = k.person_id
     GROUP BY k.person_id, p.value
 ), sessions AS (

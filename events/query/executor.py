@@ -77,6 +77,11 @@ class Statement:
     resolution: int | None = None
     planner: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self):
+        for name, _ in self.planner:
+            if name not in PLANNER_SETTINGS:
+                raise ValueError(f"{name}: not a planner setting a statement may change")
+
     def as_text(self) -> str:
         """The SQL as sent (parameters stay placeholders): what the snapshot tests compare."""
         return self.sql.as_string(None)
@@ -107,8 +112,6 @@ class Session:
 
 def _plan_with(cursor, planner: tuple[tuple[str, str], ...]) -> None:
     for name, value in planner:
-        if name not in PLANNER_SETTINGS:
-            raise ValueError(f"{name}: not a planner setting a statement may change")
         cursor.execute(sql.SQL("SET LOCAL {} TO {}").format(
             sql.Identifier(name), sql.SQL("DEFAULT") if value == "DEFAULT" else sql.Literal(value)))
 

@@ -9,8 +9,9 @@ people with a returning event n periods later. Known crawlers are left out unles
 
 Reads: without filters, one row per person of the people rollup (first seen in the range) with
 the hours they were active in (``events_person.active_hours``); with a chosen cohort or
-returning event, the hourly sets of ids of that event (``events_eventrollup1h``) resolved
-through identify links by hash — never raw events. Periods are made of whole UTC hours (exact
+returning event, the hourly sets of ids of that event (``events_eventrollup1h``; of all events,
+``events_hourrollup``, for returns on any event) resolved through identify links by hash —
+never raw events. Periods are made of whole UTC hours (exact
 for zones on whole-hour offsets). With filters, the matching raw events of the range.
 """
 
@@ -81,6 +82,15 @@ def _ids_by_hour(event: str | None, column: str = "h") -> sql.Composed:
     ).format(local=sql.SQL(LOCAL.format("r.hour")), source=source, where=where)
 
 
+def _first_seen_in_range(columns: sql.Composable, filters: Filters) -> sql.Composed:
+    """``columns`` of the people first seen in the range (crawlers left out unless asked for)."""
+    return sql.SQL(
+        "SELECT {columns} FROM events_person WHERE project_id = %(project)s "
+        "AND first_seen >= %(start)s AND first_seen < %(end)s{bots}").format(
+        columns=columns,
+        bots=sql.SQL("") if filters.bots else sql.SQL(" AND events > bot_events"))
+
+
 def _people_statement(filters: Filters) -> sql.Composed:
     """Cohorts by first event, returning on any event: one row per person of the people rollup,
     their cohort and their active hours (``events_person.active_hours``, kept by the fold).
@@ -95,12 +105,8 @@ def _people_statement(filters: Filters) -> sql.Composed:
         "(SELECT ARRAY(SELECT {offset} FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h)))"
     ).format(offset=_offset(LOCAL.format("to_timestamp(g.h * 3600.0)"),
                             LOCAL.format("%(start)s")))
-    people = sql.SQL(
-        "SELECT {cohort} AS c, active_hours AS hs, {at} AS at FROM events_person "
-        "WHERE project_id = %(project)s AND first_seen >= %(start)s "
-        "AND first_seen < %(end)s{bots}").format(
-        cohort=_offset(LOCAL.format("first_seen"), LOCAL.format("%(start)s")), at=at,
-        bots=sql.SQL("") if filters.bots else sql.SQL(" AND events > bot_events"))
+    people = _first_seen_in_range(sql.SQL("{cohort} AS c, active_hours AS hs, {at} AS at").format(
+        cohort=_offset(LOCAL.format("first_seen"), LOCAL.format("%(start)s")), at=at), filters)
     return sql.SQL("""
         SELECT {local} + c * ('1 ' || %(period)s)::interval, o, n FROM (
             SELECT p.c, 0 AS o, count(*) AS n FROM ({people}) AS p GROUP BY p.c
@@ -121,12 +127,8 @@ def _rollup_statement(cohort_event: str | None, return_event: str | None,
     if cohort_event is None and return_event is None:
         return _people_statement(filters)
     if cohort_event is None:
-        cohort = sql.SQL(
-            "SELECT hashtextextended(person_id, 0) AS ph, {local} AS c FROM events_person "
-            "WHERE project_id = %(project)s AND first_seen >= %(start)s "
-            "AND first_seen < %(end)s{bots}").format(
-            local=sql.SQL(LOCAL.format("first_seen")),
-            bots=sql.SQL("") if filters.bots else sql.SQL(" AND events > bot_events"))
+        cohort = _first_seen_in_range(sql.SQL("hashtextextended(person_id, 0) AS ph, {} AS c")
+                                      .format(sql.SQL(LOCAL.format("first_seen"))), filters)
     else:
         cohort = sql.SQL("SELECT ph, min(p) AS c FROM ({ids}) AS i{bots} GROUP BY ph").format(
             ids=_ids_by_hour(cohort_event),

@@ -1,6 +1,6 @@
 """A statement's own planner settings (``Statement.planner``) hold for it alone: the statements
 after it in the same session see the session's settings again, and a name outside
-``PLANNER_SETTINGS`` is refused before anything runs."""
+``PLANNER_SETTINGS`` is refused when the statement is made."""
 
 import pytest
 from psycopg import sql
@@ -8,11 +8,10 @@ from psycopg import sql
 from events.query import executor
 from events.query.executor import Statement
 
-pytestmark = pytest.mark.django_db
-
 SHOW = sql.SQL("SELECT current_setting('work_mem'), current_setting('parallel_tuple_cost')")
 
 
+@pytest.mark.django_db
 def test_a_statements_planner_settings_hold_for_it_alone():
     own = Statement(SHOW, planner=(("work_mem", "128MB"), ("parallel_tuple_cost", "0.01")))
     with executor.session() as s:
@@ -20,9 +19,10 @@ def test_a_statements_planner_settings_hold_for_it_alone():
         during = s.one(own)
         after = s.one(Statement(SHOW))
     assert during == ("128MB", "0.01")
-    assert before == after == (executor.WORK_MEM, "0.1")
+    assert before == after
+    assert before[0] == executor.WORK_MEM and before[1] != "0.01"
 
 
 def test_a_setting_outside_the_list_is_refused():
-    with executor.session() as s, pytest.raises(ValueError, match="statement_timeout"):
-        s.rows(Statement(SHOW, planner=(("statement_timeout", "0"),)))
+    with pytest.raises(ValueError, match="statement_timeout"):
+        Statement(SHOW, planner=(("work_mem", "1GB"), ("statement_timeout", "0")))

@@ -163,7 +163,7 @@ def test_rollup_retention_per_project(ingest, ingest_key, make_project):
     project.minute_rollup_retention_days = 10
     project.hour_rollup_retention_days = 20
     project.save()
-    make_project("Keeps longer")  # defaults: 30 days of minutes, 365 of hours
+    longer = make_project("Keeps longer")  # defaults: 30 days of minutes, 365 of hours
     now = datetime.now(UTC)
     moments = {"fresh": now - timedelta(days=1), "minute_expired": now - timedelta(days=12),
                "hour_expired": now - timedelta(days=25), "partition_dropped": now
@@ -185,6 +185,14 @@ def test_rollup_retention_per_project(ingest, ingest_key, make_project):
                                                      distinct_ids)
                    VALUES (%s, %s, 'e', 1, '{}', '{}')""", [project.pk, _minute(moment)
                                                             .replace(minute=0)])
+        hours = [int(moments[k].timestamp() // 3600) for k in ("hour_expired", "minute_expired",
+                                                                 "fresh")]
+        for owner in (project, longer):  # a person active in three of those hours
+            cursor.execute(
+                """INSERT INTO events_person (project_id, person_id, first_seen, last_seen,
+                                              events, bot_events, active_hours)
+                   VALUES (%s, 'p', %s, %s, 3, 0, %s)""",
+                [owner.pk, moments["hour_expired"], moments["fresh"], hours])
 
     report = retention.maintain()
 
@@ -196,6 +204,8 @@ def test_rollup_retention_per_project(ingest, ingest_key, make_project):
             _minute(moments[k]).replace(minute=0) for k in ("minute_expired", "fresh")]
         cursor.execute("SELECT count(*) FROM events_eventrollup1h")
         assert cursor.fetchone() == (2,)
+        cursor.execute("SELECT project_id, active_hours FROM events_person ORDER BY 1")
+        assert cursor.fetchall() == [(project.pk, hours[1:]), (longer.pk, hours)]
     dropped_day = moments["partition_dropped"].date()
     assert f"events_metricrollup1m_p{dropped_day:%Y%m%d}" in report.dropped
     assert dropped_day not in partitions.existing_partitions()["events_metricrollup1m"]
@@ -285,3 +295,40 @@ def test_session_hours_stay_exact_as_sessions_grow_and_move(ingest, ingest_key):
                           FROM events_sessionhour WHERE project_id = %s""",
                        [ingest_key.project_id])
         assert cursor.fetchone() == (2, 1, 1800.0)
+
+
+@pytest.mark.parametrize(("held", "new", "union"), [
+    ([], [5], [5]), ([5], [], [5]), ([1, 5], [7, 9], [1, 5, 7, 9]), ([1, 5, 9], [5], [1, 5, 9]),
+    ([1, 5, 9], [3, 9, 11], [1, 3, 5, 9, 11]), ([4], [1, 4], [1, 4])])
+def test_the_union_of_sorted_hours(held, new, union, db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT events_hours_union(%s::int[], %s::int[])", [held, new])
+        assert cursor.fetchone()[0] == union
+
+
+def test_people_rollup_merges_active_hours_and_fills_deltas_written_without_them(make_project):
+    """Deltas folded one after another add their hours to the person's sorted set; a delta
+    written before deltas carried hours gives those of its first and last event."""
+    project = make_project("Hours")
+    t0 = datetime(2026, 11, 2, 10, 15, tzinfo=UTC)
+    hour = int(t0.timestamp() // 3600)
+    add = """INSERT INTO events_persondelta (project_id, person_id, first_seen, last_seen,
+                                             events, bot_events, properties, properties_once,
+                                             hours)
+             VALUES (%s, %s, %s, %s, 1, 0, '{}', '{}', %s)"""
+    for hours in ([hour, hour + 2], [hour + 1, hour + 2], [hour + 3], [hour + 2]):
+        with connection.cursor() as cursor:
+            cursor.execute(add, [project.pk, "p", t0, t0, hours])
+        rollups.fold()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO events_persondelta (project_id, person_id, first_seen, last_seen,
+                                               events, bot_events, properties, properties_once)
+               VALUES (%s, 'old', %s, %s, 2, 0, '{}', '{}')""",
+            [project.pk, t0, t0 + timedelta(hours=2, minutes=30)])
+    rollups.fold()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT person_id, active_hours FROM events_person "
+                       "WHERE project_id = %s ORDER BY 1", [project.pk])
+        assert cursor.fetchall() == [("old", [hour, hour + 2]),
+                                     ("p", [hour, hour + 1, hour + 2, hour + 3])]
