@@ -421,6 +421,24 @@ def _point_deltas(project_id: int, points: list[PointItem], ids: dict[tuple, int
                last_at, last)
 
 
+# The batch's rows in COPY's text format, made in one pass: numbers, times and arrays of numbers
+# only (nothing to escape); a float's repr reads back as the same double. (A row at a time through
+# psycopg's writer was a third of the web process's time on the points path.)
+def _points_copy(project_id: int, points: list[PointItem], ids: dict[tuple, int]) -> bytes:
+    return "".join(
+        f"{ids[(project_id, p.name, p.tags_key)]}\t{p.timestamp.isoformat()}\t{p.value!r}\n"
+        for p in points).encode()
+
+
+def _deltas_copy(rows) -> bytes:
+    return "".join(
+        f"{series_id}\t{minute.isoformat()}\t{count}\t{total!r}\t{low!r}\t{high!r}\t"
+        f"{{{','.join(map(str, keys))}}}\t{{{','.join(map(str, counts))}}}\t"
+        f"{last_at.isoformat()}\t{last!r}\n"
+        for series_id, minute, count, total, low, high, keys, counts, last_at, last in rows
+    ).encode()
+
+
 async def record_points(*, key: IngestKey, items: list,
                         received_at: datetime | None = None) -> Result:
     received_at = received_at or datetime.now(UTC)
@@ -438,15 +456,12 @@ async def record_points(*, key: IngestKey, items: list,
             async with cursor.copy(
                 'COPY events_metricpoint (series_id, "timestamp", value) FROM STDIN'
             ) as copy:
-                for p in valid:
-                    await copy.write_row((ids[(key.project_id, p.name, p.tags_key)],
-                                          p.timestamp, p.value))
+                await copy.write(_points_copy(key.project_id, valid, ids))
             async with cursor.copy(
                 "COPY events_metricdelta (series_id, minute, count, sum, min, max, sketch_keys,"
                 " sketch_counts, last_at, last) FROM STDIN"
             ) as copy:
-                for row in _point_deltas(key.project_id, valid, ids):
-                    await copy.write_row(row)
+                await copy.write(_deltas_copy(_point_deltas(key.project_id, valid, ids)))
         return len(valid)
 
     result.stored = await _store("events_metricpoint", [p.timestamp for p in valid], write)
