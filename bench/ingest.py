@@ -3,7 +3,7 @@ takes in and keeps, the request latency under that load, and whether anything ac
 lost or stored twice.
 
     .venv/bin/python bench/ingest.py [--seconds 60] [--connections 8] [--processes 1]
-                                     [--external] [--cold-series]
+                                     [--external] [--cold-series] [--compare-limit]
 
 It starts its own stack (``python -m analytics_site.launcher``: embedded PostgreSQL and Redis in
 a temporary DATA_DIR, web, worker, beat) on a free loopback port, creates a project with
@@ -29,7 +29,13 @@ servers (and writes a "Bench" project into that database). Loopback only; bounde
 ≤ 3 min, each phase ``--seconds`` plus ≤ 30 s of draining, stop ≤ 2 min); the stack it starts is
 always stopped (SIGINT) before it exits.
 
-Last line: {"events_per_s", "points_per_s", "p95_ms", "lost", "duplicated"}.
+``--compare-limit`` then measures PostgreSQL's own COPY into tables shaped like ours in the same
+database (``bench/limits.py``: 2 senders, 5,000 points or 1,000 events a committed batch) while the
+stack idles, and adds the ratios (events here come 100 a request, the COPY's 1,000 a batch).
+
+Last line: {"events_per_s", "points_per_s", "p95_ms", "lost", "duplicated"} and, with
+``--compare-limit``, "points_copy_per_s", "events_copy_per_s", "points_ratio_to_copy",
+"events_100_ratio_to_copy".
 """
 
 from __future__ import annotations
@@ -490,6 +496,23 @@ def rollup_totals(database_url: str, project_id: int) -> tuple[int, int]:
     return int(events), int(points)
 
 
+def copy_limits(database_url: str, seconds: float) -> dict:
+    """bench/limits.py's COPY limits (5,000 points or 1,000 events a committed batch, 2 senders)
+    in the database the platform just wrote to, while its stack idles."""
+    sys.path.insert(0, str(BASE_DIR / "bench"))
+    import limits
+
+    url = psycopg_url(database_url)
+    limits.create_tables(url)
+    try:
+        found = {kind: limits.copy_rate(url, kind, 2, seconds) for kind in ("points", "events")}
+    finally:
+        limits.drop_tables(url)
+    print(f"PostgreSQL COPY beside it, 2 senders: {found['points']:,.0f} points/s (5,000 a "
+          f"batch), {found['events']:,.0f} events/s (1,000 a batch)")
+    return found
+
+
 def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile; 0 for no values."""
     if not values:
@@ -534,6 +557,9 @@ def main() -> None:
                         help="use DATABASE_URL / REDIS_URL from the environment")
     parser.add_argument("--cold-series", action="store_true",
                         help="no series warm-up: the timed points phase creates the series")
+    parser.add_argument("--compare-limit", action="store_true",
+                        help="then PostgreSQL's own COPY into tables shaped like ours "
+                             "(bench/limits.py, 2 senders) in the same database, and the ratios")
     args = parser.parse_args()
     if args.seconds <= 0 or args.connections < 1 or args.processes < 1:
         parser.error("--seconds must be > 0, --connections and --processes >= 1")
@@ -582,13 +608,21 @@ def main() -> None:
                   f"{points_lag:.1f} s later")
             print(f"rollups count {rolled_events:,} events (stored {events_check['stored']:,}) "
                   f"and {rolled_points:,} points (stored {points_check['stored']:,})")
+            limit = copy_limits(database_url, args.seconds) if args.compare_limit else {}
         finally:
             stop_s = stack.stop()
             if stop_s is not None:
                 print(f"stack stopped in {stop_s:.1f} s", file=sys.stderr)
-    print(json.dumps({"events_per_s": round(ev["per_s"]), "points_per_s": round(pt["per_s"]),
-                      "p95_ms": ev["p95_ms"], "lost": ev["lost"] + pt["lost"],
-                      "duplicated": ev["duplicated"] + pt["duplicated"]}))
+    figures = {"events_per_s": round(ev["per_s"]), "points_per_s": round(pt["per_s"]),
+               "p95_ms": ev["p95_ms"], "lost": ev["lost"] + pt["lost"],
+               "duplicated": ev["duplicated"] + pt["duplicated"]}
+    if limit:
+        figures.update({
+            "points_copy_per_s": round(limit["points"]),
+            "events_copy_per_s": round(limit["events"]),
+            "points_ratio_to_copy": round(pt["per_s"] / limit["points"], 3),
+            "events_100_ratio_to_copy": round(ev["per_s"] / limit["events"], 3)})
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
