@@ -108,10 +108,11 @@ def _people_statement(filters: Filters) -> sql.Composed:
     people = _first_seen_in_range(sql.SQL("{cohort} AS c, active_hours AS hs, {at} AS at").format(
         cohort=_offset(LOCAL.format("first_seen"), LOCAL.format("%(start)s")), at=at), filters)
     return sql.SQL("""
+        WITH people AS NOT MATERIALIZED ({people})
         SELECT {local} + c * ('1 ' || %(period)s)::interval, o, n FROM (
-            SELECT p.c, 0 AS o, count(*) AS n FROM ({people}) AS p GROUP BY p.c
+            SELECT p.c, 0 AS o, count(*) AS n FROM people AS p GROUP BY p.c
             UNION ALL
-            SELECT u.c, p.at[u.h - %(h0)s + 1] - u.c, count(*) FROM ({people}) AS p
+            SELECT u.c, p.at[u.h - %(h0)s + 1] - u.c, count(*) FROM people AS p
             CROSS JOIN LATERAL unnest(p.hs, array_fill(p.c, ARRAY[cardinality(p.hs)]))
                  WITH ORDINALITY AS u(h, c, i)
             WHERE p.at[least(p.hs[cardinality(p.hs)], %(h1)s - 1) - %(h0)s + 1] > p.c

@@ -300,8 +300,7 @@ SELECT NULL::text, count(*) FILTER (WHERE level >= 1), count(*) FILTER (WHERE le
         ORDER BY ph, level DESC, ts) AS b HAVING count(*) > 0;
 
 -- retention by week, first seen, any event [1/1] reads events_person (resolution 3600)
-SELECT date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s) + c * ('1 ' || %(period)s)::interval, o, n FROM (
-            SELECT p.c, 0 AS o, count(*) AS n FROM (SELECT CASE %(period)s
+WITH people AS NOT MATERIALIZED (SELECT CASE %(period)s
         WHEN 'day' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
         WHEN 'week' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
         ELSE (extract(year FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s))
@@ -309,17 +308,11 @@ SELECT date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s) + c * ('1 ' || %(pe
         WHEN 'day' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
         WHEN 'week' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
         ELSE (extract(year FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s))
-              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h))) AS at FROM events_person WHERE project_id = %(project)s AND first_seen >= %(start)s AND first_seen < %(end)s AND events > bot_events) AS p GROUP BY p.c
+              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h))) AS at FROM events_person WHERE project_id = %(project)s AND first_seen >= %(start)s AND first_seen < %(end)s AND events > bot_events)
+        SELECT date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s) + c * ('1 ' || %(period)s)::interval, o, n FROM (
+            SELECT p.c, 0 AS o, count(*) AS n FROM people AS p GROUP BY p.c
             UNION ALL
-            SELECT u.c, p.at[u.h - %(h0)s + 1] - u.c, count(*) FROM (SELECT CASE %(period)s
-        WHEN 'day' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
-        WHEN 'week' THEN (date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
-        ELSE (extract(year FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, first_seen AT TIME ZONE %(tz)s))
-              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END AS c, active_hours AS hs, (SELECT ARRAY(SELECT CASE %(period)s
-        WHEN 'day' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date)
-        WHEN 'week' THEN (date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)::date - date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)::date) / 7
-        ELSE (extract(year FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s)) * 12 + extract(month FROM date_trunc(%(period)s, to_timestamp(g.h * 3600.0) AT TIME ZONE %(tz)s))
-              - extract(year FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)) * 12 - extract(month FROM date_trunc(%(period)s, %(start)s AT TIME ZONE %(tz)s)))::int END FROM generate_series(%(h0)s, %(h1)s - 1) AS g(h))) AS at FROM events_person WHERE project_id = %(project)s AND first_seen >= %(start)s AND first_seen < %(end)s AND events > bot_events) AS p
+            SELECT u.c, p.at[u.h - %(h0)s + 1] - u.c, count(*) FROM people AS p
             CROSS JOIN LATERAL unnest(p.hs, array_fill(p.c, ARRAY[cardinality(p.hs)]))
                  WITH ORDINALITY AS u(h, c, i)
             WHERE p.at[least(p.hs[cardinality(p.hs)], %(h1)s - 1) - %(h0)s + 1] > p.c
