@@ -318,8 +318,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "analytics_site.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "analytics_site.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "analytics_site.throttling.UserRateThrottle",
+        "analytics_site.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("API_RATE_LIMIT_USER", "1200/min"),

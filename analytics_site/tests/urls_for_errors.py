@@ -4,7 +4,8 @@ from django.urls import include, path
 from rest_framework.decorators import api_view, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+
+from analytics_site.throttling import AnonRateThrottle
 
 
 class TwoPerMinute(AnonRateThrottle):

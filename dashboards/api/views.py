@@ -8,11 +8,11 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from analytics_site.errors import NotFound
 from analytics_site.fields import valid, valid_query
+from analytics_site.throttling import AnonRateThrottle
 from projects.authentication import token_of
 from projects.models import Role, Scope
 from projects.selectors import get_project_for
