@@ -22,7 +22,7 @@ default 1,200 would refuse it), so the throttle keeps a minute of this client's 
 
 Last line: {"cached_api_p50_ms", "cached_engine_p50_ms", "cached_overhead_p50_ms",
 "uncached_api_p50_ms", "uncached_engine_p50_ms", "uncached_overhead_p50_ms", "parse_p50_ms"}.
-Loopback only; bounded (start ≤ 3 min, 3 × runs requests, stop ≤ 2 min).
+Loopback only; bounded (start ≤ 3 min, 3 x runs requests, stop ≤ 2 min).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import Stack, percentile  # noqa: E402
+from ingest import Stack, percentile
 
 HOSTS = 50
 STEP_S = 15
