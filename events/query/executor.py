@@ -110,16 +110,25 @@ class Session:
         return rows[0] if rows else None
 
 
+def _set(cursor, values: tuple[tuple[str, str], ...]) -> None:
+    """Settings for the rest of the transaction, all in one round trip (``set_config`` with
+    ``is_local``: ``SET LOCAL``); ``DEFAULT`` (a NULL value) puts one back to its default."""
+    if not values:
+        return
+    calls = sql.SQL(", ").join(
+        sql.SQL("set_config({}, {}, true)").format(
+            sql.Literal(name), sql.NULL if value == "DEFAULT" else sql.Literal(value))
+        for name, value in values)
+    cursor.execute(sql.SQL("SELECT {}").format(calls))
+
+
 def _plan_with(cursor, planner: tuple[tuple[str, str], ...]) -> None:
-    for name, value in planner:
-        cursor.execute(sql.SQL("SET LOCAL {} TO {}").format(
-            sql.Identifier(name), sql.SQL("DEFAULT") if value == "DEFAULT" else sql.Literal(value)))
+    _set(cursor, planner)
 
 
 def _settings(cursor, timeout: float) -> None:
-    cursor.execute("SET LOCAL statement_timeout = %s", [f"{int(timeout * 1000)}ms"])
-    cursor.execute("SET LOCAL work_mem = %s", [SESSION["work_mem"]])
-    cursor.execute("SET LOCAL jit = off")
+    _set(cursor, (("statement_timeout", f"{int(timeout * 1000)}ms"),
+                  ("work_mem", SESSION["work_mem"]), ("jit", "off")))
 
 
 @contextmanager
