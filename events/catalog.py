@@ -17,11 +17,12 @@ from collections import OrderedDict
 
 import orjson
 import psycopg
+from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 from psycopg_pool import PoolTimeout
 
-from . import db
+from . import db, freshness
 from .models import MetricDefinition
 from .names import METRIC_NAME
 
@@ -52,6 +53,7 @@ WHERE d.edited_at IS NULL
   AND (coalesce(nullif(EXCLUDED.description, ''), d.description),
        coalesce(nullif(EXCLUDED.unit, ''), d.unit),
        coalesce(nullif(EXCLUDED.type, ''), d.type)) IS DISTINCT FROM (d.description, d.unit, d.type)
+RETURNING d.id
 """
 
 
@@ -86,11 +88,13 @@ async def describe(*, project_id: int, source: str, definitions: dict[str, Defin
             for name, d in fresh.items()]
     try:
         async with (await db.pool()).connection() as conn:
-            await conn.execute(UPSERT, {"project": project_id, "source": source,
-                                        "rows": orjson.dumps(rows).decode()})
+            written = (await conn.execute(UPSERT, {"project": project_id, "source": source,
+                                                   "rows": orjson.dumps(rows).decode()})).rowcount
     except (psycopg.Error, PoolTimeout) as exc:
         logger.warning("metric definitions not recorded: %s", exc)
         return 0
+    if written:
+        await sync_to_async(freshness.bump_catalogue, thread_sensitive=False)(project_id)
     now = time.monotonic()
     for name, definition in fresh.items():
         _memo[(project_id, name)] = (definition, now)
@@ -117,3 +121,9 @@ def mark_edited(definition: MetricDefinition, *, user) -> None:
     """Mark ``definition`` as a person's (the admin saves it itself)."""
     definition.edited_by = user
     definition.edited_at = timezone.now()
+
+
+def written(sender, instance: MetricDefinition, **kwargs) -> None:
+    """A definition saved or deleted through the ORM (an edit, the admin, a project's deletion):
+    answers cached with the old units are not read again, once it commits."""
+    transaction.on_commit(lambda: freshness.bump_catalogue(instance.project_id))

@@ -2,7 +2,8 @@
 the query engine puts it in the cache key of answers that reach now — so an answer cached a
 moment before new data was folded is not served after it (the 10 s TTL stays the upper bound).
 A second counter, bumped when a person is erased, is in the key of every answer of the project,
-so nothing cached still shows them."""
+so nothing cached still shows them. A third, bumped when the metric catalogue changes, is in
+the key too: answers carry their series' units from it."""
 
 from django.core.cache import cache
 
@@ -22,10 +23,6 @@ def bump(project_id: int) -> None:
         cache.set(key, 1, TTL_S)
 
 
-def version(project_id: int) -> int:
-    return cache.get(_key(project_id)) or 0
-
-
 def _erasures_key(project_id: int) -> str:
     return f"erasures:{project_id}"
 
@@ -41,8 +38,28 @@ def bump_erasures(project_id: int) -> None:
         cache.set(key, 1, 365 * 86400)
 
 
-def erasures(project_id: int) -> int:
-    return cache.get(_erasures_key(project_id)) or 0
+def _catalogue_key(project_id: int) -> str:
+    return f"catalogue:{project_id}"
+
+
+def bump_catalogue(project_id: int) -> None:
+    """A metric definition was written: answers cached with the old units are not read again
+    (kept a year, like the erasures)."""
+    key = _catalogue_key(project_id)
+    cache.add(key, 0, 365 * 86400)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, 365 * 86400)
+
+
+def marks(project_id: int) -> tuple[int, int, int]:
+    """(erasures, catalogue, data version) in one round trip: what an answer's cache key
+    carries."""
+    keys = (_erasures_key(project_id), _catalogue_key(project_id), _key(project_id))
+    found = cache.get_many(keys)
+    erased, catalogue, version = (found.get(key) or 0 for key in keys)
+    return erased, catalogue, version
 
 
 def note_erasure_position(project_id: int, lsn: str) -> None:

@@ -263,13 +263,13 @@ def cache_spec(outputs: list[tuple[str | None, Expr]], rng: Range, fill: str,
 def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention,
         fill: str = "null", use_cache: bool = True, table: str | None = None) -> dict:
     """Evaluate each ``(name, expr)`` of ``outputs`` over ``rng`` at one common step; the series
-    of each carry its name (or its canonical text) and its unit (``units``: read after the
-    cache, so a catalogue edit shows at once). Returns ``{"data": [...], "meta": {...}}``."""
-    body = executor.answer(
+    of each carry its name (or its canonical text) and its unit (``units``; cached with the
+    answer under the catalogue's version). Returns ``{"data": [...], "meta": {...}}``."""
+    return executor.answer(
         kind="series", project_id=project_id, spec=cache_spec(outputs, rng, fill, table),
         reaches_now=rng.touches_now, use_cache=use_cache,
-        compute=lambda: _compute(project_id, outputs, rng, keep, fill, table))
-    return units.attach(project_id, outputs, body)
+        compute=lambda: units.attach(project_id, outputs,
+                                     _compute(project_id, outputs, rng, keep, fill, table)))
 
 
 def plans_of(outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention, notes: Notes,

@@ -178,9 +178,10 @@ def rounded(moment) -> int:
 def cache_key(kind: str, project_id: int, spec: dict, *, reaches_now: bool) -> str:
     canonical = orjson.dumps({"kind": kind, "project": project_id, "v": CACHE_VERSION,
                               "spec": spec}, option=orjson.OPT_SORT_KEYS)
-    key = f"query:{hashlib.sha256(canonical).hexdigest()}:e{freshness.erasures(project_id)}"
+    erased, catalogue, version = freshness.marks(project_id)
+    key = f"query:{hashlib.sha256(canonical).hexdigest()}:e{erased}:c{catalogue}"
     if reaches_now:  # new data folded since? then this is another answer
-        key += f":{freshness.version(project_id)}"
+        key += f":{version}"
     return key
 
 

@@ -9,9 +9,10 @@ and the rules of the spec: what an aggregation does to it (``spec.UNITLESS_AGGRE
 - A function keeps its series' unit, makes it per second (``derivative``, ``rate``) or drops it
   (``log``, ``rolling(…, count)``).
 
-The unit is attached to an answer after the cache is read, so an edit of the catalogue shows in
-the next answer (the cache key does not follow the catalogue): one statement per answer, for the
-metric names its queries read, and none when they read no metric.
+The unit is attached to an answer as it is computed, by one statement for the metric names its
+queries read (none when they read no metric), and cached with it; the cache key carries the
+catalogue's version (``freshness.bump_catalogue``, on every write of a definition), so an edit
+shows in the next answer and a cached answer costs no statement.
 """
 
 from __future__ import annotations

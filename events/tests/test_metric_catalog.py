@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from events import catalog, rollups
+from events import catalog, freshness, rollups
 from events.ingest import scrape
 from events.models import MetricDefinition, MetricSeries, ScrapeTarget
 from events.query import suggest
@@ -128,6 +128,20 @@ def test_a_process_writes_a_definition_once_until_it_changes(store, make_project
     assert store.run(catalog.describe(project_id=project.pk, source="otlp",
                                       definitions=changed)) == 1
     assert _definitions(project)["jobs.queued"] == ("Jobs waiting", "", "gauge", "otlp")
+
+
+def test_a_receivers_write_makes_cached_answers_stale_and_a_repeat_does_not(store, make_project):
+    """Answers are cached with their units under the catalogue's version."""
+    project = make_project("Fleet")
+    catalogue = lambda: freshness.marks(project.pk)[1]  # noqa: E731
+    before = catalogue()
+    store.run(catalog.describe(project_id=project.pk, source="otlp",
+                               definitions={"jobs.done": ("", "count", "")}))
+    assert catalogue() == before + 1
+    catalog._memo.clear()  # another process, the same metadata: the upsert changes no row
+    store.run(catalog.describe(project_id=project.pk, source="otlp",
+                               definitions={"jobs.done": ("", "count", "")}))
+    assert catalogue() == before + 1
 
 
 def test_a_scraped_exporter_describes_its_families(ingest, make_project, settings):

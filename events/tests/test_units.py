@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from events import rollups, units
+from events import catalog, rollups, units
 from events.models import MetricDefinition
 from events.query import parse
 from events.query.units import unit_of
@@ -153,8 +153,8 @@ def test_javascript_twin_agrees():
 
 # -- through the engine and the API ---------------------------------------------------------------
 @pytest.mark.slow
-def test_answers_carry_the_catalogue_unit_and_follow_its_edits(store, two_projects,
-                                                                token_client):
+def test_answers_carry_the_catalogue_unit_and_follow_its_edits(
+        store, two_projects, token_client, django_capture_on_commit_callbacks):
     project = two_projects["a"]
     now = datetime.now(UTC)
     store.points(project, [
@@ -180,10 +180,17 @@ def test_answers_carry_the_catalogue_unit_and_follow_its_edits(store, two_projec
                    "formula": "a / 1000"})
     assert [s["unit"] for s in formula["data"]] == ["ms"]
 
-    MetricDefinition.objects.filter(project=project).update(unit="s")
+    assert ask({"query": "max:http.latency_ms{} by {host}"})["meta"]["cached"] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog.edit_definition(project=project, name="http.latency_ms",
+                                user=two_projects["a_editor"], unit="s")
     again = ask({"query": "max:http.latency_ms{} by {host}"})
-    assert again["meta"]["cached"] is True  # the cached answer, with the unit as it is now
+    assert again["meta"]["cached"] is False  # the answer cached under the old units is not read
     assert [s["unit"] for s in again["data"]] == ["s"]
+    assert ask({"query": "max:http.latency_ms{} by {host}"})["meta"]["cached"] is True
+    with django_capture_on_commit_callbacks(execute=True):  # the admin deletes it
+        MetricDefinition.objects.get(project=project, name="http.latency_ms").delete()
+    assert [s["unit"] for s in ask({"query": "max:http.latency_ms{} by {host}"})["data"]] == [""]
 
     panel_free = ask({"query": "count:events{}"})
     assert [s.get("unit") for s in panel_free["data"]] == [""] * len(panel_free["data"])
