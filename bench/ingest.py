@@ -6,36 +6,40 @@ lost or stored twice.
                                      [--external] [--cold-series] [--compare-limit]
 
 It starts its own stack (``python -m analytics_site.launcher``: embedded PostgreSQL and Redis in
-a temporary DATA_DIR, web, worker, beat) on a free loopback port, creates a project with
+a temporary DATA_DIR, web, worker, beat) on a free loopback port, creates a project per phase with
 ``manage.py createproject`` and turns its ingest key's rate limit off. Then, for ``--seconds``
 each, over ``--connections`` concurrent keep-alive HTTP connections:
 
 A. ``POST /api/v1/events/batch``, 100 events per request, each with its own uuid;
-B. ``POST /api/v1/metrics``, 1000 points per request (5 metric names x 50 hosts), each point with
-   its own timestamp (phase start + a unique number of microseconds), so that every point can be
-   told apart in the database. Before the timed phase one request on one connection registers the
-   250 series (steady state: agents mostly report series that exist); ``--cold-series`` skips that
-   and lets the timed phase create them under concurrency.
+B. the same, 1,000 events per request;
+C. ``POST /api/v1/metrics``, 1,000 JSON points per request (5 metric names x 50 hosts), each
+   point with its own timestamp (phase start + a unique number of microseconds), so that every
+   point can be told apart in the database;
+D. ``POST /api/v2/write?precision=ns``, 5,000 points per request in InfluxDB line protocol
+   (``cpu,host=web-01 user=12.5 <ns>``: the same metric names, hosts and unique timestamps).
 
-An item is *acknowledged* when its request got 202 with ``accepted`` equal to the batch size.
-After each phase the database is read directly (psycopg): rows stored, acknowledged items missing
-(``lost``) and items stored more than once (``duplicated``); then how long the worker takes to
-fold the phase's pending rollup deltas, and whether the rollups count every stored item. CPU
-seconds of the client, web (daphne), PostgreSQL, Redis and the rest are sampled per phase to
-show what the bottleneck is.
+Before C and D one request registers the 250 series (steady state: agents mostly report series
+that exist); ``--cold-series`` skips that and lets the timed phase create them under concurrency.
+An item is *acknowledged* when its request got 202 with ``accepted`` equal to the batch size
+(204 for line protocol). After each phase the database is read directly (psycopg): rows stored,
+acknowledged items missing (``lost``) and items stored more than once (``duplicated``); then how
+long the worker takes to fold the phase's pending rollup deltas, and whether the rollups count
+every stored item. CPU seconds of the client, web (daphne), PostgreSQL, Redis and the rest are
+sampled per phase to show what the bottleneck is.
 
 ``--external`` uses ``DATABASE_URL`` / ``REDIS_URL`` from the environment instead of the embedded
-servers (and writes a "Bench" project into that database). Loopback only; bounded in time (start
-≤ 3 min, each phase ``--seconds`` plus ≤ 30 s of draining, stop ≤ 2 min); the stack it starts is
-always stopped (SIGINT) before it exits.
+servers (and writes "Bench…" projects into that database). Loopback only; bounded in time (start
+≤ 3 min, each of the four phases ``--seconds`` plus ≤ 30 s of draining, stop ≤ 2 min); the stack
+it starts is always stopped (SIGINT) before it exits.
 
 ``--compare-limit`` then measures PostgreSQL's own COPY into tables shaped like ours in the same
 database (``bench/limits.py``: 2 senders, 5,000 points or 1,000 events a committed batch) while the
-stack idles, and adds the ratios (events here come 100 a request, the COPY's 1,000 a batch).
+stack idles, and adds the ratios (#19's targets: 0.5 for points and for events at 1,000 a request).
 
-Last line: {"events_per_s", "points_per_s", "p95_ms", "lost", "duplicated"} and, with
+Last line: {"events_per_s", "events_p95_ms" (B), "events_100_per_s", "events_100_p95_ms" (A),
+"points_per_s", "p95_ms" (C), "line_per_s", "line_p95_ms" (D), "lost", "duplicated"} and, with
 ``--compare-limit``, "points_copy_per_s", "events_copy_per_s", "points_ratio_to_copy",
-"events_100_ratio_to_copy".
+"line_ratio_to_copy", "events_ratio_to_copy", "events_100_ratio_to_copy".
 """
 
 from __future__ import annotations
@@ -74,8 +78,9 @@ STOP_TIMEOUT_S = 120
 DRAIN_S = 30  # after the phase ends, in-flight requests get this long to finish
 REQUEST_TIMEOUT_S = 30
 
-EVENTS_PER_BATCH = 100
-POINTS_PER_BATCH = 1000
+EVENTS_PER_BATCH = 100  # phase A; phase B sends 1,000
+POINTS_PER_BATCH = 1000  # phase C (JSON)
+LINES_PER_BATCH = 5000  # phase D (line protocol)
 EVENT_NAMES = ["$pageview", "$pageview", "$pageview", "click", "signup", "purchase"]
 PLANS = ["free", "pro", "team", "enterprise"]
 PATHS = ["/", "/pricing", "/docs", "/blog/launch", "/checkout", "/account"]
@@ -153,8 +158,8 @@ class Stack:
             raise SystemExit(f"expected a JSON line, got:\n{output[-2000:]}")
         return json.loads(lines[-1])
 
-    def create_project(self) -> dict:
-        project = self.last_json(self.run("manage.py", "createproject", "Bench",
+    def create_project(self, name: str = "Bench") -> dict:
+        project = self.last_json(self.run("manage.py", "createproject", name,
                                           "--owner", "bench"))
         key = project["ingest_key"]
         if not re.fullmatch(r"[A-Za-z0-9_-]+", key):  # it goes into a Python string below
@@ -285,7 +290,7 @@ class Load:
 
 @dataclass(frozen=True)
 class Job:
-    kind: str  # "events" or "points"
+    kind: str  # "events", "points" (JSON) or "line" (InfluxDB line protocol)
     url: str
     ingest_key: str
     seconds: float
@@ -293,10 +298,11 @@ class Job:
     worker: int = 0  # this load process's number, of `workers`
     workers: int = 1
     t0: datetime | None = None  # points: timestamp of sequence number 0
+    batch: int = EVENTS_PER_BATCH  # items a request
 
 
-def event_batch(rng: random.Random) -> tuple[list[str], bytes]:
-    ids = [str(uuid.uuid4()) for _ in range(EVENTS_PER_BATCH)]
+def event_batch(rng: random.Random, size: int = EVENTS_PER_BATCH) -> tuple[list[str], bytes]:
+    ids = [str(uuid.uuid4()) for _ in range(size)]
     events = []
     for event_id in ids:
         user = rng.randrange(5000)
@@ -315,7 +321,7 @@ def point_batch(rng: random.Random, job: Job, first: int) -> tuple[list[int], by
     """Points with sequence numbers first, first + workers, ...; each one's timestamp is t0 plus
     that many microseconds, unique across the run."""
     assert job.t0 is not None
-    seqs = list(range(first, first + POINTS_PER_BATCH * job.workers, job.workers))
+    seqs = list(range(first, first + job.batch * job.workers, job.workers))
     points = [{"name": rng.choice(METRIC_NAMES), "tags": {"host": rng.choice(HOSTS)},
                "value": rng.random() * 100,
                "timestamp": (job.t0 + timedelta(microseconds=seq)).isoformat()}
@@ -323,17 +329,36 @@ def point_batch(rng: random.Random, job: Job, first: int) -> tuple[list[int], by
     return seqs, orjson.dumps({"points": points})
 
 
+def line_batch(rng: random.Random, job: Job, first: int) -> tuple[list[int], bytes]:
+    """The same points as InfluxDB line protocol (``cpu,host=web-01 user=12.5 <ns>``: metric
+    ``cpu.user``), nanosecond timestamps."""
+    assert job.t0 is not None
+    seqs = list(range(first, first + job.batch * job.workers, job.workers))
+    t0_ns = int(job.t0.timestamp()) * 1_000_000_000
+    lines = []
+    for seq in seqs:
+        measurement, _, field_name = rng.choice(METRIC_NAMES).partition(".")
+        lines.append(f"{measurement},host={rng.choice(HOSTS)} {field_name}={rng.random() * 100!r}"
+                     f" {t0_ns + seq * 1000}")
+    return seqs, "\n".join(lines).encode()
+
+
 async def _connection(client: httpx.AsyncClient, job: Job, deadline: float, out: Load,
                       rng: random.Random, counter: list[int]) -> None:
-    path = "/api/v1/events/batch" if job.kind == "events" else "/api/v1/metrics"
+    path = {"events": "/api/v1/events/batch", "points": "/api/v1/metrics",
+            "line": "/api/v2/write?precision=ns"}[job.kind]
     headers = {"X-API-Key": job.ingest_key, "Content-Type": "application/json"}
+    if job.kind == "line":
+        headers = {"Authorization": f"Token {job.ingest_key}",
+                   "Content-Type": "text/plain; charset=utf-8"}
+    ok = 204 if job.kind == "line" else 202
     while time.perf_counter() < deadline:
         if job.kind == "events":
-            ids, body = event_batch(rng)
+            ids, body = event_batch(rng, job.batch)
         else:
-            first = job.worker + counter[0] * POINTS_PER_BATCH * job.workers
+            first = job.worker + counter[0] * job.batch * job.workers
             counter[0] += 1
-            ids, body = point_batch(rng, job, first)
+            ids, body = (line_batch if job.kind == "line" else point_batch)(rng, job, first)
         sent = time.perf_counter()
         out.requests += 1
         try:
@@ -346,10 +371,10 @@ async def _connection(client: httpx.AsyncClient, job: Job, deadline: float, out:
             await asyncio.sleep(0.1)
             continue
         out.latencies_ms.append((time.perf_counter() - sent) * 1000)
-        if response.status_code != 202:
+        if response.status_code != ok:
             out.statuses[str(response.status_code)] += 1
             continue
-        if orjson.loads(response.content).get("accepted") == len(ids):
+        if ok == 204 or orjson.loads(response.content).get("accepted") == len(ids):
             out.acked += ids
         else:
             out.statuses["202 partial"] += 1
@@ -577,51 +602,71 @@ def main() -> None:
                   f"({'external' if args.external else 'embedded'} PostgreSQL/Redis); "
                   f"{args.connections} connections, {args.processes} load process(es), "
                   f"{args.seconds:g} s per phase")
-            project = stack.create_project()
             database_url = stack.database_url()
             meter = CpuMeter(stack)
-            base = Job(kind="events", url=stack.base_url, ingest_key=project["ingest_key"],
-                       seconds=args.seconds, connections=args.connections)
 
-            meter.start()
-            events = run_phase(base, args.processes)
-            events_cpu = meter.stop()
-            events_lag, events_pending = rollup_lag(database_url)
-            events_check = check_events(database_url, project["project_id"], events.acked)
-            ev = report("events (batches of 100)", "events", events, events_check, events_cpu)
-            print(f"  rollups: {events_pending:,} deltas pending at the end, all folded "
-                  f"{events_lag:.1f} s later")
+            def events_phase(batch: int, name: str) -> dict:
+                project = stack.create_project(name)
+                job = Job(kind="events", url=stack.base_url, ingest_key=project["ingest_key"],
+                          seconds=args.seconds, connections=args.connections, batch=batch)
+                meter.start()
+                load = run_phase(job, args.processes)
+                cpu = meter.stop()
+                lag, pending = rollup_lag(database_url)
+                check = check_events(database_url, project["project_id"], load.acked)
+                found = report(f"events (batches of {batch:,})", "events", load, check, cpu)
+                print(f"  rollups: {pending:,} deltas pending at the end, all folded "
+                      f"{lag:.1f} s later")
+                rolled = rollup_totals(database_url, project["project_id"])[0]
+                print(f"  rollups count {rolled:,} events (stored {check['stored']:,})")
+                return found
 
-            points_job = Job(**{**base.__dict__, "kind": "points",
-                                "t0": datetime.now(UTC).replace(microsecond=0)})
-            warmed = [] if args.cold_series else warm_series(points_job)
-            meter.start()
-            points = run_phase(points_job, args.processes)
-            points_cpu = meter.stop()
-            points_check = check_points(database_url, project["project_id"], points_job.t0,
-                                        points.acked + warmed)
-            pt = report("points (batches of 1000)", "points", points, points_check, points_cpu,
-                        before=len(warmed))
-            points_lag, points_pending = rollup_lag(database_url)
-            rolled_events, rolled_points = rollup_totals(database_url, project["project_id"])
-            print(f"  rollups: {points_pending:,} deltas pending at the end, all folded "
-                  f"{points_lag:.1f} s later")
-            print(f"rollups count {rolled_events:,} events (stored {events_check['stored']:,}) "
-                  f"and {rolled_points:,} points (stored {points_check['stored']:,})")
+            def points_phase(kind: str, batch: int, name: str) -> dict:
+                project = stack.create_project(name)
+                job = Job(kind=kind, url=stack.base_url, ingest_key=project["ingest_key"],
+                          seconds=args.seconds, connections=args.connections, batch=batch,
+                          t0=datetime.now(UTC).replace(microsecond=0))
+                warmed = [] if args.cold_series else warm_series(job)
+                meter.start()
+                load = run_phase(job, args.processes)
+                cpu = meter.stop()
+                check = check_points(database_url, project["project_id"], job.t0,
+                                     load.acked + warmed)
+                label = "points, JSON" if kind == "points" else "points, line protocol"
+                found = report(f"{label} (batches of {batch:,})", "points", load, check, cpu,
+                               before=len(warmed))
+                lag, pending = rollup_lag(database_url)
+                rolled = rollup_totals(database_url, project["project_id"])[1]
+                print(f"  rollups: {pending:,} deltas pending at the end, all folded "
+                      f"{lag:.1f} s later; they count {rolled:,} points (stored "
+                      f"{check['stored']:,})")
+                return found
+
+            ev100 = events_phase(EVENTS_PER_BATCH, "Bench")
+            ev = events_phase(1000, "Bench events 1000")
+            pt = points_phase("points", POINTS_PER_BATCH, "Bench points")
+            line = points_phase("line", LINES_PER_BATCH, "Bench line protocol")
             limit = copy_limits(database_url, args.seconds) if args.compare_limit else {}
         finally:
             stop_s = stack.stop()
             if stop_s is not None:
                 print(f"stack stopped in {stop_s:.1f} s", file=sys.stderr)
-    figures = {"events_per_s": round(ev["per_s"]), "points_per_s": round(pt["per_s"]),
-               "p95_ms": ev["p95_ms"], "lost": ev["lost"] + pt["lost"],
-               "duplicated": ev["duplicated"] + pt["duplicated"]}
+    phases = (ev100, ev, pt, line)
+    figures = {"events_per_s": round(ev["per_s"]), "events_p95_ms": ev["p95_ms"],
+               "events_100_per_s": round(ev100["per_s"]),
+               "events_100_p95_ms": ev100["p95_ms"],
+               "points_per_s": round(pt["per_s"]), "p95_ms": pt["p95_ms"],
+               "line_per_s": round(line["per_s"]), "line_p95_ms": line["p95_ms"],
+               "lost": sum(p["lost"] for p in phases),
+               "duplicated": sum(p["duplicated"] for p in phases)}
     if limit:
         figures.update({
             "points_copy_per_s": round(limit["points"]),
             "events_copy_per_s": round(limit["events"]),
             "points_ratio_to_copy": round(pt["per_s"] / limit["points"], 3),
-            "events_100_ratio_to_copy": round(ev["per_s"] / limit["events"], 3)})
+            "line_ratio_to_copy": round(line["per_s"] / limit["points"], 3),
+            "events_ratio_to_copy": round(ev["per_s"] / limit["events"], 3),
+            "events_100_ratio_to_copy": round(ev100["per_s"] / limit["events"], 3)})
     print(json.dumps(figures))
 
 
