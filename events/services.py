@@ -394,12 +394,13 @@ async def _series_ids_for(conn, project_id: int, points: list[PointItem]) -> dic
     return found
 
 
-def _point_deltas(project_id: int, points: list[PointItem], ids: dict[tuple, int]):
+def _point_deltas(points: list[PointItem], series: list[int]):
     """This batch's share of the 1-minute rollup, per series and minute (events.rollups folds
-    it in): count, sum, min, max, the sketch's keys and counts, and the latest value."""
+    it in): count, sum, min, max, the sketch's keys and counts, and the latest value.
+    ``series``: each point's series id."""
     groups: dict[tuple[int, datetime], list] = {}
-    for p in points:
-        at = (ids[(project_id, p.name, p.tags_key)], p.timestamp.replace(second=0, microsecond=0))
+    for p, series_id in zip(points, series, strict=True):
+        at = (series_id, p.timestamp.replace(second=0, microsecond=0))
         value = p.value
         group = groups.get(at)
         if group is None:
@@ -424,10 +425,9 @@ def _point_deltas(project_id: int, points: list[PointItem], ids: dict[tuple, int
 # The batch's rows in COPY's text format, made in one pass: numbers, times and arrays of numbers
 # only (nothing to escape); a float's repr reads back as the same double. (A row at a time through
 # psycopg's writer was a third of the web process's time on the points path.)
-def _points_copy(project_id: int, points: list[PointItem], ids: dict[tuple, int]) -> bytes:
-    return "".join(
-        f"{ids[(project_id, p.name, p.tags_key)]}\t{p.timestamp.isoformat()}\t{p.value!r}\n"
-        for p in points).encode()
+def _points_copy(points: list[PointItem], series: list[int]) -> bytes:
+    return "".join(f"{series_id}\t{p.timestamp.isoformat()}\t{p.value!r}\n"
+                   for p, series_id in zip(points, series, strict=True)).encode()
 
 
 def _deltas_copy(rows) -> bytes:
@@ -451,17 +451,18 @@ async def record_points(*, key: IngestKey, items: list,
 
     async def write(conn) -> int:
         ids = await _series_ids_for(conn, key.project_id, valid)
+        series = [ids[(key.project_id, p.name, p.tags_key)] for p in valid]
         async with conn.transaction():
             cursor = conn.cursor()
             async with cursor.copy(
                 'COPY events_metricpoint (series_id, "timestamp", value) FROM STDIN'
             ) as copy:
-                await copy.write(_points_copy(key.project_id, valid, ids))
+                await copy.write(_points_copy(valid, series))
             async with cursor.copy(
                 "COPY events_metricdelta (series_id, minute, count, sum, min, max, sketch_keys,"
                 " sketch_counts, last_at, last) FROM STDIN"
             ) as copy:
-                await copy.write(_deltas_copy(_point_deltas(key.project_id, valid, ids)))
+                await copy.write(_deltas_copy(_point_deltas(valid, series)))
         return len(valid)
 
     result.stored = await _store("events_metricpoint", [p.timestamp for p in valid], write)

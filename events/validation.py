@@ -62,7 +62,7 @@ class EventItem:
     referrer: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class PointItem:
     index: int
     name: str
@@ -236,24 +236,22 @@ def tags_key(tags: dict[str, str]) -> str:
     return orjson.dumps(tags, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def parse_point(index: int, item: Any, *, received_at: datetime,
-                oldest: datetime) -> PointItem:
-    if not isinstance(item, dict):
-        raise ItemError("INVALID_ITEM", "A point must be a JSON object.")
-    name = item.get("name")
-    if not isinstance(name, str) or not METRIC_NAME.match(name):
-        raise ItemError("INVALID_NAME", "name: must match ^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$.")
-    value = item.get("value")
+# Names and tag sets found valid before: the points of one series repeat them in every batch, and
+# a set or dict look-up is cheaper than the checks. Bounded: emptied when full. A remembered tag
+# set (str values only) is shared by the points that have it, and never changed.
+MEMO_SIZE = 100_000
+_valid_names: set[str] = set()
+_tag_sets: dict[tuple, tuple[dict[str, str], str]] = {}
+
+
+def _checked_tags(raw_tags: dict) -> tuple[dict[str, str], str]:
+    """(tags, tags_key) of a point's ``tags`` object, or ItemError."""
     try:
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
-            raise OverflowError
-        value = float(value)
-    except OverflowError:  # also an integer beyond a double's range
-        raise ItemError("INVALID_VALUE", "value: must be a finite number.") from None
-    raw_tags = item.get("tags") or {}
-    if not isinstance(raw_tags, dict):
-        raise ItemError("INVALID_TAGS", "tags: must be a JSON object of strings.")
+        known = _tag_sets.get(tuple(raw_tags.items()))
+    except TypeError:  # a value that is not hashable (a list, an object): refused below
+        known = None
+    if known is not None:
+        return known
     if len(raw_tags) > MAX_TAGS:
         raise ItemError("TOO_MANY_TAGS", f"tags: at most {MAX_TAGS}.")
     tags: dict[str, str] = {}
@@ -272,6 +270,39 @@ def parse_point(index: int, item: Any, *, received_at: datetime,
         if "\x00" in tag_value:
             raise ItemError("INVALID_TAGS", f"tags.{key}: {NUL_MESSAGE}.")
         tags[key] = tag_value
+    checked = (tags, tags_key(tags))
+    # Only sets whose values were strings: 1, 1.0 and True are equal as keys, not as tags.
+    if all(type(value) is str for value in raw_tags.values()):
+        if len(_tag_sets) >= MEMO_SIZE:
+            _tag_sets.clear()
+        _tag_sets[tuple(raw_tags.items())] = checked
+    return checked
+
+
+def parse_point(index: int, item: Any, *, received_at: datetime,
+                oldest: datetime) -> PointItem:
+    if not isinstance(item, dict):
+        raise ItemError("INVALID_ITEM", "A point must be a JSON object.")
+    name = item.get("name")
+    if type(name) is not str or name not in _valid_names:
+        if not isinstance(name, str) or not METRIC_NAME.match(name):
+            raise ItemError("INVALID_NAME",
+                            "name: must match ^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$.")
+        if len(_valid_names) >= MEMO_SIZE:
+            _valid_names.clear()
+        _valid_names.add(name)
+    value = item.get("value")
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            raise OverflowError
+        value = float(value)
+    except OverflowError:  # also an integer beyond a double's range
+        raise ItemError("INVALID_VALUE", "value: must be a finite number.") from None
+    raw_tags = item.get("tags") or {}
+    if not isinstance(raw_tags, dict):
+        raise ItemError("INVALID_TAGS", "tags: must be a JSON object of strings.")
+    tags, key = _checked_tags(raw_tags)
     if item.get("timestamp") is None:
         moment = received_at
     else:
@@ -280,8 +311,7 @@ def parse_point(index: int, item: Any, *, received_at: datetime,
             moment = received_at
     if moment < oldest:
         raise ItemError("TOO_OLD", "timestamp: older than the project's raw retention.")
-    return PointItem(index=index, name=name, value=value, tags=tags,
-                     tags_key=tags_key(tags), timestamp=moment)
+    return PointItem(index, name, value, tags, key, moment)
 
 
 def parse_points(items: list, *, received_at: datetime, oldest: datetime) -> Parsed:

@@ -101,3 +101,33 @@ def test_concurrent_batches_creating_the_same_new_series_all_succeed(ingest, ing
     assert [r.status_code for r in responses] == [202] * 16
     assert MetricSeries.objects.filter(project=ingest_key.project).count() == 500
     assert MetricPoint.objects.count() == 8000
+
+
+def test_a_remembered_tag_set_or_name_vouches_for_nothing_else():
+    """Valid names and tag sets are remembered (events.validation's memo): what only looks like
+    one (1 == True as a key) or differs in a way the memo cannot see is still checked."""
+    from datetime import UTC, datetime, timedelta
+
+    from events.validation import parse_points
+
+    now = datetime.now(UTC)
+
+    def codes(items):
+        parsed = parse_points(items, received_at=now, oldest=now - timedelta(days=1))
+        return ([(p.name, p.tags, p.tags_key) for p in parsed.items],
+                [(r.index, r.code) for r in parsed.rejected])
+
+    first = [{"name": "memo.one", "value": 1, "tags": {"n": "1", "k": "v"}}]
+    assert codes(first) == ([("memo.one", {"n": "1", "k": "v"}, '{"k":"v","n":"1"}')], [])
+    again = [{"name": "memo.one", "value": 1, "tags": {"n": "1", "k": "v"}},
+             {"name": "memo.one", "value": 1, "tags": {"n": True, "k": "v"}},
+             {"name": "memo.one", "value": 1, "tags": {"n": 1, "k": "v"}},
+             {"name": "memo.one", "value": 1, "tags": {"n": "1", "k": "v\x00"}},
+             {"name": "memo.one", "value": 1, "tags": {"n": ["1"], "k": "v"}},
+             {"name": ["memo.one"], "value": 1},
+             {"name": "memo one", "value": 1}]
+    kept, refused = codes(again)
+    assert kept == [("memo.one", {"n": "1", "k": "v"}, '{"k":"v","n":"1"}'),
+                    ("memo.one", {"n": "1", "k": "v"}, '{"k":"v","n":"1"}')]
+    assert refused == [(1, "INVALID_TAGS"), (3, "INVALID_TAGS"), (4, "INVALID_TAGS"),
+                       (5, "INVALID_NAME"), (6, "INVALID_NAME")]
