@@ -37,7 +37,9 @@ database (``bench/limits.py``: 2 senders, 5,000 points or 1,000 events a committ
 stack idles, and adds the ratios (#19's targets: 0.5 for points and for events at 1,000 a request).
 
 Last line: {"events_per_s", "events_p95_ms" (B), "events_100_per_s", "events_100_p95_ms" (A),
-"points_per_s", "p95_ms" (C), "line_per_s", "line_p95_ms" (D), "lost", "duplicated"} and, with
+"points_per_s", "p95_ms" (C), "line_per_s", "line_p95_ms" (D), the web processes' CPU per item
+"web_us_per_event" (B), "web_us_per_point" (C), "web_us_per_line_point" (D), "lost",
+"duplicated"} and, with
 ``--compare-limit``, "points_copy_per_s", "events_copy_per_s", "points_ratio_to_copy",
 "line_ratio_to_copy", "events_ratio_to_copy", "events_100_ratio_to_copy".
 """
@@ -567,8 +569,11 @@ def report(label: str, unit: str, load: Load, check: dict, cpu: dict, before: in
     parts = "  ".join(f"{name} {value:.0f}%" for name, value in cpu.items() if name != "machine")
     print(f"  CPU, % of one core: client {client:.0f}%  {parts}  "
           f"(machine {cpu['machine']:.0f}% of {psutil.cpu_count() * 100}%)")
+    # CPU per item: steadier than items per second on a shared machine, for before/after.
+    web_us = cpu.get("web", 0.0) / 100 * elapsed / max(acked, 1) * 1e6
+    print(f"  web processes' CPU per item: {web_us:.1f} µs")
     return {"per_s": acked / elapsed, "p95_ms": lat[95], "lost": check["lost"],
-            "duplicated": check["duplicated"]}
+            "duplicated": check["duplicated"], "web_us": round(web_us, 1)}
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -657,6 +662,8 @@ def main() -> None:
                "events_100_p95_ms": ev100["p95_ms"],
                "points_per_s": round(pt["per_s"]), "p95_ms": pt["p95_ms"],
                "line_per_s": round(line["per_s"]), "line_p95_ms": line["p95_ms"],
+               "web_us_per_event": ev["web_us"], "web_us_per_point": pt["web_us"],
+               "web_us_per_line_point": line["web_us"],
                "lost": sum(p["lost"] for p in phases),
                "duplicated": sum(p["duplicated"] for p in phases)}
     if limit:
