@@ -2,11 +2,13 @@
 
 The API's answers are mostly numbers — a query's series are thousands of ``[epoch_ms, value]``
 pairs — and the standard library's encoder, which DRF's ``JSONRenderer`` uses, took longer to
-write them than the engine took to find them. The bytes are DRF's: compact, UTF-8, U+2028/2029
-escaped, and what orjson does not write itself (datetimes, dates, times, lazy strings, decimals,
-querysets, …) handed to DRF's own encoder, so a datetime still ends in ``Z``. Pretty-printing
-(``Accept: application/json; indent=4``) and anything orjson refuses (an integer wider than 64
-bits) go to DRF's renderer unchanged.
+write them than the engine took to find them. The JSON is DRF's, value for value: compact, UTF-8,
+U+2028/2029 escaped, and what orjson does not write itself (datetimes, dates, times, lazy strings,
+decimals, querysets, …) handed to DRF's own encoder, so a datetime still ends in ``Z``; a float
+may be spelled otherwise (``1e-7`` for ``1e-07``). A NaN or infinity is ``null`` (DRF's strict
+JSON refused it with a 500; the engine makes none). Pretty-printing (``Accept:
+application/json; indent=4``) and anything orjson refuses (an integer wider than 64 bits) go to
+DRF's renderer unchanged.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 from psycopg_pool import PoolTimeout
 
+from projects.models import Project
+
 from . import db, freshness
 from .models import MetricDefinition
 from .names import METRIC_NAME
@@ -53,7 +55,7 @@ WHERE d.edited_at IS NULL
   AND (coalesce(nullif(EXCLUDED.description, ''), d.description),
        coalesce(nullif(EXCLUDED.unit, ''), d.unit),
        coalesce(nullif(EXCLUDED.type, ''), d.type)) IS DISTINCT FROM (d.description, d.unit, d.type)
-RETURNING d.id
+RETURNING d.unit
 """
 
 
@@ -88,12 +90,13 @@ async def describe(*, project_id: int, source: str, definitions: dict[str, Defin
             for name, d in fresh.items()]
     try:
         async with (await db.pool()).connection() as conn:
-            written = (await conn.execute(UPSERT, {"project": project_id, "source": source,
-                                                   "rows": orjson.dumps(rows).decode()})).rowcount
+            units = await (await conn.execute(UPSERT, {
+                "project": project_id, "source": source,
+                "rows": orjson.dumps(rows).decode()})).fetchall()
     except (psycopg.Error, PoolTimeout) as exc:
         logger.warning("metric definitions not recorded: %s", exc)
         return 0
-    if written:
+    if any(unit for unit, in units):  # a written row has a unit (the upsert never clears one)
         await sync_to_async(freshness.bump_catalogue, thread_sensitive=False)(project_id)
     now = time.monotonic()
     for name, definition in fresh.items():
@@ -124,6 +127,9 @@ def mark_edited(definition: MetricDefinition, *, user) -> None:
 
 
 def written(sender, instance: MetricDefinition, **kwargs) -> None:
-    """A definition saved or deleted through the ORM (an edit, the admin, a project's deletion):
-    answers cached with the old units are not read again, once it commits."""
+    """A definition saved or deleted through the ORM (an edit, the admin): answers cached with
+    the old units are not read again, once it commits. (Not for the definitions a project's
+    deletion takes with it: its answers go with it.)"""
+    if isinstance(kwargs.get("origin"), Project):
+        return
     transaction.on_commit(lambda: freshness.bump_catalogue(instance.project_id))

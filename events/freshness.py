@@ -5,7 +5,12 @@ A second counter, bumped when a person is erased, is in the key of every answer 
 so nothing cached still shows them. A third, bumped when the metric catalogue changes, is in
 the key too: answers carry their series' units from it."""
 
+import logging
+
 from django.core.cache import cache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 TTL_S = 3600
 
@@ -46,11 +51,14 @@ def bump_catalogue(project_id: int) -> None:
     """A metric definition was written: answers cached with the old units are not read again
     (kept a year, like the erasures)."""
     key = _catalogue_key(project_id)
-    cache.add(key, 0, 365 * 86400)
     try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, 365 * 86400)
+        cache.add(key, 0, 365 * 86400)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, 365 * 86400)
+    except RedisError as exc:  # the write stands; cached answers keep old units until they expire
+        logger.error("catalogue version not bumped: %s", exc, extra={"project_id": project_id})
 
 
 def marks(project_id: int) -> tuple[int, int, int]:

@@ -63,7 +63,7 @@ class EventItem:
 
 
 @dataclass(slots=True)
-class PointItem:
+class PointItem:  # ``tags`` may be shared with other points (see _checked_tags): never changed
     index: int
     name: str
     value: float
@@ -240,6 +240,7 @@ def tags_key(tags: dict[str, str]) -> str:
 # a set or dict look-up is cheaper than the checks. Bounded: emptied when full. A remembered tag
 # set (str values only) is shared by the points that have it, and never changed.
 MEMO_SIZE = 100_000
+MEMO_TAGS_BYTES = 512
 _valid_names: set[str] = set()
 _tag_sets: dict[tuple, tuple[dict[str, str], str]] = {}
 
@@ -271,8 +272,10 @@ def _checked_tags(raw_tags: dict) -> tuple[dict[str, str], str]:
             raise ItemError("INVALID_TAGS", f"tags.{key}: {NUL_MESSAGE}.")
         tags[key] = tag_value
     checked = (tags, tags_key(tags))
-    # Only sets whose values were strings: 1, 1.0 and True are equal as keys, not as tags.
-    if all(type(value) is str for value in raw_tags.values()):
+    # Only sets whose values were strings (1, 1.0 and True are equal as keys, not as tags), and
+    # small ones: a sender of ever-new 32-tag sets must not grow the memo by gigabytes.
+    if len(checked[1]) <= MEMO_TAGS_BYTES and all(type(value) is str
+                                                  for value in raw_tags.values()):
         if len(_tag_sets) >= MEMO_SIZE:
             _tag_sets.clear()
         _tag_sets[tuple(raw_tags.items())] = checked

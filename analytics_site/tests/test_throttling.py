@@ -1,4 +1,4 @@
-"""The API's rate limits: a sliding window over two fixed windows in Redis, one round trip a
+"""The API's rate limits: DRF's sliding log, kept in a Redis sorted set at one round trip a
 request, whatever the rate."""
 
 import uuid
@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from rest_framework.test import APIRequestFactory
 
-from analytics_site.throttling import AnonRateThrottle, wait_s
+from analytics_site.throttling import AnonRateThrottle
 
 
 class Clock:
@@ -28,53 +28,59 @@ def _throttle(rate: str, clock: Clock):
     return Limited()
 
 
-def _request():
-    request = APIRequestFactory().get("/api/v1/anything", REMOTE_ADDR="10.1.2.3")
+def _request(address="10.1.2.3", forwarded=None):
+    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    request = APIRequestFactory().get("/api/v1/anything", REMOTE_ADDR=address, **extra)
     request.user = AnonymousUser()
     return request
 
 
-def test_wait_within_the_window_when_the_previous_one_fades_in_time():
-    # 10 a minute; 10 in the previous window, 6 in this one, 30 s in: the next fits once the
-    # previous window's share (10 x what is left of it) has fallen to 3, at 42 s.
-    assert wait_s(limit=10, used=6, before=10, elapsed=30, duration=60) == pytest.approx(12)
-    # Nothing before, the window full: its end, then its share must fade to 1 of 2 (30 s
-    # more) — but never more than the rate's duration, by when every request has left it.
-    assert wait_s(limit=2, used=2, before=0, elapsed=10, duration=60) == pytest.approx(60)
-    # The window full on its own: its end, then its share must fade to 9 of 10 (6 s more).
-    assert wait_s(limit=10, used=10, before=0, elapsed=20, duration=60) == pytest.approx(46)
+def _stored(throttle) -> int:
+    name = cache.make_and_validate_key(throttle.key)
+    return cache._cache.get_client(name, write=True).zcard(name)
 
 
-def test_admits_the_rate_refuses_the_next_and_does_not_count_it():
-    clock = Clock(600.0 * 1000 + 5)  # 5 s into a one-minute window
+def test_the_rate_in_any_window_of_its_length_and_the_wait_until_a_place_frees():
+    clock = Clock(1_000_000.0)
     throttle = _throttle("3/min", clock)
     request = _request()
-    assert [throttle.allow_request(request, None) for _ in range(3)] == [True, True, True]
-    assert throttle.allow_request(request, None) is False
-    assert throttle.wait() == pytest.approx(60)  # 55 s to the window's end, +20: capped
-    assert throttle.allow_request(request, None) is False
-    key = cache.make_and_validate_key(f"{throttle.key}:{int(clock.now // 60)}")
-    client = cache._cache.get_client(key, write=True)
-    assert int(client.get(key)) == 3  # refused requests are taken back
-    assert 0 < client.ttl(key) <= 121
-
-
-def test_the_previous_window_counts_as_much_as_it_overlaps():
-    clock = Clock(60.0 * 20_000 + 50)
-    throttle = _throttle("4/min", clock)
-    request = _request()
-    assert all(throttle.allow_request(request, None) for _ in range(4))
-    clock.now += 25  # 15 s into the next window: 3/4 of the last one still inside
-    assert throttle.allow_request(request, None) is True  # 4 x 0.75 + 1 = 4
-    assert throttle.allow_request(request, None) is False  # 3 + 2 = 5
-    clock.now += 15  # 30 s in: 4 x 0.5 + 2 = 4
     assert throttle.allow_request(request, None) is True
+    clock.now += 20
+    assert [throttle.allow_request(request, None) for _ in range(2)] == [True, True]
+    clock.now += 10  # 30 s after the first
+    assert throttle.allow_request(request, None) is False
+    assert throttle.wait() == pytest.approx(30)  # when the first leaves the window
+    assert _stored(throttle) == 3  # refused requests are not counted
+    clock.now += 29.9
+    assert throttle.allow_request(request, None) is False
+    clock.now += 0.2  # the first is out: one place, then full again
+    assert [throttle.allow_request(request, None) for _ in range(2)] == [True, False]
+    assert throttle.wait() == pytest.approx(20 - 0.1)  # the two at 20 s leave at 80 s
 
 
-def test_the_state_is_one_number_whatever_the_rate():
-    clock = Clock(60.0 * 30_000 + 1)
+def test_a_zero_rate_refuses_everything_for_the_window():
+    clock = Clock(2_000_000.0)
+    throttle = _throttle("0/min", clock)
+    assert throttle.allow_request(_request(), None) is False
+    assert throttle.wait() == pytest.approx(60)
+
+
+def test_clients_are_told_apart_by_their_connection_not_a_header_they_write():
+    clock = Clock(3_000_000.0)
+    throttle = _throttle("2/min", clock)
+    answers = [throttle.allow_request(_request(forwarded=f"192.0.2.{n}"), None)
+               for n in range(4)]
+    assert answers == [True, True, False, False]
+    assert throttle.allow_request(_request(address="10.9.9.9"), None) is True
+
+
+def test_a_high_rate_costs_redis_entries_not_a_list_moved_each_request():
+    clock = Clock(4_000_000.0)
     throttle = _throttle("100000/min", clock)
     request = _request()
-    assert all(throttle.allow_request(request, None) for _ in range(2000))
-    key = cache.make_and_validate_key(f"{throttle.key}:{int(clock.now // 60)}")
-    assert cache._cache.get_client(key, write=True).get(key) == b"2000"
+    for n in range(2000):
+        clock.now += 0.001
+        assert throttle.allow_request(request, None) is True, n
+    assert _stored(throttle) == 2000
+    name = cache.make_and_validate_key(throttle.key)
+    assert cache._cache.get_client(name, write=True).type(name) == b"zset"

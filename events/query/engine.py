@@ -214,12 +214,15 @@ def _apply(op: str, a: float | None, b: float | None) -> float | None:
     if a is None or b is None:
         return None
     if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    return a / b if b != 0 else None
+        value = a + b
+    elif op == "-":
+        value = a - b
+    elif op == "*":
+        value = a * b
+    else:
+        value = a / b if b != 0 else None
+    # Past a double's range (1e300 * 1e300) is no value, like a division by zero: JSON has none.
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _combine(op: str, left: list[Series], right: list[Series], name: str) -> list[Series]:

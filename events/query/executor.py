@@ -179,7 +179,9 @@ def cache_key(kind: str, project_id: int, spec: dict, *, reaches_now: bool) -> s
     canonical = orjson.dumps({"kind": kind, "project": project_id, "v": CACHE_VERSION,
                               "spec": spec}, option=orjson.OPT_SORT_KEYS)
     erased, catalogue, version = freshness.marks(project_id)
-    key = f"query:{hashlib.sha256(canonical).hexdigest()}:e{erased}:c{catalogue}"
+    key = f"query:{hashlib.sha256(canonical).hexdigest()}:e{erased}"
+    if kind == "series":  # carries its units, from the catalogue
+        key += f":c{catalogue}"
     if reaches_now:  # new data folded since? then this is another answer
         key += f":{version}"
     return key

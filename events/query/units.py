@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from . import executor
+from . import executor, replicas
 from .executor import Statement
 from .spec import (
     FUNCTIONS,
@@ -82,7 +82,13 @@ def catalogue_units(project_id: int, names: list[str]) -> dict[str, str]:
     """Metric name → its catalogue unit, for those of ``names`` that have one."""
     if not names:
         return {}
-    return dict(executor.rows(units_statement(project_id, names)))
+    # From the primary: an edit bumps the catalogue's version as it commits, and a replica still
+    # behind would have the old unit cached under the new version.
+    token = replicas.reading.set(None)
+    try:
+        return dict(executor.rows(units_statement(project_id, names)))
+    finally:
+        replicas.reading.reset(token)
 
 
 def units_of(project_id: int, outputs: list[tuple[str | None, Expr]]) -> dict[str, str]:

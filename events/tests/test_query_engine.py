@@ -310,3 +310,13 @@ def test_a_tag_key_that_ingest_takes_can_be_queried(store, make_project):
                    start="now-10m", step="10m", use_cache=False)
     assert [(s["tags"], [v for _, v in s["points"] if v is not None])
             for s in body["data"]] == [({"k8s/pod": "web-2"}, [5.0])]
+
+
+def test_a_formula_past_a_doubles_range_is_no_value_like_a_division_by_zero():
+    from events.query.engine import _apply
+
+    assert _apply("*", 1e300, 1e300) is None
+    assert _apply("/", 1e300, 1e-300) is None
+    assert _apply("-", -1.7e308, 1.7e308) is None
+    assert _apply("/", 1.0, 0.0) is None
+    assert [_apply(op, 6.0, 3.0) for op in "+-*/"] == [9.0, 3.0, 18.0, 2.0]
