@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from analytics_site.errors import Forbidden, NotFound
 
+from . import access_cache
 from .models import APIToken, IngestKey, Invitation, Membership, Project, Role, Scope
 from .tokens import hash_token
 
@@ -52,16 +53,22 @@ def get_project_for(user: AbstractBaseUser | AnonymousUser, project_id, *,
                     scope: str = Scope.READ) -> Project:
     """The project if ``user`` may see it (404 otherwise) and act on it at ``min_role``
     with a token allowing ``scope`` (403 otherwise)."""
-    # One query: the project with the caller's role (every API request makes this lookup).
+    # One query: the project with the caller's role (every API request makes this lookup) —
+    # none for a token request whose answer ``access_cache`` keeps.
     try:
         if not user.is_authenticated:
             raise Project.DoesNotExist
-        if user.is_superuser:
+        kept = access_cache.role(user.pk, int(project_id)) if token is not None else None
+        if kept is not None:
+            project, role = kept
+        elif user.is_superuser:
             project, role = Project.objects.get(pk=int(project_id)), Role.ADMIN
         else:
             membership = (Membership.objects.select_related("project")
                           .get(user=user, project_id=int(project_id)))
             project, role = membership.project, membership.role
+        if token is not None and kept is None:
+            access_cache.keep_role(user.pk, project, role)
     except (Project.DoesNotExist, Membership.DoesNotExist, ValueError, TypeError):
         raise NotFound("Project not found.", details={"project_id": str(project_id)}) from None
     _allow(role, min_role=min_role, token=token, scope=scope)

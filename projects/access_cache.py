@@ -1,0 +1,134 @@
+"""What an API-token request needs to know before its view runs — the token, its user, their role
+in the project it names — remembered per web process while nothing about access has changed.
+
+Each token request looked up its token (with the user) and then the caller's membership in the
+project: two statements, and a pooled connection checked out for them, which were most of what a
+small API read cost besides the engine. Here both answers are kept per process under the *access
+generation*: one number in Redis, read once per token request, and bumped by every write of a
+token, a user, a membership or a project — at once and again when the write commits, so a request
+that read the old rows in between cannot keep them past the commit. A revoked or expired token, a
+deactivated user, a removed member or a changed role is therefore refused on the next request in
+every process. Only answers that let a request in are kept (an unknown token or a stranger's
+project is looked up each time, and costs the caller its lockout as before); each request gets
+model instances of its own, made from the kept field values. With Redis out of reach nothing is
+kept and every request reads the database, as before.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+from redis.exceptions import RedisError
+
+from .models import APIToken, Membership, Project
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "access:generation"
+MAX_ENTRIES = 20_000  # per map; emptied when full
+
+_tokens: dict[str, tuple[int, dict, dict]] = {}  # token hash -> (generation, token, user fields)
+_roles: dict[tuple[int, int], tuple[int, dict, str]] = {}  # (user, project) -> (gen, project, role)
+_current = threading.local()  # the generation this thread's request read
+
+
+def _fields(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def _made(model, fields: dict):
+    instance = model(**copy.deepcopy(fields))  # its own lists and dicts (scopes, …)
+    instance._state.adding = False
+    instance._state.db = "default"
+    return instance
+
+
+def read_generation() -> int | None:
+    """The access generation, now (None without Redis: then nothing is kept or used). A lost key
+    starts again from the clock, never from a number an older entry could carry."""
+    try:
+        generation = cache.get(GENERATION_KEY)
+        if generation is None:
+            cache.add(GENERATION_KEY, time.time_ns(), None)
+            generation = cache.get(GENERATION_KEY)
+    except RedisError as exc:
+        logger.warning("access generation unreadable; reading tokens from the database: %s", exc)
+        generation = None
+    _current.generation = generation
+    return generation
+
+
+def token(digest: str) -> APIToken | None:
+    """The kept token of this hash, with its user, if kept under the generation just read."""
+    generation = getattr(_current, "generation", None)
+    found = _tokens.get(digest)
+    if generation is None or found is None or found[0] != generation:
+        return None
+    kept = _made(APIToken, found[1])
+    kept.user = _made(get_user_model(), found[2])
+    return kept
+
+
+def keep_token(digest: str, found: APIToken) -> None:
+    generation = getattr(_current, "generation", None)
+    if generation is None:
+        return
+    if len(_tokens) >= MAX_ENTRIES:
+        _tokens.clear()
+    _tokens[digest] = (generation, _fields(found), _fields(found.user))
+
+
+def used(digest: str, last_used_at) -> None:
+    """The token's use was recorded: keep its new time, so the next request does not write it
+    again."""
+    found = _tokens.get(digest)
+    if found is not None:
+        found[1]["last_used_at"] = last_used_at
+
+
+def role(user_id: int, project_id: int) -> tuple[Project, str] | None:
+    generation = getattr(_current, "generation", None)
+    found = _roles.get((user_id, project_id))
+    if generation is None or found is None or found[0] != generation:
+        return None
+    return _made(Project, found[1]), found[2]
+
+
+def keep_role(user_id: int, project: Project, role_name: str) -> None:
+    generation = getattr(_current, "generation", None)
+    if generation is None:
+        return
+    if len(_roles) >= MAX_ENTRIES:
+        _roles.clear()
+    _roles[(user_id, project.pk)] = (generation, _fields(project), role_name)
+
+
+def forget() -> None:
+    """This thread's request is not a token request: it neither reads nor keeps anything."""
+    _current.generation = None
+
+
+def bump() -> None:
+    """Every process's kept answers are stale."""
+    try:
+        try:
+            cache.incr(GENERATION_KEY)
+        except ValueError:  # no key yet: a fresh start from the clock
+            cache.add(GENERATION_KEY, time.time_ns(), None)
+    except RedisError as exc:
+        logger.error("access generation not bumped: %s", exc)
+
+
+def changed(sender, **kwargs) -> None:
+    """A token, user, membership or project was written: now, and again once it commits."""
+    bump()
+    transaction.on_commit(bump)
+
+
+WATCHED = (APIToken, Membership, Project)
