@@ -3,13 +3,11 @@
 DRF's ``SimpleRateThrottle`` keeps every request time of the window in one cache entry, read and
 written whole (pickled) on each request: at ``1200/min`` a busy client's request moved a list of
 1,200 floats there and back, and the cost grew with the rate an operator allows. Here the same
-sliding log lives in a Redis sorted set (score: the request's time), and one pipeline drops the
-times that left the window, adds this one, and reads the count and the oldest time left — the
-same answers as DRF's (at most the rate in any window of its duration; ``Retry-After`` when the
-oldest request leaves the window), with O(log n) work in Redis and a constant exchange with it.
-
-A refused request is taken back (one more round trip, only then), so a client that keeps retrying
-gets in as soon as the window has room. Clients are told apart by the address the connection
+sliding log lives in a Redis sorted set (score: the request's time), and one script, atomic in
+Redis, drops the times that left the window and adds this one if there is room — the same
+answers as DRF's (at most the rate in any window of its duration; a refused request is not
+counted; ``Retry-After`` when enough requests have left the window for one more), with O(log n)
+work in Redis and a constant exchange with it. Clients are told apart by the address the connection
 came from (``REMOTE_ADDR``, which daphne sets from a trusted proxy's header), never by the
 ``X-Forwarded-For`` a client may write itself. With Redis out of reach the request is let through
 (logged): refusing every API call because the counters are gone would be worse than not
@@ -26,6 +24,21 @@ from redis.exceptions import RedisError
 from rest_framework import throttling
 
 logger = logging.getLogger("analytics.throttle")
+
+# KEYS[1]: the client's log. ARGV: now, the window, the rate, this request's member, the TTL.
+# Returns {1} when admitted, else {0, the time the place it needs frees}.
+ADMIT = """
+local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+if count < limit then
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('EXPIRE', key, tonumber(ARGV[5]))
+  return {1}
+end
+local leaving = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+return {0, leaving[2] or tostring(now)}
+"""
 
 
 class SlidingLog:
@@ -45,23 +58,17 @@ class SlidingLog:
         member = f"{self.now:.6f}:{uuid.uuid4().hex[:8]}"
         try:
             client = cache._cache.get_client(name, write=True)
-            pipe = client.pipeline(transaction=True)
-            pipe.zremrangebyscore(name, "-inf", self.now - self.duration)
-            pipe.zadd(name, {member: self.now})
-            pipe.zcard(name)
-            pipe.zrange(name, 0, 0, withscores=True)
-            pipe.expire(name, int(self.duration) + 1)
-            _, _, count, oldest, _ = pipe.execute()
-            if count <= self.num_requests:
-                return True
-            client.zrem(name, member)
+            admit = client.register_script(ADMIT)  # EVALSHA, the script sent once
+            answer = admit(keys=[name], args=[repr(self.now), self.duration,
+                                              self.num_requests, member,
+                                              int(self.duration) + 1])
         except RedisError as exc:
             logger.error("API rate counters unreachable; not throttling",
                          extra={"error": f"{type(exc).__name__}: {exc}"})
             return True
-        # The next place frees when the oldest request in the window leaves it.
-        first = oldest[0][1] if oldest else self.now
-        self._wait = max(first + self.duration - self.now, 0.0)
+        if answer[0] == 1:
+            return True
+        self._wait = max(float(answer[1]) + self.duration - self.now, 0.0)
         return False
 
     def wait(self) -> float:

@@ -8,18 +8,22 @@ generation*: one number in Redis, read once per token request, and bumped by eve
 token, a user, a membership or a project — at once and again when the write commits, so a request
 that read the old rows in between cannot keep them past the commit. A revoked or expired token, a
 deactivated user, a removed member or a changed role is therefore refused on the next request in
-every process. Only answers that let a request in are kept (an unknown token or a stranger's
-project is looked up each time, and costs the caller its lockout as before); each request gets
-model instances of its own, made from the kept field values. With Redis out of reach nothing is
-kept and every request reads the database, as before.
+every process. A write that sends no signal (``queryset.update()``, ``bulk_create``, raw SQL,
+another program) must call ``bump()``; and whatever such a write, a lost bump (Redis away at that
+moment) or a Redis restored to an older number could leave behind, no entry is used longer than
+``MAX_AGE_S`` after it was read from the database. Only answers that let a request in are kept
+(an unknown token or a stranger's project is looked up each time, and costs the caller its
+lockout as before); each request gets model instances of its own, made from copies of the kept
+field values. With Redis out of reach nothing is kept and every request reads the database, as
+before.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import threading
 import time
+from contextvars import ContextVar
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -32,14 +36,27 @@ logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "access:generation"
 MAX_ENTRIES = 20_000  # per map; emptied when full
+MAX_AGE_S = 30.0
+# Saves that change nothing about access (a login's time, a token's last use).
+UNWATCHED_FIELDS = frozenset({"last_login", "last_used_at"})
 
-_tokens: dict[str, tuple[int, dict, dict]] = {}  # token hash -> (generation, token, user fields)
-_roles: dict[tuple[int, int], tuple[int, dict, str]] = {}  # (user, project) -> (gen, project, role)
-_current = threading.local()  # the generation this thread's request read
+# token hash -> (generation, kept at, token fields, user fields)
+_tokens: dict[str, tuple[int, float, dict, dict]] = {}
+# (user, project) -> (generation, kept at, project fields, role)
+_roles: dict[tuple[int, int], tuple[int, float, dict, str]] = {}
+# The generation this request read (None: not a token request, or no Redis).
+_current: ContextVar[int | None] = ContextVar("access_generation", default=None)
 
 
 def _fields(instance) -> dict:
-    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+    return copy.deepcopy({f.attname: getattr(instance, f.attname)
+                          for f in instance._meta.concrete_fields})
+
+
+def _fresh(found) -> bool:
+    generation = _current.get()
+    return (found is not None and generation is not None and found[0] == generation
+            and time.monotonic() - found[1] < MAX_AGE_S)
 
 
 def _made(model, fields: dict):
@@ -60,28 +77,27 @@ def read_generation() -> int | None:
     except RedisError as exc:
         logger.warning("access generation unreadable; reading tokens from the database: %s", exc)
         generation = None
-    _current.generation = generation
+    _current.set(generation)
     return generation
 
 
 def token(digest: str) -> APIToken | None:
     """The kept token of this hash, with its user, if kept under the generation just read."""
-    generation = getattr(_current, "generation", None)
     found = _tokens.get(digest)
-    if generation is None or found is None or found[0] != generation:
+    if not _fresh(found):
         return None
-    kept = _made(APIToken, found[1])
-    kept.user = _made(get_user_model(), found[2])
+    kept = _made(APIToken, found[2])
+    kept.user = _made(get_user_model(), found[3])
     return kept
 
 
 def keep_token(digest: str, found: APIToken) -> None:
-    generation = getattr(_current, "generation", None)
+    generation = _current.get()
     if generation is None:
         return
     if len(_tokens) >= MAX_ENTRIES:
         _tokens.clear()
-    _tokens[digest] = (generation, _fields(found), _fields(found.user))
+    _tokens[digest] = (generation, time.monotonic(), _fields(found), _fields(found.user))
 
 
 def used(digest: str, last_used_at) -> None:
@@ -89,29 +105,28 @@ def used(digest: str, last_used_at) -> None:
     again."""
     found = _tokens.get(digest)
     if found is not None:
-        found[1]["last_used_at"] = last_used_at
+        found[2]["last_used_at"] = last_used_at
 
 
 def role(user_id: int, project_id: int) -> tuple[Project, str] | None:
-    generation = getattr(_current, "generation", None)
     found = _roles.get((user_id, project_id))
-    if generation is None or found is None or found[0] != generation:
+    if not _fresh(found):
         return None
-    return _made(Project, found[1]), found[2]
+    return _made(Project, found[2]), found[3]
 
 
 def keep_role(user_id: int, project: Project, role_name: str) -> None:
-    generation = getattr(_current, "generation", None)
+    generation = _current.get()
     if generation is None:
         return
     if len(_roles) >= MAX_ENTRIES:
         _roles.clear()
-    _roles[(user_id, project.pk)] = (generation, _fields(project), role_name)
+    _roles[(user_id, project.pk)] = (generation, time.monotonic(), _fields(project), role_name)
 
 
 def forget() -> None:
-    """This thread's request is not a token request: it neither reads nor keeps anything."""
-    _current.generation = None
+    """This request is not a token request: it neither reads nor keeps anything."""
+    _current.set(None)
 
 
 def bump() -> None:
@@ -122,13 +137,23 @@ def bump() -> None:
         except ValueError:  # no key yet: a fresh start from the clock
             cache.add(GENERATION_KEY, time.time_ns(), None)
     except RedisError as exc:
+        # Other processes find out within MAX_AGE_S; this one at once.
         logger.error("access generation not bumped: %s", exc)
+        _tokens.clear()
+        _roles.clear()
 
 
-def changed(sender, **kwargs) -> None:
+def changed(sender, update_fields=None, **kwargs) -> None:
     """A token, user, membership or project was written: now, and again once it commits."""
+    if update_fields and set(update_fields) <= UNWATCHED_FIELDS:
+        return
     bump()
     transaction.on_commit(bump)
+
+
+def migrated(**kwargs) -> None:
+    """A migration may have written any of them (with models that send no signal)."""
+    bump()
 
 
 WATCHED = (APIToken, Membership, Project)

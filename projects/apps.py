@@ -7,7 +7,7 @@ class ProjectsConfig(AppConfig):
 
     def ready(self):
         from django.contrib.auth import get_user_model
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
         from . import (
             access_cache,
@@ -18,3 +18,4 @@ class ProjectsConfig(AppConfig):
             post_save.connect(access_cache.changed, sender=model, dispatch_uid="access-cache")
             post_delete.connect(access_cache.changed, sender=model,
                                 dispatch_uid="access-cache")
+        post_migrate.connect(access_cache.migrated, sender=self, dispatch_uid="access-cache")

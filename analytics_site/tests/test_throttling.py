@@ -58,6 +58,19 @@ def test_the_rate_in_any_window_of_its_length_and_the_wait_until_a_place_frees()
     assert throttle.wait() == pytest.approx(20 - 0.1)  # the two at 20 s leave at 80 s
 
 
+def test_a_lowered_rate_waits_for_as_many_to_leave_as_it_takes():
+    clock = Clock(1_500_000.0)
+    throttle = _throttle("5/min", clock)
+    request = _request()
+    for _ in range(3):
+        assert throttle.allow_request(request, None) is True
+        clock.now += 10  # at 0, 10 and 20 s
+    type(throttle).rate = "2/min"
+    lowered = type(throttle)()
+    assert lowered.allow_request(request, None) is False
+    assert lowered.wait() == pytest.approx(10 + 60 - 30)  # two must leave: the 10 s one too
+
+
 def test_a_zero_rate_refuses_everything_for_the_window():
     clock = Clock(2_000_000.0)
     throttle = _throttle("0/min", clock)

@@ -85,3 +85,34 @@ def test_an_unknown_token_is_never_kept(two_projects, token_client):
     for _ in range(2):
         assert _parse(client, two_projects["a"]).status_code == 401
     assert hash_token("at_" + "x" * 40) not in access_cache._tokens
+
+
+def test_nothing_kept_is_used_past_its_age_whatever_wrote_the_rows(two_projects, token_client,
+                                                                    monkeypatch):
+    editor = two_projects["a_editor"]
+    client = token_client(editor)
+    project = two_projects["a"]
+    assert _parse(client, project).status_code == 200
+    assert _access_statements(client, project)[1] == []
+    # A write that sends no signal: not seen while the entry is young ...
+    Membership.objects.filter(user=editor, project=project).update(role=Role.VIEWER)
+    assert _access_statements(client, project)[1] == []
+    # ... and read again once it is older than MAX_AGE_S.
+    monkeypatch.setattr(access_cache, "MAX_AGE_S", 0.0)
+    status, statements = _access_statements(client, project)
+    assert status == 200 and len(statements) >= 2
+    body = {"name": "Kept", "panels": []}
+    assert client.post(f"/api/v1/projects/{project.pk}/dashboards/", body,
+                       format="json").status_code == 403
+
+
+def test_a_login_or_a_tokens_use_changes_nothing_about_access(two_projects):
+    from django.contrib.auth.models import update_last_login
+    from django.core.cache import cache
+
+    generation = access_cache.read_generation()
+    update_last_login(None, two_projects["a_viewer"])
+    assert cache.get(access_cache.GENERATION_KEY) == generation
+    two_projects["a_viewer"].is_staff = True
+    two_projects["a_viewer"].save()
+    assert cache.get(access_cache.GENERATION_KEY) == generation + 1
