@@ -73,7 +73,7 @@ def test_web_process_recovers_at_once_when_its_pooled_connections_die(ingest_ser
 
     import httpx
 
-    from projects import services
+    from projects import access_cache, services
 
     user = django_user_model.objects.create_user("pool-dead", password="x")
     project = services.create_project(name="Pool dead", owner=user)
@@ -94,6 +94,7 @@ def test_web_process_recovers_at_once_when_its_pooled_connections_die(ingest_ser
 
         with ThreadPoolExecutor(6) as threads:  # several requests at once grow the pool
             for _ in range(5):
+                access_cache.bump()  # each round reads the token and role (kept otherwise)
                 assert {a.status_code for a in threads.map(ask, range(6))} == {200}
                 if len(web_backends()) >= 3:
                     break
@@ -103,6 +104,9 @@ def test_web_process_recovers_at_once_when_its_pooled_connections_die(ingest_ser
             cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                            "datname = %s AND application_name = 'analytics-web'", [database])
         time.sleep(0.2)
+        # The server keeps a token's access answers (projects.access_cache): a change of
+        # access makes this request read its token and role again, through the dead pool.
+        access_cache.bump()
         started = time.monotonic()
         answer = ask()
         took = time.monotonic() - started
