@@ -19,13 +19,16 @@ def _key(project_id: int) -> str:
     return f"data-version:{project_id}"
 
 
-def bump(project_id: int) -> None:
-    key = _key(project_id)
-    cache.add(key, 0, TTL_S)
+def _bump(key: str, ttl_s: int) -> None:
+    cache.add(key, 0, ttl_s)
     try:
         cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, TTL_S)
+        cache.set(key, 1, ttl_s)
+
+
+def bump(project_id: int) -> None:
+    _bump(_key(project_id), TTL_S)
 
 
 def _erasures_key(project_id: int) -> str:
@@ -35,12 +38,7 @@ def _erasures_key(project_id: int) -> str:
 def bump_erasures(project_id: int) -> None:
     """A person's data was erased: every cached answer of the project is stale (kept a year,
     longer than any answer lives)."""
-    key = _erasures_key(project_id)
-    cache.add(key, 0, 365 * 86400)
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, 365 * 86400)
+    _bump(_erasures_key(project_id), 365 * 86400)
 
 
 def _catalogue_key(project_id: int) -> str:
@@ -50,13 +48,8 @@ def _catalogue_key(project_id: int) -> str:
 def bump_catalogue(project_id: int) -> None:
     """A metric definition was written: answers cached with the old units are not read again
     (kept a year, like the erasures)."""
-    key = _catalogue_key(project_id)
     try:
-        cache.add(key, 0, 365 * 86400)
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, 365 * 86400)
+        _bump(_catalogue_key(project_id), 365 * 86400)
     except RedisError as exc:  # the write stands; cached answers keep old units until they expire
         logger.error("catalogue version not bumped: %s", exc, extra={"project_id": project_id})
 
