@@ -11,11 +11,11 @@ deactivated user, a removed member or a changed role is therefore refused on the
 every process. A write that sends no signal (``queryset.update()``, ``bulk_create``, raw SQL,
 another program) must call ``bump()``; and whatever such a write, a lost bump (Redis away at that
 moment) or a Redis restored to an older number could leave behind, no entry is used longer than
-``MAX_AGE_S`` after it was read from the database. Only answers that let a request in are kept
-(an unknown token or a stranger's project is looked up each time, and costs the caller its
-lockout as before); each request gets model instances of its own, made from copies of the kept
-field values. With Redis out of reach nothing is kept and every request reads the database, as
-before.
+``MAX_AGE_S`` after it was read from the database. Only what was found is kept (an unknown
+token or a stranger's project is looked up each time, and costs the caller its lockout as
+before; a kept token's revocation, expiry and user are checked on every request); each request
+gets model instances of its own, made from copies of the kept field values. With Redis out of
+reach nothing is kept and every request reads the database, as before.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from django.conf import settings
 from rest_framework import authentication, exceptions
 
 from . import access_cache, selectors, services, throttle
-from .tokens import hash_token
 
 
 class APITokenAuthentication(authentication.BaseAuthentication):
@@ -25,26 +24,18 @@ class APITokenAuthentication(authentication.BaseAuthentication):
         client = throttle.client_of(request)
         throttle.check_token_client(client=client)
         access_cache.read_generation()
-        raw = raw.strip()
         try:
-            token = self._valid_token(raw)
+            token = self._valid_token(raw.strip())
         except exceptions.AuthenticationFailed as exc:
             throttle.token_failed(client=client, reason=str(exc.detail))
             raise
         services.touch_api_token(token=token,
                                  resolution_s=settings.API_TOKEN_LAST_USED_RESOLUTION_S)
-        access_cache.used(hash_token(raw), token.last_used_at)
         return token.user, token
 
     @staticmethod
     def _valid_token(raw: str):
-        """The active token of this value (kept by ``access_cache`` once found valid, under the
-        access generation this request read) or AuthenticationFailed."""
-        digest = hash_token(raw) if raw else ""
-        token = access_cache.token(digest) if digest else None
-        kept = token is not None
-        if token is None:
-            token = selectors.token_by_value(raw) if raw else None
+        token = selectors.token_by_value(raw) if raw else None
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid API token.")
         if token.revoked_at is not None:
@@ -53,8 +44,6 @@ class APITokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This API token has expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("The token's user is inactive.")
-        if not kept:
-            access_cache.keep_token(digest, token)
         return token
 
     def authenticate_header(self, request):

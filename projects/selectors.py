@@ -167,10 +167,17 @@ def tokens_of(user: AbstractBaseUser) -> QuerySet[APIToken]:
 
 
 def token_by_value(raw: str) -> APIToken | None:
+    """The token of this value with its user, whatever its state (the caller checks it): kept by
+    ``access_cache`` under the generation the request read (``access_cache.read_generation``)."""
     if not raw.startswith(APIToken.PREFIX) or len(raw) > 200:
         return None
-    return (APIToken.objects.select_related("user")
-            .filter(token_hash=hash_token(raw)).first())
+    digest = hash_token(raw)
+    token = access_cache.token(digest)
+    if token is None:
+        token = APIToken.objects.select_related("user").filter(token_hash=digest).first()
+        if token is not None:
+            access_cache.keep_token(digest, token)
+    return token
 
 
 def ingest_key_by_value(raw: str) -> IngestKey | None:

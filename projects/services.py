@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from analytics_site.errors import Conflict, NotFound, ValidationFailed
 
+from . import access_cache
 from .models import APIToken, IngestKey, Invitation, Membership, Project, Role, Scope
 from .tokens import hash_token
 
@@ -307,6 +308,7 @@ def touch_api_token(*, token: APIToken, resolution_s: int) -> None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= resolution_s:
         APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+        access_cache.used(token.token_hash, now)  # the kept copy too: no write next request
 
 
 # -- users ----------------------------------------------------------------------------------------
