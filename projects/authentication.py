@@ -1,10 +1,13 @@
 """DRF authentication with personal API tokens: ``Authorization: Bearer at_...``.
 
 A client that sends too many invalid tokens is refused (429) before its next token is even looked
-up; see ``projects.throttle``.
+up; see ``projects.throttle``. That lockout and the access generation (``access_cache``) are read
+in one round trip to Redis.
 """
 
 from django.conf import settings
+from django.core.cache import cache
+from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions
 
 from . import access_cache, selectors, services, throttle
@@ -22,8 +25,10 @@ class APITokenAuthentication(authentication.BaseAuthentication):
         if keyword.lower() not in {"bearer", "token"}:
             return None
         client = throttle.client_of(request)
-        throttle.check_token_client(client=client)
-        access_cache.read_generation()
+        lock, generation = _read_together(throttle.token_lock_key(client),
+                                          access_cache.GENERATION_KEY)
+        throttle.check_token_client(client=client, read=lock)
+        access_cache.read_generation(read=generation)
         try:
             token = self._valid_token(raw.strip())
         except exceptions.AuthenticationFailed as exc:
@@ -48,6 +53,16 @@ class APITokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'
+
+
+def _read_together(*keys: str) -> list[tuple | None]:
+    """Each key's value as a 1-tuple, from one round trip to Redis; all None when it failed
+    (each reader then tries, and fails open, on its own terms)."""
+    try:
+        found = cache.get_many(keys)
+    except RedisError:
+        return [None] * len(keys)
+    return [(found.get(key),) for key in keys]
 
 
 def token_of(request):

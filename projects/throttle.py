@@ -59,12 +59,16 @@ class Limit:
         # Hashed: accounts and addresses are free text of any length; cache keys are not.
         return f"throttle:{self.scope}:{kind}:{hashlib.sha256(who.encode()).hexdigest()[:32]}"
 
+    def lock_key(self, who: str) -> str:
+        return self._key("lock", who)
+
     @_fail_open(default=0)
-    def retry_after(self, who: str) -> int:
-        """Seconds until ``who`` may try again; 0 when not locked out."""
+    def retry_after(self, who: str, *, read: tuple[float | None] | None = None) -> int:
+        """Seconds until ``who`` may try again; 0 when not locked out. ``read``: the value of
+        ``lock_key(who)`` the caller fetched with others in one round trip, as a 1-tuple."""
         if self.max_failures <= 0:
             return 0
-        until = cache.get(self._key("lock", who))
+        until = cache.get(self.lock_key(who)) if read is None else read[0]
         left = (until or 0) - time.time()
         return math.ceil(left) if left > 0 else 0
 
@@ -191,9 +195,14 @@ class LoginThrottleMiddleware(MiddlewareMixin):
 
 
 # -- API tokens -----------------------------------------------------------------------------------
-def check_token_client(*, client: str) -> None:
-    """Refuse a client that sent too many invalid tokens, before its token is looked up."""
-    wait = _token_limit().retry_after(client)
+def token_lock_key(client: str) -> str:
+    return _token_limit().lock_key(client)
+
+
+def check_token_client(*, client: str, read: tuple[float | None] | None = None) -> None:
+    """Refuse a client that sent too many invalid tokens, before its token is looked up.
+    ``read``: ``token_lock_key(client)``'s value, fetched by the caller (see ``retry_after``)."""
+    wait = _token_limit().retry_after(client, read=read)
     if wait:
         logger.warning("API token refused: too many invalid tokens",
                        extra={"client": client, "retry_after": wait})

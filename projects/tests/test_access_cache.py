@@ -116,3 +116,36 @@ def test_a_login_or_a_tokens_use_changes_nothing_about_access(two_projects):
     two_projects["a_viewer"].is_staff = True
     two_projects["a_viewer"].save()
     assert cache.get(access_cache.GENERATION_KEY) == generation + 1
+
+
+def test_a_repeated_token_request_asks_redis_twice(two_projects, token_client, settings):
+    """Before its view, a kept token's request costs two Redis round trips: the lockout and the
+    access generation read together, then the rate limit's script — nothing per table."""
+    import threading
+
+    import redis
+
+    client = token_client(two_projects["a_viewer"])
+    assert _parse(client, two_projects["a"]).status_code == 200
+    watcher = redis.Redis.from_url(settings.REDIS_URL)
+    marker = redis.Redis.from_url(settings.REDIS_URL)
+    marker.ping()  # connected (and its SELECT sent) before the watching starts
+    database = watcher.connection_pool.connection_kwargs.get("db", 0)
+    seen, ready = [], threading.Event()
+
+    def watch():
+        with watcher.monitor() as monitor:
+            ready.set()
+            for command in monitor.listen():
+                if command["command"] == "PING":  # the end of the request's commands
+                    return
+                if command["db"] == database and command.get("client_type") != "lua":
+                    seen.append(command["command"].split()[0].upper())
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    ready.wait(5)
+    assert _parse(client, two_projects["a"]).status_code == 200
+    marker.ping()
+    thread.join(10)
+    assert seen == ["MGET", "EVALSHA"]
