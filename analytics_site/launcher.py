@@ -146,7 +146,9 @@ def children(web_fds: list[int]) -> list[Child]:
     web = [
         Child("web" if len(web_fds) == 1 else f"web{n + 1}",
               [sys.executable, "-m", "analytics_site.serve", "--fd", str(fd),
-               "--access-log", os.devnull,
+               "-v", "0",  # no access log (each line was formatted, then thrown away);
+               # Django's LOGGING sets the levels once the application loads, and
+               # RequestLogMiddleware logs each request
                "--proxy-headers", "analytics_site.asgi:application"], pass_fds=(fd,))
         for n, fd in enumerate(web_fds)
     ]
