@@ -8,7 +8,8 @@ decimals, querysets, …) handed to DRF's own encoder, so a datetime still ends 
 may be spelled otherwise (``1e-7`` for ``1e-07``). A NaN or infinity is ``null`` (DRF's strict
 JSON refused it with a 500; the engine makes none). Pretty-printing (``Accept:
 application/json; indent=4``) and anything orjson refuses (an integer wider than 64 bits) go to
-DRF's renderer unchanged.
+DRF's renderer unchanged. A part of an answer that is already JSON (``JSONText``: a cached
+query answer's series) is written as it is.
 """
 
 from __future__ import annotations
@@ -18,10 +19,36 @@ from rest_framework import renderers
 from rest_framework.utils.encoders import JSONEncoder
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-_default = JSONEncoder().default
+
+
+class JSONText:
+    """A value that is JSON already (UTF-8 bytes): written into the answer as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes):
+        self.text = text
+
+
+class _Encoder(JSONEncoder):
+    def default(self, obj):
+        if isinstance(obj, JSONText):
+            return orjson.loads(obj.text)  # DRF's own renderer (indent): the values
+        return super().default(obj)
+
+
+_drf_default = _Encoder().default
+
+
+def _default(obj):
+    if isinstance(obj, JSONText):
+        return orjson.Fragment(obj.text)
+    return _drf_default(obj)
 
 
 class JSONRenderer(renderers.JSONRenderer):
+    encoder_class = _Encoder
+
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""

@@ -149,17 +149,19 @@ def _forms(expr: Expr) -> dict:
 
 def execute(project, *, query=None, queries: dict | None = None, formula: str | None = None,
             start=None, end=None, step=None, fill: str = "null", now: datetime | None = None,
-            use_cache: bool = True, table: str | None = None, variables=None) -> dict:
+            use_cache: bool = True, table: str | None = None, variables=None,
+            as_json: bool = False) -> dict:
     """Run a query (text or JSON form) or named ``queries`` (with an optional ``formula`` over
     their names) for ``project`` over ``start``..``end`` (default the last hour); ``variables``
-    fill ``$name`` filter values (dashboard variables)."""
+    fill ``$name`` filter values (dashboard variables). ``as_json``: for the API's answer only
+    (``engine.run``)."""
     if fill not in FILLS:
         raise QueryInvalid(f"fill must be one of {', '.join(FILLS)}.",
                            details={"fill": [f"One of {', '.join(FILLS)}."]})
     outputs = _outputs(query, queries, formula, variables_module.clean(variables))
     rng = resolve(start, end, step, tz=project.timezone, now=rounded_now(now))
     return run(project_id=project.pk, outputs=outputs, rng=rng, keep=retention_of(project),
-               fill=fill, use_cache=use_cache, table=table)
+               fill=fill, use_cache=use_cache, table=table, as_json=as_json)
 
 
 def query_unit(project, query) -> str:

@@ -264,13 +264,15 @@ def cache_spec(outputs: list[tuple[str | None, Expr]], rng: Range, fill: str,
 
 
 def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, keep: Retention,
-        fill: str = "null", use_cache: bool = True, table: str | None = None) -> dict:
+        fill: str = "null", use_cache: bool = True, table: str | None = None,
+        as_json: bool = False) -> dict:
     """Evaluate each ``(name, expr)`` of ``outputs`` over ``rng`` at one common step; the series
     of each carry its name (or its canonical text) and its unit (``units``; cached with the
-    answer under the catalogue's version). Returns ``{"data": [...], "meta": {...}}``."""
+    answer under the catalogue's version). Returns ``{"data": [...], "meta": {...}}``; with
+    ``as_json`` a cached ``data`` may be its JSON text (``executor.JSONText``), for the API."""
     return executor.answer(
         kind="series", project_id=project_id, spec=cache_spec(outputs, rng, fill, table),
-        reaches_now=rng.touches_now, use_cache=use_cache,
+        reaches_now=rng.touches_now, use_cache=use_cache, pack=True, as_json=as_json,
         compute=lambda: units.attach(project_id, outputs,
                                      _compute(project_id, outputs, rng, keep, fill, table)))
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import psycopg
@@ -32,6 +32,7 @@ from django.db import OperationalError, connection, transaction
 from psycopg import sql
 
 from analytics_site.errors import ApiError
+from analytics_site.renderers import JSONText
 
 from .. import freshness
 from . import replicas
@@ -187,14 +188,53 @@ def cache_key(kind: str, project_id: int, spec: dict, *, reaches_now: bool) -> s
     return key
 
 
+# What orjson would write as something else than it is read back: refused instead (not packed).
+_STRICT = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+           | orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+class Packed(NamedTuple):
+    """How an answer of plain JSON values is cached: its ``meta`` and each other part as JSON.
+    Read back, the parts are decoded (faster than unpickling them), or handed on as they are
+    for the API (``as_json``: ``JSONText``, which its renderer writes as it is — a cached series
+    answer is neither decoded into thousands of Python lists nor encoded again)."""
+
+    meta: dict
+    parts: dict[str, bytes]
+
+    @classmethod
+    def of(cls, body: dict) -> Packed | dict:
+        """Packed, or ``body`` itself when a part holds what JSON does not (a datetime, a
+        non-string key, an integer past 64 bits): those are kept as they are."""
+        try:
+            parts = {name: orjson.dumps(value, option=_STRICT)
+                     for name, value in body.items() if name != "meta"}
+        except orjson.JSONEncodeError:
+            return body
+        return cls(body.get("meta", {}), parts)
+
+    def body(self, *, as_json: bool) -> dict:
+        found = {name: JSONText(text) if as_json else orjson.loads(text)
+                 for name, text in self.parts.items()}
+        found["meta"] = self.meta
+        return found
+
+
 def answer(*, kind: str, project_id: int, spec: dict, reaches_now: bool,
-           compute: Callable[[], dict], use_cache: bool = True) -> dict:
+           compute: Callable[[], dict], use_cache: bool = True, pack: bool = False,
+           as_json: bool = False) -> dict:
     """``compute()`` (a JSON-safe dict), or its cached copy; ``meta.cached`` and
-    ``meta.took_ms`` are set either way (``meta`` is added when the answer has none)."""
+    ``meta.took_ms`` are set either way (``meta`` is added when the answer has none).
+    ``pack``: the answer holds plain JSON values only (dicts with string keys, lists — never
+    tuples —, strings, numbers, booleans, null), so it is cached as JSON (``Packed``).
+    ``as_json``: a packed answer read from the cache may have its parts as ``JSONText``, for the
+    API's renderer only."""
     started = time.perf_counter()
     key = cache_key(kind, project_id, spec, reaches_now=reaches_now)
     body = cache.get(key) if use_cache else None
     cached = body is not None
+    if isinstance(body, Packed):
+        body = body.body(as_json=as_json)
     if body is None:
         read_from: set[str] = set()
         token = replicas.reading.set((project_id, read_from, True))
@@ -213,7 +253,8 @@ def answer(*, kind: str, project_id: int, spec: dict, reaches_now: bool,
         meta["cached"] = False
         meta["read_from"] = sorted(read_from)
         if use_cache:
-            cache.set(key, body, NOW_TTL_S if reaches_now else PAST_TTL_S)
+            cache.set(key, Packed.of(body) if pack else body,
+                      NOW_TTL_S if reaches_now else PAST_TTL_S)
     meta = body.setdefault("meta", {})
     meta["cached"] = cached
     meta["took_ms"] = round((time.perf_counter() - started) * 1000, 2)

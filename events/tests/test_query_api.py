@@ -37,6 +37,26 @@ def test_query_answers_with_series_and_meta(data, two_projects, token_client):
     assert body["meta"]["series"] == 2
 
 
+def test_a_cached_answer_is_the_same_json_as_the_one_computed(data, two_projects, token_client):
+    """A cached series answer goes out as the JSON it was kept as (not decoded and encoded
+    again): the same bytes for ``data``, the same values when pretty-printed."""
+    import orjson
+
+    client = token_client(two_projects["a_viewer"])
+    asked = {"project": data.pk, "query": "max:http.latency_ms{env:prod} by {host}",
+             "start": "now-1h", "step": "1h"}
+    first = client.post("/api/v1/query", asked, format="json")
+    second = client.post("/api/v1/query", asked, format="json")
+    pretty = client.post("/api/v1/query", asked, format="json",
+                         HTTP_ACCEPT="application/json; indent=2")
+    assert [r.json()["meta"]["cached"] for r in (first, second, pretty)] == [False, True, True]
+    data_of = [orjson.dumps(r.json()["data"]) for r in (first, second, pretty)]
+    assert data_of[0] == data_of[1] == data_of[2]
+    assert first.content.split(b',"meta":')[0] == second.content.split(b',"meta":')[0]
+    assert b'\n  "data": [' in pretty.content
+    assert len(second.json()["data"]) == 2
+
+
 def test_query_errors_use_the_error_format(data, two_projects, token_client):
     client = token_client(two_projects["a_viewer"])
     syntax = client.post("/api/v1/query", {"project": data.pk,

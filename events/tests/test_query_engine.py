@@ -149,6 +149,26 @@ def test_answers_are_cached_for_the_same_spec_and_range(cpu):
     second = execute(project, **{**asked, "query": "avg:cpu{env:prod}"})  # same spec
     assert (first["meta"]["cached"], second["meta"]["cached"]) == (False, True)
     assert second["data"] == first["data"]
+    # Kept as JSON and read back as the same values, lists and all (not tuples or strings).
+    assert [type(p) for s in second["data"] for p in s["points"]] == \
+        [list] * sum(len(s["points"]) for s in first["data"])
+
+
+def test_an_answer_is_packed_as_json_only_when_json_gives_back_what_it_holds():
+    from datetime import datetime as dt
+
+    from events.query.executor import Packed
+
+    packed = Packed.of({"data": [{"tags": {"host": "a"}, "points": [[1, 0.5], [2, None]]}],
+                        "meta": {"start": dt(2026, 1, 1, tzinfo=UTC)}})
+    assert packed.parts == {"data": b'[{"tags":{"host":"a"},"points":[[1,0.5],[2,null]]}]'}
+    assert packed.meta == {"start": dt(2026, 1, 1, tzinfo=UTC)}  # meta is pickled: any type
+    assert packed.body(as_json=False) == {
+        "data": [{"tags": {"host": "a"}, "points": [[1, 0.5], [2, None]]}],
+        "meta": {"start": dt(2026, 1, 1, tzinfo=UTC)}}
+    for unlike_json in ({"when": dt(2026, 1, 1)}, {1: "a"}, {"n": 2 ** 70}):
+        body = {"data": [unlike_json], "meta": {}}
+        assert Packed.of(body) is body  # kept as it is (pickled)
 
 
 def test_day_buckets_start_at_local_midnight(store, make_project):
