@@ -301,6 +301,7 @@ class Job:
     workers: int = 1
     t0: datetime | None = None  # points: timestamp of sequence number 0
     batch: int = EVENTS_PER_BATCH  # items a request
+    path: str | None = None  # another server's path for the same load (bench/peers.py)
 
 
 def event_batch(rng: random.Random, size: int = EVENTS_PER_BATCH) -> tuple[list[str], bytes]:
@@ -347,8 +348,8 @@ def line_batch(rng: random.Random, job: Job, first: int) -> tuple[list[int], byt
 
 async def _connection(client: httpx.AsyncClient, job: Job, deadline: float, out: Load,
                       rng: random.Random, counter: list[int]) -> None:
-    path = {"events": "/api/v1/events/batch", "points": "/api/v1/metrics",
-            "line": "/api/v2/write?precision=ns"}[job.kind]
+    path = job.path or {"events": "/api/v1/events/batch", "points": "/api/v1/metrics",
+                        "line": "/api/v2/write?precision=ns"}[job.kind]
     headers = {"X-API-Key": job.ingest_key, "Content-Type": "application/json"}
     if job.kind == "line":
         headers = {"Authorization": f"Token {job.ingest_key}",
