@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.urls("analytics_site.tests.urls_for_handler")]
 
 
-async def _get(app, query: str = "") -> dict:
+async def _get(app, query: str = "", path: str = "/where") -> dict:
     body_sent = False
     forever = asyncio.Event()
     sent = []
@@ -30,13 +30,14 @@ async def _get(app, query: str = "") -> dict:
         sent.append(message)
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "http", "path": "/where", "raw_path": b"/where",
+             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
              "query_string": query.encode(), "root_path": "",
              "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000),
              "server": ("testserver", 80)}
     await app(scope, receive, send)
     assert sent[0]["status"] == 200, sent
-    return orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return orjson.loads(body) if path == "/where" else {"body": body}
 
 
 def test_requests_one_after_another_are_served_by_one_kept_thread():
@@ -73,9 +74,45 @@ def test_no_more_than_keep_idle_threads_wait():
 
     async def many():
         # KEEP_IDLE + 2 requests at once: each takes a thread, at most KEEP_IDLE are kept.
-        return await asyncio.gather(*[_get(app) for _ in range(KEEP_IDLE + 2)])
+        return await asyncio.gather(*[_get(app, "nodb=1") for _ in range(KEEP_IDLE + 2)])
 
     answers = asyncio.run(many())
     assert len(answers) == KEEP_IDLE + 2
     assert len({answer["thread"] for answer in answers}) == KEEP_IDLE + 2
     assert len(app._idle) == KEEP_IDLE
+
+
+def test_a_streamed_response_is_sent_whole_and_closed_after_its_last_part():
+    from django.core import signals
+
+    from analytics_site.tests import urls_for_handler
+
+    app = OneThreadASGIHandler()
+    urls_for_handler.finished.clear()
+    signals.request_finished.connect(urls_for_handler.note_finished)
+    try:
+        answer = asyncio.run(_get(app, path="/stream"))
+    finally:
+        signals.request_finished.disconnect(urls_for_handler.note_finished)
+    assert answer["body"] == b"part 0;part 1;part 2;"
+    # request_finished (the connection back to the pool) after the stream, not before it.
+    assert urls_for_handler.finished == ["chunk 0", "chunk 1", "chunk 2", "finished"]
+    assert len(app._idle) == 1
+
+
+def test_a_stream_that_fails_half_way_is_closed_all_the_same():
+    from django.core import signals
+
+    from analytics_site.tests import urls_for_handler
+
+    app = OneThreadASGIHandler()
+    urls_for_handler.finished.clear()
+    signals.request_finished.connect(urls_for_handler.note_finished)
+    try:
+        with pytest.raises(RuntimeError, match="half-way"):
+            asyncio.run(_get(app, path="/broken"))
+    finally:
+        signals.request_finished.disconnect(urls_for_handler.note_finished)
+    # request_finished ran (its thread's connection went back), and that thread is not kept.
+    assert urls_for_handler.finished == ["finished"]
+    assert app._idle == []
