@@ -66,12 +66,14 @@ def _made(model, fields: dict):
     return instance
 
 
-def read_generation(*, read: tuple[int | None] | None = None) -> int | None:
+def read_generation(*, read: tuple[int | None] | RedisError | None = None) -> int | None:
     """The access generation, now (None without Redis: then nothing is kept or used). A lost key
     starts again from the clock, never from a number an older entry could carry. ``read``: the
     value the caller just fetched from ``GENERATION_KEY`` along with its own keys (one round
-    trip), as a 1-tuple; None to fetch it here."""
+    trip), as a 1-tuple, or the error that read met; None to fetch it here."""
     try:
+        if isinstance(read, RedisError):
+            raise read
         generation = cache.get(GENERATION_KEY) if read is None else read[0]
         if generation is None:
             cache.add(GENERATION_KEY, time.time_ns(), None)

@@ -55,13 +55,13 @@ class APITokenAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
-def _read_together(*keys: str) -> list[tuple | None]:
-    """Each key's value as a 1-tuple, from one round trip to Redis; all None when it failed
-    (each reader then tries, and fails open, on its own terms)."""
+def _read_together(*keys: str) -> list[tuple | RedisError]:
+    """Each key's value as a 1-tuple, from one round trip to Redis; the error for each when it
+    failed (each reader then fails open on its own terms, logged, without asking again)."""
     try:
         found = cache.get_many(keys)
-    except RedisError:
-        return [None] * len(keys)
+    except RedisError as exc:
+        return [exc] * len(keys)
     return [(found.get(key),) for key in keys]
 
 

@@ -63,11 +63,15 @@ class Limit:
         return self._key("lock", who)
 
     @_fail_open(default=0)
-    def retry_after(self, who: str, *, read: tuple[float | None] | None = None) -> int:
+    def retry_after(self, who: str, *,
+                    read: tuple[float | None] | RedisError | None = None) -> int:
         """Seconds until ``who`` may try again; 0 when not locked out. ``read``: the value of
-        ``lock_key(who)`` the caller fetched with others in one round trip, as a 1-tuple."""
+        ``lock_key(who)`` the caller fetched with others in one round trip, as a 1-tuple (or
+        the error that read met)."""
         if self.max_failures <= 0:
             return 0
+        if isinstance(read, RedisError):  # the caller's read failed: fail open, logged
+            raise read
         until = cache.get(self.lock_key(who)) if read is None else read[0]
         left = (until or 0) - time.time()
         return math.ceil(left) if left > 0 else 0
@@ -199,7 +203,8 @@ def token_lock_key(client: str) -> str:
     return _token_limit().lock_key(client)
 
 
-def check_token_client(*, client: str, read: tuple[float | None] | None = None) -> None:
+def check_token_client(*, client: str,
+                       read: tuple[float | None] | RedisError | None = None) -> None:
     """Refuse a client that sent too many invalid tokens, before its token is looked up.
     ``read``: ``token_lock_key(client)``'s value, fetched by the caller (see ``retry_after``)."""
     wait = _token_limit().retry_after(client, read=read)

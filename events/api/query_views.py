@@ -171,7 +171,7 @@ class QueryView(APIView):
             project, query=body.get("query"), queries=body.get("queries"),
             formula=body.get("formula"), start=body.get("start"), end=body.get("end"),
             step=body.get("step"), fill=body.get("fill") or "null",
-            variables=body.get("variables")))
+            variables=body.get("variables"), as_json=True))
 
 
 class QueryParseView(APIView):

@@ -47,8 +47,10 @@ class Series:
     other: bool = False
 
     def as_dict(self, buckets: list[datetime]) -> dict:
+        # An infinity (a sum or a rate past a double's range) is no value, as JSON has none.
         body = {"name": self.name, "tags": self.tags,
-                "points": [[int(b.timestamp() * 1000), v]
+                "points": [[int(b.timestamp() * 1000),
+                            v if v is None or -math.inf < v < math.inf else None]
                            for b, v in zip(buckets, self.values, strict=True)]}
         if self.other:
             body["other"] = True

@@ -37,8 +37,9 @@ from analytics_site.renderers import JSONText
 from .. import freshness
 from . import replicas
 
-# Bump when an answer's shape or meaning changes: entries cached under the old one are not read.
-CACHE_VERSION = 1
+# Bump when an answer's shape or meaning changes, or how it is kept: entries cached under the old
+# one are not read (2: series answers kept as JSON, ``Packed``, which older code cannot read).
+CACHE_VERSION = 2
 NOW_TTL_S = 10
 PAST_TTL_S = 300
 MAX_ROWS = 2_000_000
@@ -188,7 +189,9 @@ def cache_key(kind: str, project_id: int, spec: dict, *, reaches_now: bool) -> s
     return key
 
 
-# What orjson would write as something else than it is read back: refused instead (not packed).
+# Datetimes, dataclasses and subclasses of str, int, dict, list, which orjson would write as
+# something else than they are read back, are refused instead (not packed). Tuples would be
+# written as lists and NaN as null: the bodies packed hold neither (``answer``'s ``pack``).
 _STRICT = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
            | orjson.OPT_PASSTHROUGH_SUBCLASS)
 

@@ -122,6 +122,7 @@ def test_a_repeated_token_request_asks_redis_twice(two_projects, token_client, s
     """Before its view, a kept token's request costs two Redis round trips: the lockout and the
     access generation read together, then the rate limit's script — nothing per table."""
     import threading
+    import uuid
 
     import redis
 
@@ -130,6 +131,7 @@ def test_a_repeated_token_request_asks_redis_twice(two_projects, token_client, s
     watcher = redis.Redis.from_url(settings.REDIS_URL)
     marker = redis.Redis.from_url(settings.REDIS_URL)
     marker.ping()  # connected (and its SELECT sent) before the watching starts
+    end = f"end-{uuid.uuid4().hex}"
     database = watcher.connection_pool.connection_kwargs.get("db", 0)
     seen, ready = [], threading.Event()
 
@@ -137,15 +139,16 @@ def test_a_repeated_token_request_asks_redis_twice(two_projects, token_client, s
         with watcher.monitor() as monitor:
             ready.set()
             for command in monitor.listen():
-                if command["command"] == "PING":  # the end of the request's commands
+                if end in command["command"]:  # the marker: the request's commands are in
                     return
                 if command["db"] == database and command.get("client_type") != "lua":
                     seen.append(command["command"].split()[0].upper())
 
-    thread = threading.Thread(target=watch)
+    thread = threading.Thread(target=watch, daemon=True)
     thread.start()
-    ready.wait(5)
+    assert ready.wait(5)
     assert _parse(client, two_projects["a"]).status_code == 200
-    marker.ping()
+    marker.echo(end)
     thread.join(10)
+    assert not thread.is_alive()
     assert seen == ["MGET", "EVALSHA"]

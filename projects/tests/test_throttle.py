@@ -141,3 +141,18 @@ def test_token_refusals_are_logged_with_the_client(caplog, db):
         ("API token client locked out", "10.8.0.1"),
         ("API token refused: too many invalid tokens", "10.8.0.1")]
     assert "secret-guess" not in repr([vars(r) for r in records])
+
+
+def test_token_requests_fail_open_when_redis_is_unreachable(make_user, token_client, settings,
+                                                             caplog):
+    """The lockout and the access generation are read together; when that read fails, each
+    fails open as before (logged), and the request is served from the database."""
+    client = token_client(make_user())
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    with caplog.at_level(logging.WARNING):
+        response = client.get("/api/v1/projects/")
+    assert response.status_code == 200, response.content
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("throttle counters unreachable; not throttling") == 1
+    assert sum(m.startswith("access generation unreadable") for m in messages) == 1
