@@ -12,7 +12,9 @@ connection with ``Authorization: Bearer``, ``--runs`` times each:
   each time (answered from the cache after the first);
 - uncached: the same query over a window moved by 10 s each request (each is new to the cache:
   the engine reads the raw points);
-- parse: ``POST /api/v1/query/parse`` (authentication, the project check, the grammar; no data).
+- parse: ``POST /api/v1/query/parse`` (authentication, the project check, the grammar; no data);
+- healthz: ``GET /healthz`` (no authentication, nothing read): what any request through Django
+  costs here — HTTP, daphne, the handler, the middleware — the floor under the others.
 
 For each: the request's time at the client, the engine's own time (``meta.took_ms``: the cache
 look-up, or the statements and their answer), and the difference per request — what the HTTP
@@ -21,8 +23,9 @@ target: p50 ≤ 5 ms). The user's API rate limit is set to 1,000,000 a minute fo
 default 1,200 would refuse it), so the throttle keeps a minute of this client's requests.
 
 Last line: {"cached_api_p50_ms", "cached_engine_p50_ms", "cached_overhead_p50_ms",
-"uncached_api_p50_ms", "uncached_engine_p50_ms", "uncached_overhead_p50_ms", "parse_p50_ms"}.
-Loopback only; bounded (start ≤ 3 min, 3 x runs requests, stop ≤ 2 min).
+"uncached_api_p50_ms", "uncached_engine_p50_ms", "uncached_overhead_p50_ms", "parse_p50_ms",
+"healthz_p50_ms"}.
+Loopback only; bounded (start ≤ 3 min, 4 x runs requests, stop ≤ 2 min).
 """
 
 from __future__ import annotations
@@ -65,12 +68,13 @@ def store_hour(client: httpx.Client, ingest_key: str, end: datetime) -> int:
     return stored
 
 
-def timed(client: httpx.Client, path: str, bodies, token: str) -> dict:
+def timed(client: httpx.Client, path: str, bodies, token: str | None) -> dict:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     walls, engine, over = [], [], []
     for body in bodies:
         started = time.perf_counter()
-        response = client.post(path, content=body, headers=headers)
+        response = (client.post(path, content=body, headers=headers) if token
+                    else client.get(path))
         wall = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise SystemExit(f"{path} answered {response.status_code}: {response.text[:300]}")
@@ -119,7 +123,8 @@ def main() -> None:
                                       [body(10 * (n + 3)) for n in range(args.runs)], token),
                     "parse": timed(client, "/api/v1/query/parse", [orjson.dumps(
                         {"project": project["project_id"], "query": QUERY})] * args.runs,
-                        token)}
+                        token),
+                    "healthz": timed(client, "/healthz", [b""] * args.runs, None)}
         finally:
             stack.stop()
     for name, found in results.items():
@@ -132,6 +137,7 @@ def main() -> None:
                         f"{name}_engine_p50_ms": round(results[name]["engine_p50"], 2),
                         f"{name}_overhead_p50_ms": round(results[name]["overhead_p50"], 2)})
     figures["parse_p50_ms"] = round(results["parse"]["api_p50"], 2)
+    figures["healthz_p50_ms"] = round(results["healthz"]["api_p50"], 2)
     print(json.dumps(figures))
 
 

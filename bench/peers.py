@@ -8,7 +8,8 @@ PATH (``apt-get install influxdb``; the package's own service is not used). Othe
 ``influxd`` with a configuration of its own (a temporary folder, free loopback ports, the WAL
 fsync'd on every write as the package ships it, its self-monitoring store off) and our stack
 (``bench/ingest.py``'s ``Stack``: embedded servers, or ``--external``), one after the other idle
-while the other is measured:
+while the other is measured — the read first, so that the write load's rollups are not still being
+folded under it:
 
 A. Writes. ``--seconds`` each of ``bench/ingest.py``'s phase D — 5,000 points a request
    (``cpu,host=web-01 user=12.5 <ns>``, 5 metric names x 50 hosts, unique timestamps) over
@@ -164,14 +165,6 @@ def main() -> None:
             key, token = project["ingest_key"], project["api_token"]
             print(f"influxd {influx.url} and our stack {stack.base_url} ready")
 
-            ours_w = write_phase(stack.base_url, "/api/v2/write?precision=ns", key,
-                                 args.seconds, args.connections)
-            theirs_w = write_phase(influx.url, "/write?db=bench&precision=ns", "none",
-                                   args.seconds, args.connections)
-            for name, found in (("ours", ours_w), ("InfluxDB", theirs_w)):
-                print(f"A. line protocol {name:8s} {found['per_s']:10,.0f} points/s  "
-                      f"p95 {found['p95_ms']:7.1f} ms  not acknowledged {found['refused']}")
-
             end = datetime.now(UTC).replace(microsecond=0)
             end -= timedelta(seconds=end.second % PROBE_EVERY_S)
             lines = probe_lines(end)
@@ -209,6 +202,14 @@ def main() -> None:
                 theirs_p50, theirs_answers = timed(ask_theirs, windows)
                 ours_p50, ours_answers = timed(ask_ours, windows)
                 cached_p50, _ = timed(ask_ours, [windows[0]] * args.runs)
+            ours_w = write_phase(stack.base_url, "/api/v2/write?precision=ns", key,
+                                 args.seconds, args.connections)
+            theirs_w = write_phase(influx.url, "/write?db=bench&precision=ns", "none",
+                                   args.seconds, args.connections)
+            for name, found in (("ours", ours_w), ("InfluxDB", theirs_w)):
+                print(f"A. line protocol {name:8s} {found['per_s']:10,.0f} points/s  "
+                      f"p95 {found['p95_ms']:7.1f} ms  not acknowledged {found['refused']}")
+
         finally:
             stack.stop()
             influx.stop()
