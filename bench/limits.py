@@ -227,30 +227,54 @@ def _influx_sender(base_url: str, sender: int, seconds: float, start_at: float, 
     queue.put((points, took, n))
 
 
+class Influx:
+    """``influxd`` (on PATH) on free loopback ports with its data in ``root``, a database
+    ``bench`` made; ``stop()`` ends it. Also used by bench/peers.py."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        config = self.root / "influxdb.conf"
+        config.write_text(INFLUX_CONFIG.format(root=self.root, port=self.port,
+                                               admin=_free_port()))
+        self.proc = subprocess.Popen([shutil.which("influxd") or "influxd", "-config",
+                                      str(config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 204:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise SystemExit("influxd did not start")
+            time.sleep(0.2)
+        httpx.post(f"{self.url}/query", data={"q": "CREATE DATABASE bench"},
+                   timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 def influx_rate(processes: int, seconds: float) -> float | None:
-    binary = shutil.which("influxd")
-    if binary is None:
+    if shutil.which("influxd") is None:
         log("influxd is not installed (apt-get install influxdb): no InfluxDB figure")
         return None
     with tempfile.TemporaryDirectory(prefix="bench-influx-") as root:
-        port = _free_port()
-        config = Path(root) / "influxdb.conf"
-        config.write_text(INFLUX_CONFIG.format(root=root, port=port, admin=_free_port()))
-        proc = subprocess.Popen([binary, "-config", str(config)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        base_url = f"http://127.0.0.1:{port}"
+        influx = Influx(Path(root))
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base_url}/ping", timeout=1).status_code == 204:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("influxd did not start")
-                time.sleep(0.2)
-            httpx.post(f"{base_url}/query", data={"q": "CREATE DATABASE bench"}, timeout=10)
+            influx.start()
+            base_url = influx.url
             context = multiprocessing.get_context("spawn")
             queue = context.Queue()
             start_at = time.time() + 5
@@ -274,8 +298,7 @@ def influx_rate(processes: int, seconds: float) -> float | None:
                 raise SystemExit(f"influxdb: {distinct} distinct points sent, {kept} kept")
             return sent / took
         finally:
-            proc.terminate()
-            proc.wait(30)
+            influx.stop()
 
 
 def main() -> None:

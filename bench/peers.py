@@ -5,8 +5,8 @@ read against InfluxDB (Debian's ``influxdb`` package, 1.6) and against us.
 
 Skipped, with a message and ``{"skipped": …}`` as the last line, when ``influxd`` is not on the
 PATH (``apt-get install influxdb``; the package's own service is not used). Otherwise it starts
-``influxd`` with a configuration of its own (a temporary folder, free loopback ports, the WAL
-fsync'd on every write as the package ships it, its self-monitoring store off) and our stack
+``influxd`` as ``bench/limits.py`` does (a temporary folder, free loopback ports, the WAL fsync'd
+on every write as the package ships it, its self-monitoring store off) and our stack
 (``bench/ingest.py``'s ``Stack``: embedded servers, or ``--external``), one after the other idle
 while the other is measured — the read first, so that the write load's rollups are not still being
 folded under it:
@@ -41,7 +41,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,64 +51,11 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import LINES_PER_BATCH, Job, Stack, free_port, percentile, run_phase
+from ingest import LINES_PER_BATCH, Job, Stack, percentile, run_phase
+from limits import Influx
 
-READY_TIMEOUT_S = 60
 PROBE_EVERY_S = 10
 PROBE_POINTS = 2 * 3600 // PROBE_EVERY_S  # two hours; an hour is read
-
-
-class Influx:
-    """``influxd`` on free loopback ports with its data in ``folder``."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        config = self.folder / "influxdb.conf"
-        config.write_text(f"""reporting-disabled = true
-bind-address = "127.0.0.1:{free_port()}"
-[meta]
-  dir = "{self.folder}/meta"
-[data]
-  dir = "{self.folder}/data"
-  wal-dir = "{self.folder}/wal"
-  wal-fsync-delay = "0s"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:{self.port}"
-  log-enabled = false
-""")
-        log = (self.folder / "influxd.log").open("w")
-        self.proc = subprocess.Popen(["influxd", "-config", str(config)], stdout=log,
-                                     stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 204:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise SystemExit("influxd exited: " + (self.folder / "influxd.log").read_text())
-            time.sleep(0.2)
-        else:
-            raise SystemExit(f"influxd did not answer /ping within {READY_TIMEOUT_S} s")
-        httpx.post(f"{self.url}/query", data={"q": "CREATE DATABASE bench"}).raise_for_status()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def write_phase(url: str, path: str, key: str, seconds: float, connections: int) -> dict:
