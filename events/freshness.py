@@ -6,6 +6,7 @@ so nothing cached still shows them. A third, bumped when the metric catalogue ch
 the key too: answers carry their series' units from it."""
 
 import logging
+from contextvars import ContextVar
 
 from django.core.cache import cache
 from redis.exceptions import RedisError
@@ -54,13 +55,31 @@ def bump_catalogue(project_id: int) -> None:
         logger.error("catalogue version not bumped: %s", exc, extra={"project_id": project_id})
 
 
+# The catalogue version ``marks`` last read in this context, with its project: the units of the
+# answer being computed are kept per process under it (``events.query.units``).
+_catalogue_seen: ContextVar[tuple[int, int] | None] = ContextVar("catalogue_seen", default=None)
+
+
 def marks(project_id: int) -> tuple[int, int, int]:
     """(erasures, catalogue, data version) in one round trip: what an answer's cache key
     carries."""
     keys = (_erasures_key(project_id), _catalogue_key(project_id), _key(project_id))
     found = cache.get_many(keys)
     erased, catalogue, version = (found.get(key) or 0 for key in keys)
+    _catalogue_seen.set((project_id, catalogue))
     return erased, catalogue, version
+
+
+def catalogue_seen(project_id: int) -> int | None:
+    """The catalogue version ``marks`` read for ``project_id`` in this context, or None."""
+    seen = _catalogue_seen.get()
+    return seen[1] if seen is not None and seen[0] == project_id else None
+
+
+def forget_seen() -> None:
+    """The answer that read the marks is done: nothing later in this context (a worker runs
+    many tasks in one) takes its catalogue version for a current one."""
+    _catalogue_seen.set(None)
 
 
 def note_erasure_position(project_id: int, lsn: str) -> None:

@@ -232,6 +232,14 @@ def answer(*, kind: str, project_id: int, spec: dict, reaches_now: bool,
     tuples —, strings, numbers, booleans, null), so it is cached as JSON (``Packed``).
     ``as_json``: a packed answer read from the cache may have its parts as ``JSONText``, for the
     API's renderer only."""
+    try:
+        return _answer(kind=kind, project_id=project_id, spec=spec, reaches_now=reaches_now,
+                       compute=compute, use_cache=use_cache, pack=pack, as_json=as_json)
+    finally:
+        freshness.forget_seen()
+
+
+def _answer(*, kind, project_id, spec, reaches_now, compute, use_cache, pack, as_json) -> dict:
     started = time.perf_counter()
     key = cache_key(kind, project_id, spec, reaches_now=reaches_now)
     body = cache.get(key) if use_cache else None

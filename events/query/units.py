@@ -12,13 +12,17 @@ and the rules of the spec: what an aggregation does to it (``spec.UNITLESS_AGGRE
 The unit is attached to an answer as it is computed, by one statement for the metric names its
 queries read (none when they read no metric), and cached with it; the cache key carries the
 catalogue's version (``freshness.bump_catalogue``, on every write of a definition), so an edit
-shows in the next answer and a cached answer costs no statement.
+shows in the next answer and a cached answer costs no statement. An answer computed again (a
+new window) finds the units it needs kept in its process under that same version.
 """
 
 from __future__ import annotations
 
+import time
+
 from psycopg import sql
 
+from .. import freshness
 from . import executor, replicas
 from .executor import Statement
 from .spec import (
@@ -78,17 +82,38 @@ def metric_names(exprs: list[Expr]) -> list[str]:
     return sorted({q.source for expr in exprs for q in queries_of(expr) if not q.on_events})
 
 
+# (project, names) -> (catalogue version, kept at, units): an answer computed again for another
+# window (a dashboard's panel every 10 s) finds its units here instead of a session of its own
+# (BEGIN, settings, the statement, COMMIT) — under the catalogue version its cache key carries,
+# which every write of a unit bumps as it commits, and for at most KEPT_S whatever happens (a
+# Redis that lost the counter would count again from 0).
+KEPT_S = 30.0
+KEPT_MAX = 10_000  # emptied when full
+_kept: dict[tuple[int, tuple[str, ...]], tuple[int, float, dict[str, str]]] = {}
+
+
 def catalogue_units(project_id: int, names: list[str]) -> dict[str, str]:
     """Metric name → its catalogue unit, for those of ``names`` that have one."""
     if not names:
         return {}
+    version = freshness.catalogue_seen(project_id)  # read with this answer's cache key
+    key = (project_id, tuple(names))
+    kept = _kept.get(key)
+    if (version is not None and kept is not None and kept[0] == version
+            and time.monotonic() - kept[1] < KEPT_S):
+        return dict(kept[2])
     # From the primary: an edit bumps the catalogue's version as it commits, and a replica still
     # behind would have the old unit cached under the new version.
     token = replicas.reading.set(None)
     try:
-        return dict(executor.rows(units_statement(project_id, names)))
+        found = dict(executor.rows(units_statement(project_id, names)))
     finally:
         replicas.reading.reset(token)
+    if version is not None:
+        if len(_kept) >= KEPT_MAX:
+            _kept.clear()
+        _kept[key] = (version, time.monotonic(), dict(found))
+    return found
 
 
 def units_of(project_id: int, outputs: list[tuple[str | None, Expr]]) -> dict[str, str]:

@@ -194,3 +194,41 @@ def test_answers_carry_the_catalogue_unit_and_follow_its_edits(
 
     panel_free = ask({"query": "count:events{}"})
     assert [s.get("unit") for s in panel_free["data"]] == [""] * len(panel_free["data"])
+
+
+@pytest.mark.slow
+def test_units_are_kept_per_process_under_the_catalogue_version(
+        store, two_projects, django_capture_on_commit_callbacks):
+    """An answer computed again for another window takes its units from the process instead of
+    a session of its own; an edit of the unit is in the next answer all the same."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from events.query import execute
+
+    project = two_projects["a"]
+    store.points(project, [{"name": "http.latency_ms", "value": 5, "tags": {"host": "web-01"}}])
+    rollups.fold()
+    with django_capture_on_commit_callbacks(execute=True):
+        MetricDefinition.objects.create(project=project, name="http.latency_ms", unit="ms")
+
+    def unit_and_look_ups(start: str) -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as ran:
+            answer = execute(project, query="max:http.latency_ms{}", start=start, end="now",
+                             use_cache=False)
+        return answer["data"][0]["unit"], sum("events_metricdefinition" in q["sql"]
+                                              for q in ran.captured_queries)
+
+    assert unit_and_look_ups("now-1h") == ("ms", 1)
+    assert unit_and_look_ups("now-2h") == ("ms", 0)  # kept
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog.edit_definition(project=project, name="http.latency_ms",
+                                user=two_projects["a_editor"], unit="s")
+    assert unit_and_look_ups("now-3h") == ("s", 1)
+    assert unit_and_look_ups("now-4h") == ("s", 0)
+    # Outside an answer (a page showing an alert's stored values) nothing kept is used.
+    from events.query import query_unit
+
+    with CaptureQueriesContext(connection) as ran:
+        assert query_unit(project, "max:http.latency_ms{}") == "s"
+    assert sum("events_metricdefinition" in q["sql"] for q in ran.captured_queries) == 1
