@@ -4,6 +4,7 @@ lost or stored twice.
 
     .venv/bin/python bench/ingest.py [--seconds 60] [--connections 8] [--processes 1]
                                      [--external] [--cold-series] [--compare-limit]
+                                     [--phases events100,events,points,line]
 
 It starts its own stack (``python -m analytics_site.launcher``: embedded PostgreSQL and Redis in
 a temporary DATA_DIR, web, worker, beat) on a free loopback port, creates a project per phase with
@@ -27,8 +28,12 @@ long the worker takes to fold the phase's pending rollup deltas, and whether the
 every stored item. CPU seconds of the client, web (daphne), PostgreSQL, Redis and the rest are
 sampled per phase to show what the bottleneck is.
 
+``--phases`` runs only the phases named (A ``events100``, B ``events``, C ``points``, D ``line``);
+the figures of the others are 0 or null.
+
 ``--external`` uses ``DATABASE_URL`` / ``REDIS_URL`` from the environment instead of the embedded
-servers (and writes "Bench…" projects into that database). Loopback only; bounded in time (start
+servers (and writes "Bench…" projects into that database); the CPU meter then counts every
+``postgres`` and ``redis-server`` process of the machine. Loopback only; bounded in time (start
 ≤ 3 min, each of the four phases ``--seconds`` plus ≤ 30 s of draining, stop ≤ 2 min); the stack
 it starts is always stopped (SIGINT) before it exits.
 
@@ -77,6 +82,7 @@ from psycopg import sql
 BASE_DIR = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 120
+PHASES = {"events100", "events", "points", "line"}
 DRAIN_S = 30  # after the phase ends, in-flight requests get this long to finish
 REQUEST_TIMEOUT_S = 30
 
@@ -214,6 +220,12 @@ class Stack:
                     groups["web" if web else "worker+beat"].append(child)
         except psutil.NoSuchProcess:
             pass
+        if self.external:  # the machine's own servers (loopback only): every process of them
+            for proc in psutil.process_iter(["name"]):
+                name = {"postgres": "postgres", "redis-server": "redis"}.get(proc.info["name"])
+                if name:
+                    groups[name].append(proc)
+            return groups
         for name, pid_file in (("postgres", self.data_dir / "pg" / "postmaster.pid"),
                                ("redis", self.data_dir / "redis" / "redis.pid")):
             try:
@@ -588,12 +600,17 @@ def main() -> None:
                         help="use DATABASE_URL / REDIS_URL from the environment")
     parser.add_argument("--cold-series", action="store_true",
                         help="no series warm-up: the timed points phase creates the series")
+    parser.add_argument("--phases", default="events100,events,points,line",
+                        help="which phases, comma-separated (default: all four)")
     parser.add_argument("--compare-limit", action="store_true",
                         help="then PostgreSQL's own COPY into tables shaped like ours "
                              "(bench/limits.py, 2 senders) in the same database, and the ratios")
     args = parser.parse_args()
     if args.seconds <= 0 or args.connections < 1 or args.processes < 1:
         parser.error("--seconds must be > 0, --connections and --processes >= 1")
+    chosen = set(args.phases.split(","))
+    if not chosen <= PHASES:
+        parser.error(f"--phases: choose from {', '.join(sorted(PHASES))}")
     if args.external:
         if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
             parser.error("--external needs DATABASE_URL and REDIS_URL in the environment")
@@ -648,10 +665,15 @@ def main() -> None:
                       f"{check['stored']:,})")
                 return found
 
-            ev100 = events_phase(EVENTS_PER_BATCH, "Bench")
-            ev = events_phase(1000, "Bench events 1000")
-            pt = points_phase("points", POINTS_PER_BATCH, "Bench points")
-            line = points_phase("line", LINES_PER_BATCH, "Bench line protocol")
+            skipped = {"per_s": 0.0, "p95_ms": None, "web_us": None, "lost": 0,
+                       "duplicated": 0}
+            ev100 = events_phase(EVENTS_PER_BATCH, "Bench") \
+                if "events100" in chosen else skipped
+            ev = events_phase(1000, "Bench events 1000") if "events" in chosen else skipped
+            pt = points_phase("points", POINTS_PER_BATCH, "Bench points") \
+                if "points" in chosen else skipped
+            line = points_phase("line", LINES_PER_BATCH, "Bench line protocol") \
+                if "line" in chosen else skipped
             limit = copy_limits(database_url, args.seconds) if args.compare_limit else {}
         finally:
             stop_s = stack.stop()

@@ -17,15 +17,17 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import orjson
 import psycopg
 from psycopg_pool import PoolTimeout
 
 from analytics_site.errors import ServiceUnavailable
 
-from . import channels, db, enrich, live, partitions, sketch
+from . import channels, db, enrich, live, partitions
 from .models import PAGEVIEW_EVENTS
-from .validation import EventItem, Parsed, PointItem, Rejected, parse_events, parse_points
+from .pointbatch import Columns, PointBatch
+from .validation import EventItem, Parsed, Rejected, check_labels, parse_events, parse_points
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +84,11 @@ async def note_key_used(key_id: int) -> None:
         pass
 
 
-async def _store(table: str, moments: list[datetime], write) -> int:
-    """Run ``write(conn)`` on a pooled connection once the day partitions of ``moments`` exist.
+async def _store(table: str, days: set[date], write) -> int:
+    """Run ``write(conn)`` on a pooled connection once the day partitions of ``days`` exist.
 
     The known-partition cache can be stale if retention dropped one meanwhile: then forget it and
     try once more. Storage that cannot be reached becomes a 503 with Retry-After."""
-    days = {m.astimezone(UTC).date() for m in moments}
     try:
         async with (await db.pool()).connection() as conn:
             for attempt in (1, 2):
@@ -301,7 +302,8 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
             cursor = await conn.execute(INSERT_EVENTS, params)
             return (await cursor.fetchone())[0]
 
-    result.stored = await _store("events_event", [i.timestamp for i in valid], write)
+    days = {item.timestamp.astimezone(UTC).date() for item in valid}
+    result.stored = await _store("events_event", days, write)
     await live.publish(key.project_id, {
         "type": "live.events",
         "count": len(valid),
@@ -365,15 +367,23 @@ def _compact(item: EventItem, person: str) -> dict:
 
 
 # -- metric points --------------------------------------------------------------------------------
-async def _series_ids_for(conn, project_id: int, points: list[PointItem]) -> dict[tuple, int]:
-    wanted = {(project_id, p.name, p.tags_key): p.tags for p in points}
-    found = {k: _series_ids[k] for k in wanted if k in _series_ids}
+async def _series_ids_for(conn, project_id: int, labels: list[tuple[str, str, dict]]
+                          ) -> np.ndarray:
+    """The series id of each label (name, tags_key, tags), created if new."""
+    ids = np.empty(len(labels), np.int64)
+    missing = []
+    for n, (name, key, _tags) in enumerate(labels):
+        series_id = _series_ids.get((project_id, name, key))
+        if series_id is None:
+            missing.append((name, key, n))
+        else:
+            ids[n] = series_id
     # Sorted, and committed on their own before the points: concurrent batches that create
     # overlapping new series then take the unique-index locks in one order and never deadlock.
-    missing = sorted(k for k in wanted if k not in found)
     if missing:
-        names = [k[1] for k in missing]
-        keys = [k[2] for k in missing]
+        missing.sort()
+        names = [name for name, _, _ in missing]
+        keys = [key for _, key, _ in missing]
         async with conn.transaction():
             await conn.execute(
                 """INSERT INTO events_metricseries (project_id, name, tags, tags_key, created_at)
@@ -386,90 +396,56 @@ async def _series_ids_for(conn, project_id: int, points: list[PointItem]) -> dic
             """SELECT s.id, s.name, s.tags_key FROM events_metricseries s
                JOIN unnest(%s::text[], %s::text[]) AS u(n, k) ON s.name = u.n AND s.tags_key = u.k
                WHERE s.project_id = %s""", [names, keys, project_id])).fetchall()
-        for series_id, name, key in rows:
-            found[(project_id, name, key)] = series_id
-            _series_ids[(project_id, name, key)] = series_id
+        found = {(name, key): series_id for series_id, name, key in rows}
+        for name, key, n in missing:
+            ids[n] = found[(name, key)]
+            _series_ids[(project_id, name, key)] = ids[n]
         while len(_series_ids) > _SERIES_CACHE_SIZE:
             _series_ids.popitem(last=False)
-    return found
-
-
-def _point_deltas(points: list[PointItem], series: list[int]):
-    """This batch's share of the 1-minute rollup, per series and minute (events.rollups folds
-    it in): count, sum, min, max, the sketch's keys and counts, and the latest value.
-    ``series``: each point's series id."""
-    groups: dict[tuple[int, datetime], list] = {}
-    for p, series_id in zip(points, series, strict=True):
-        at = (series_id, p.timestamp.replace(second=0, microsecond=0))
-        value = p.value
-        group = groups.get(at)
-        if group is None:
-            groups[at] = [1, value, value, value, {sketch.key_of(value): 1}, p.timestamp, value]
-            continue
-        group[0] += 1
-        group[1] += value
-        if value < group[2]:
-            group[2] = value
-        if value > group[3]:
-            group[3] = value
-        bucket = sketch.key_of(value)
-        group[4][bucket] = group[4].get(bucket, 0) + 1
-        if p.timestamp >= group[5]:
-            group[5], group[6] = p.timestamp, value
-    for (series_id, minute), (count, total, low, high, counts, last_at, last) in groups.items():
-        keys = sorted(counts)
-        yield (series_id, minute, count, total, low, high, keys, [counts[k] for k in keys],
-               last_at, last)
-
-
-# The batch's rows in COPY's text format, made in one pass: numbers, times and arrays of numbers
-# only (nothing to escape); a float's repr reads back as the same double. (A row at a time through
-# psycopg's writer was a third of the web process's time on the points path.)
-def _points_copy(points: list[PointItem], series: list[int]) -> bytes:
-    return "".join(f"{series_id}\t{p.timestamp.isoformat()}\t{p.value!r}\n"
-                   for p, series_id in zip(points, series, strict=True)).encode()
-
-
-def _deltas_copy(rows) -> bytes:
-    return "".join(
-        f"{series_id}\t{minute.isoformat()}\t{count}\t{total!r}\t{low!r}\t{high!r}\t"
-        f"{{{','.join(map(str, keys))}}}\t{{{','.join(map(str, counts))}}}\t"
-        f"{last_at.isoformat()}\t{last!r}\n"
-        for series_id, minute, count, total, low, high, keys, counts, last_at, last in rows
-    ).encode()
+    return ids
 
 
 async def record_points(*, key: IngestKey, items: list,
                         received_at: datetime | None = None) -> Result:
+    """JSON points (dicts) of one request."""
     received_at = received_at or datetime.now(UTC)
-    oldest = received_at - timedelta(days=key.raw_retention_days)
-    parsed = parse_points(items, received_at=received_at, oldest=oldest)
-    valid: list[PointItem] = parsed.items
-    result = Result(accepted=len(valid), stored=0, rejected=parsed.rejected)
-    if not valid:
+    parsed = parse_points(items, received_at=received_at,
+                          oldest=received_at - timedelta(days=key.raw_retention_days))
+    return await _store_points(key, parsed.items, parsed.rejected)
+
+
+async def record_columns(*, key: IngestKey, columns: Columns,
+                         received_at: datetime | None = None) -> Result:
+    """Points a decoder put in columns (names and tags checked; ``Columns.finish`` does the
+    rest); rejected indexes are the decoder's point numbers."""
+    received_at = received_at or datetime.now(UTC)
+    batch, rejected = columns.finish(
+        received_at=received_at, oldest=received_at - timedelta(days=key.raw_retention_days),
+        bad_labels=check_labels(columns))
+    return await _store_points(key, batch, rejected)
+
+
+async def _store_points(key: IngestKey, batch: PointBatch, rejected: list[Rejected]) -> Result:
+    result = Result(accepted=len(batch), stored=0, rejected=rejected)
+    if not len(batch):
         return result
 
     async def write(conn) -> int:
-        ids = await _series_ids_for(conn, key.project_id, valid)
-        series = [ids[(key.project_id, p.name, p.tags_key)] for p in valid]
+        series = await _series_ids_for(conn, key.project_id, batch.labels)
         async with conn.transaction():
             cursor = conn.cursor()
-            async with cursor.copy(
-                'COPY events_metricpoint (series_id, "timestamp", value) FROM STDIN'
-            ) as copy:
-                await copy.write(_points_copy(valid, series))
+            async with cursor.copy('COPY events_metricpoint (series_id, "timestamp", value)'
+                                   " FROM STDIN (FORMAT BINARY)") as copy:
+                await copy.write(batch.points_copy(series))
             async with cursor.copy(
                 "COPY events_metricdelta (series_id, minute, count, sum, min, max, sketch_keys,"
-                " sketch_counts, last_at, last) FROM STDIN"
+                " sketch_counts, last_at, last) FROM STDIN (FORMAT BINARY)"
             ) as copy:
-                await copy.write(_deltas_copy(_point_deltas(valid, series)))
-        return len(valid)
+                await copy.write(batch.deltas_copy(series))
+        return len(batch)
 
-    result.stored = await _store("events_metricpoint", [p.timestamp for p in valid], write)
-    latest: dict[str, float] = {}
-    for p in valid:
-        latest[p.name] = p.value
-    await live.publish(key.project_id, {"type": "live.points", "count": len(valid),
-                                    "latest": dict(list(latest.items())[:LIVE_SAMPLE]),
-                                    "truncated": len(latest) > LIVE_SAMPLE})
+    result.stored = await _store("events_metricpoint", batch.days(), write)
+    latest, truncated = batch.latest(LIVE_SAMPLE)
+    await live.publish(key.project_id, {"type": "live.points", "count": len(batch),
+                                        "latest": latest, "truncated": truncated})
     return result

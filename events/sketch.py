@@ -25,6 +25,8 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 ALPHA = 0.01
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
 _LOG_GAMMA = math.log(GAMMA)
@@ -38,6 +40,17 @@ def key_of(value: float) -> int:
     if value < -MIN_MAGNITUDE:
         return -(OFFSET + math.ceil(math.log(-value) / _LOG_GAMMA))
     return 0
+
+
+def keys_of(values: np.ndarray) -> np.ndarray:
+    """``key_of`` of each value of a float64 array, as int64."""
+    keys = np.zeros(len(values), np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        positive = values > MIN_MAGNITUDE
+        negative = values < -MIN_MAGNITUDE
+        keys[positive] = OFFSET + np.ceil(np.log(values[positive]) / _LOG_GAMMA)
+        keys[negative] = -(OFFSET + np.ceil(np.log(-values[negative]) / _LOG_GAMMA))
+    return keys
 
 
 def value_of(key: int) -> float:

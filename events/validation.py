@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from .names import METRIC_NAME, TAG_KEY
+from .pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns, micros_of
 
 MAX_NAME = 200
 MAX_ID = 200
@@ -60,16 +61,6 @@ class EventItem:
     properties: dict
     page_url: str | None
     referrer: str | None
-
-
-@dataclass(slots=True)
-class PointItem:  # ``tags`` may be shared with other points (see _checked_tags): never changed
-    index: int
-    name: str
-    value: float
-    tags: dict[str, str]
-    tags_key: str
-    timestamp: datetime
 
 
 @dataclass
@@ -282,11 +273,8 @@ def _checked_tags(raw_tags: dict) -> tuple[dict[str, str], str]:
     return checked
 
 
-def parse_point(index: int, item: Any, *, received_at: datetime,
-                oldest: datetime) -> PointItem:
-    if not isinstance(item, dict):
-        raise ItemError("INVALID_ITEM", "A point must be a JSON object.")
-    name = item.get("name")
+def check_name(name: Any) -> str:
+    """A metric name, or ItemError."""
     if type(name) is not str or name not in _valid_names:
         if not isinstance(name, str) or not METRIC_NAME.match(name):
             raise ItemError("INVALID_NAME",
@@ -294,35 +282,83 @@ def parse_point(index: int, item: Any, *, received_at: datetime,
         if len(_valid_names) >= MEMO_SIZE:
             _valid_names.clear()
         _valid_names.add(name)
-    value = item.get("value")
+    return name
+
+
+def check_value(value: Any) -> float:
+    """A point's value as a float, or ItemError."""
+    if type(value) is float and value - value == 0.0:  # finite (inf - inf and nan are nan)
+        return value
     try:
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not math.isfinite(value):
             raise OverflowError
-        value = float(value)
+        return float(value)
     except OverflowError:  # also an integer beyond a double's range
         raise ItemError("INVALID_VALUE", "value: must be a finite number.") from None
-    raw_tags = item.get("tags") or {}
+
+
+def check_tags(raw_tags: Any) -> tuple[dict[str, str], str]:
+    """(tags, tags_key) of a point's ``tags``, or ItemError."""
     if not isinstance(raw_tags, dict):
         raise ItemError("INVALID_TAGS", "tags: must be a JSON object of strings.")
-    tags, key = _checked_tags(raw_tags)
-    if item.get("timestamp") is None:
-        moment = received_at
-    else:
-        moment = parse_time(item["timestamp"])
-        if moment > received_at + FUTURE_CLAMP:
-            moment = received_at
-    if moment < oldest:
-        raise ItemError("TOO_OLD", "timestamp: older than the project's raw retention.")
-    return PointItem(index, name, value, tags, key, moment)
+    return _checked_tags(raw_tags)
+
+
+def check_labels(columns: Columns) -> dict[int, tuple[str, str]]:
+    """Check the labels a decoder added unchecked (``Columns.raw_label``), each once, however
+    many points carry it: checked ones get their tags and tags_key in place; the others are
+    returned, by number, with their rejection's code and message (for ``Columns.finish``)."""
+    bad = {}
+    for code, (name, key, tags) in enumerate(columns.labels):
+        if key is None:
+            try:
+                name = check_name(name)
+                tags, key = check_tags(tags)
+                columns.labels[code] = (name, key, tags)
+            except ItemError as exc:
+                bad[code] = (exc.code, exc.message)
+    return bad
+
+
+def _add_point(columns: Columns, index: int, item: Any) -> None:
+    if not isinstance(item, dict):
+        raise ItemError("INVALID_ITEM", "A point must be a JSON object.")
+    name = check_name(item.get("name"))
+    value = check_value(item.get("value"))
+    tags, key = check_tags(item.get("tags") or {})
+    moment = item.get("timestamp")
+    micros = NO_TIME if moment is None else _micros(moment)
+    columns.add(index, columns.label(name, key, tags), value, micros)
+
+
+def _micros(moment: Any) -> int:
+    """``parse_time`` as epoch µs; an ISO 8601 text that Python reads as it is (nearly every
+    one) goes the short way, with the same result."""
+    if type(moment) is str and len(moment) <= 64:
+        try:
+            parsed = datetime.fromisoformat(moment)
+        except ValueError:
+            pass
+        else:
+            micros = micros_of(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+            if EARLIEST_US <= micros < LATEST_US:
+                return micros
+    return micros_of(parse_time(moment))
 
 
 def parse_points(items: list, *, received_at: datetime, oldest: datetime) -> Parsed:
-    parsed = Parsed()
+    """``items`` (JSON points) as a ``PointBatch`` of the valid ones, and the rejections, in
+    the items' order. A time more than 5 minutes ahead of ``received_at`` becomes
+    ``received_at`` (no time: ``received_at`` too); older than ``oldest`` is TOO_OLD."""
+    columns = Columns()
+    rejected = []
     for index, item in enumerate(items):
         try:
-            parsed.items.append(parse_point(index, item, received_at=received_at,
-                                            oldest=oldest))
+            _add_point(columns, index, item)
         except ItemError as exc:
-            parsed.rejected.append(Rejected(index, exc.code, exc.message))
-    return parsed
+            rejected.append(Rejected(index, exc.code, exc.message))
+    batch, late = columns.finish(received_at=received_at, oldest=oldest)
+    if late:
+        rejected = sorted(rejected + late, key=lambda r: r.index)
+    return Parsed(batch, rejected)

@@ -71,9 +71,9 @@ class InfluxWrite(Endpoint):
         except influx.LineError as exc:
             raise ApiError(str(exc), code="VALIDATION_ERROR",
                            details={"precision": [str(exc)]}) from None
-        intake.check_receiver_batch(parsed.points)
-        result = await intake.ingest_points(key=key, items=parsed.points) if parsed.points \
-            else None
+        intake.check_receiver_batch(parsed.columns)
+        result = await intake.ingest_columns(key=key, columns=parsed.columns) \
+            if len(parsed.columns) else None
         return Outcome(result, rejected=len(parsed.errors),
                        error=parsed.errors[-1][1] if parsed.errors else "",
                        context={"parsed": parsed})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import zlib
+from collections.abc import Sized
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from django.conf import settings
 from analytics_site.errors import ApiError, RateLimited
 
 from .. import selectors, services
+from ..pointbatch import Columns
 from ..validation import ItemError, parse_time
 from . import ratelimit
 
@@ -118,7 +120,7 @@ async def take_rate(key: services.IngestKey, items: int) -> None:
                           details={"limit_per_s": key.rate_limit_per_s})
 
 
-def check_receiver_batch(points: list) -> None:
+def check_receiver_batch(points: Sized) -> None:
     """One request of another format may carry at most RECEIVER_MAX_POINTS points."""
     limit = settings.RECEIVER_MAX_POINTS
     if len(points) > limit:
@@ -130,6 +132,12 @@ async def ingest_points(*, key: services.IngestKey, items: list) -> services.Res
     """Points a receiver decoded from one request (``check_receiver_batch`` first)."""
     await take_rate(key, len(items))
     return await services.record_points(key=key, items=items)
+
+
+async def ingest_columns(*, key: services.IngestKey, columns: Columns) -> services.Result:
+    """Points a receiver decoded into columns (``check_receiver_batch`` first)."""
+    await take_rate(key, len(columns))
+    return await services.record_columns(key=key, columns=columns)
 
 
 async def store_points(*, key: services.IngestKey, items: list) -> services.Result:
