@@ -24,6 +24,7 @@ could not parse before the application could say anything; Django parses forms i
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -177,9 +178,31 @@ class LimitedHTTPFactory(HTTPFactory):
         return protocol
 
 
+# Young collections every 10,000 new containers instead of 700: a batch of 1,000 JSON points
+# is some 2,000 dicts and lists, and each collection walked them again while they were parsed.
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (modules, Django's settings, URLconf and apps, the ASGI app)
+    out of the collector's reach and make young collections rarer. Without it every full
+    collection walked the ~330,000 objects of a started web process: parsing a 1,000-point
+    JSON batch took 2.4 ms here with the default collector, 0.7 ms with this."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+class Server(daphne_server.Server):
+    def run(self):
+        freeze_heap()  # the application is imported by now; nothing has been served yet
+        super().run()
+
+
 def main() -> None:
     os.environ.setdefault("DATABASE_POOL", "1")  # see settings: one pool per web process
     daphne_server.HTTPFactory = LimitedHTTPFactory
+    CommandLineInterface.server_class = Server
     CommandLineInterface.entrypoint()
 
 
