@@ -184,8 +184,9 @@ GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def freeze_heap() -> None:
-    """Move everything alive now (modules, Django's settings, URLconf and apps, the ASGI app)
-    out of the collector's reach and make young collections rarer. Without it every full
+    """Move everything alive now (modules, Django's settings and apps, the URLconf the lean
+    router read, the ASGI app; templates load later) out of the collector's reach and make
+    young collections rarer. Without it every full
     collection walked the ~330,000 objects of a started web process: parsing a 1,000-point
     JSON batch took 2.4 ms here with the default collector, 0.7 ms with this."""
     gc.collect()

@@ -109,8 +109,13 @@ class Columns:
         out_of_range = micros >= LATEST_US
         micros[(micros == NO_TIME) | ((micros > received + FUTURE_CLAMP_US) & ~out_of_range)] \
             = received
-        checks = [(np.isin(codes, list(bad_labels)) if bad_labels else np.zeros(n, bool), None),
+        bad_labels = bad_labels or {}
+        bad_names = [code for code, why in bad_labels.items() if why[0] == "INVALID_NAME"]
+        bad_tags = [code for code, why in bad_labels.items() if why[0] != "INVALID_NAME"]
+        # In the order a single point is checked: name, value, tags, time.
+        checks = [(np.isin(codes, bad_names), None),
                   (~np.isfinite(values), ("INVALID_VALUE", "value: must be a finite number.")),
+                  (np.isin(codes, bad_tags), None),
                   (out_of_range, ("INVALID_TIMESTAMP",
                                   "timestamp: out of range (1970 to 2999).")),
                   (micros < micros_of(oldest),
@@ -279,14 +284,16 @@ class PointBatch:
     def latest(self, limit: int) -> tuple[dict[str, float], bool]:
         """The last value of each metric name (names in the order they first came), at most
         ``limit`` of them, and whether there were more."""
-        if not len(self.codes):
-            return {}, False
+        n = len(self.codes)
+        first = np.full(len(self.labels), n, np.int64)
         last = np.full(len(self.labels), -1, np.int64)
-        np.maximum.at(last, self.codes, np.arange(len(self.codes)))
-        position: dict[str, int] = {}
-        for (name, _, _), at in zip(self.labels, last.tolist(), strict=True):
-            if at >= 0 and at > position.get(name, -1):
-                position[name] = at
+        np.minimum.at(first, self.codes, np.arange(n))
+        np.maximum.at(last, self.codes, np.arange(n))
+        position: dict[str, int] = {}  # name: its last point, in the order names first came
+        for code in np.argsort(first, kind="stable").tolist():
+            if last[code] >= 0:
+                name = self.labels[code][0]
+                position[name] = max(position.get(name, -1), int(last[code]))
         values = self.values.tolist()
         latest = {name: values[at] for name, at in list(position.items())[:limit]}
         return latest, len(position) > limit

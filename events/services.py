@@ -399,7 +399,7 @@ async def _series_ids_for(conn, project_id: int, labels: list[tuple[str, str, di
         found = {(name, key): series_id for series_id, name, key in rows}
         for name, key, n in missing:
             ids[n] = found[(name, key)]
-            _series_ids[(project_id, name, key)] = ids[n]
+            _series_ids[(project_id, name, key)] = int(ids[n])
         while len(_series_ids) > _SERIES_CACHE_SIZE:
             _series_ids.popitem(last=False)
     return ids

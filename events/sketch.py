@@ -43,13 +43,17 @@ def key_of(value: float) -> int:
 
 
 def keys_of(values: np.ndarray) -> np.ndarray:
-    """``key_of`` of each value of a float64 array, as int64."""
-    keys = np.zeros(len(values), np.int64)
+    """``key_of`` of each value of a float64 array, as int64 — the same keys: numpy's log may
+    differ from the C library's in the last bit on some CPUs, so the values whose log lies
+    within a hair of a bucket bound are keyed by ``key_of`` itself."""
+    magnitudes = np.abs(values)
+    keyed = magnitudes > MIN_MAGNITUDE
     with np.errstate(invalid="ignore", divide="ignore"):
-        positive = values > MIN_MAGNITUDE
-        negative = values < -MIN_MAGNITUDE
-        keys[positive] = OFFSET + np.ceil(np.log(values[positive]) / _LOG_GAMMA)
-        keys[negative] = -(OFFSET + np.ceil(np.log(-values[negative]) / _LOG_GAMMA))
+        exponents = np.log(np.where(keyed, magnitudes, 1.0)) / _LOG_GAMMA
+    keys = np.where(keyed, OFFSET + np.ceil(exponents), 0).astype(np.int64)
+    keys[values < 0] *= -1
+    for at in np.flatnonzero(keyed & (np.abs(exponents - np.rint(exponents)) < 1e-9)).tolist():
+        keys[at] = key_of(float(values[at]))
     return keys
 
 

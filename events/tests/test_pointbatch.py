@@ -135,3 +135,53 @@ def test_line_protocol_times_are_exact_microseconds_rounded_half_to_even():
         (5, "INVALID_TIMESTAMP"), (6, "INVALID_TIMESTAMP"), (7, "INVALID_VALUE"),
         (8, "INVALID_NAME")]
     assert [label[0] for label in batch.labels] == ["m.v"]
+
+
+def _finished(body: str, precision: str = "ns"):
+    parsed = influx.parse(body, precision)
+    columns = parsed.columns
+    batch, rejected = columns.finish(received_at=datetime(2025, 12, 1, 12, tzinfo=UTC),
+                                     oldest=datetime(1970, 1, 1, tzinfo=UTC),
+                                     bad_labels=check_labels(columns))
+    return parsed, batch, [(parsed.lines[r.index], r.code) for r in rejected]
+
+
+def test_line_protocol_refusals_come_in_the_order_a_point_is_checked():
+    """Name, then value, then tags, then time — as when each point was checked on its own; an
+    integer beyond a double is an INVALID_VALUE, not a server error."""
+    _, batch, rejected = _finished("\n".join([
+        "m,1x=y v=nan 1", "m,1x=y v=1 1", "bad\\ name,1x=y v=inf 1",
+        f"m v={'9' * 400}i 1", f"m v={'9' * 400}u 1", "m v=7 1"]))
+    assert rejected == [(1, "INVALID_VALUE"), (2, "INVALID_TAGS"), (3, "INVALID_NAME"),
+                        (4, "INVALID_VALUE"), (5, "INVALID_VALUE")]
+    assert batch.values.tolist() == [7.0]
+
+
+def test_a_line_with_a_bad_timestamp_says_so_before_its_fields():
+    parsed = influx.parse("m v=abc soon")
+    assert parsed.errors == [(1, "invalid timestamp 'soon'")]
+
+
+def test_seconds_that_are_milliseconds_are_read_as_every_epoch_time_is():
+    """A count of seconds past the year 5138 is taken for milliseconds (parse_time's rule), so a
+    sender whose precision is one step off still lands at the right time."""
+    _, batch, rejected = _finished("m v=1 1764590400000\nm v=2 1764590400", "s")
+    assert rejected == []
+    assert batch.micros.tolist() == [1764590400000000, 1764590400000000]
+    _, batch, _ = _finished("m v=1 1764590400000000000", "us")
+    assert batch.micros.tolist() == [1764590400000000]
+
+
+def test_escaped_lines_of_one_series_share_one_label():
+    parsed, batch, rejected = _finished("\n".join(
+        f'cpu,host=a\\,b v={n},s="x" {n}' for n in range(50)))
+    assert rejected == [] and len(batch) == 50
+    assert batch.labels == [("cpu.v", '{"host":"a,b"}', {"host": "a,b"})]
+    assert parsed.skipped_strings == 50
+
+
+def test_the_live_sample_names_metrics_in_the_order_their_kept_points_came():
+    _, batch, rejected = _finished("a v=nan 1\nb v=1 1\na v=2 1\nb v=3 1")
+    assert rejected == [(1, "INVALID_VALUE")]
+    assert batch.latest(20) == ({"b.v": 3.0, "a.v": 2.0}, False)
+    assert batch.latest(1) == ({"b.v": 3.0}, True)

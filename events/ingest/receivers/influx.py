@@ -10,10 +10,12 @@ A line that does not parse is reported by its number and the rest are kept.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ...pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns
 
+MILLISECONDS_AS_SECONDS_US = 10 ** 11 * 1_000_000  # validation.parse_time's ms rule, in µs
 # Microseconds per step of each precision; 0: nanoseconds (divided, rounded half to even).
 UNITS = {"ns": 0, "n": 0, "us": 1, "u": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000,
          "h": 3_600_000_000}
@@ -96,7 +98,10 @@ def _value(raw: str) -> float | None:
         raise LineError(f"invalid field value {raw[:40]!r}") from None
     if raw.endswith("u") and value < 0:
         raise LineError(f"unsigned field value {raw[:40]!r} is negative")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond a double: refused as INVALID_VALUE, like JSON's
+        return math.inf
 
 
 def _micros(timestamp: str, unit: int) -> int | None:
@@ -109,13 +114,20 @@ def _micros(timestamp: str, unit: int) -> int | None:
         steps = int(timestamp)
     except ValueError:
         raise LineError(f"invalid timestamp {timestamp[:40]!r}") from None
-    if unit:
-        micros = steps * unit
-    else:
-        micros, rest = divmod(steps, 1000)
-        if rest > 500 or (rest == 500 and micros & 1):
-            micros += 1
+    micros = steps * unit if unit else _thousandth(steps)
+    if micros >= MILLISECONDS_AS_SECONDS_US:
+        # As every epoch time the platform reads: a "second" count past the year 5138 is taken
+        # for milliseconds (a sender whose precision says s but who sends ms, or ms for µs).
+        micros = _thousandth(micros)
     return micros if EARLIEST_US <= micros < LATEST_US else LATEST_US
+
+
+def _thousandth(steps: int) -> int:
+    """``steps / 1000`` rounded half to even, exactly."""
+    quotient, rest = divmod(steps, 1000)
+    if rest > 500 or (rest == 500 and quotient & 1):
+        quotient += 1
+    return quotient
 
 
 def _fast_series(key: str) -> tuple[str, dict[str, str]]:
@@ -132,10 +144,10 @@ def _fast_series(key: str) -> tuple[str, dict[str, str]]:
     return measurement, tags
 
 
-def _fast_line(line: str, series: dict) -> tuple[str, str, dict, list, str]:
+def _fast_line(line: str, series: dict, unit: int) -> tuple[str, str, dict, list, int | None]:
     """A line without escapes or quotes (nearly every line): plain splits, with the same results
-    and errors as the scanner below. (series text, measurement, tags, [(field, value)],
-    timestamp text); ``series`` keeps the batch's measurements and tags by their text."""
+    and errors as the scanner below. (series text, measurement, tags, [(field, value)], epoch
+    µs or None); ``series`` keeps the batch's measurements and tags by their text."""
     key, sep, rest = line.partition(" ")
     if not sep or not rest:
         raise LineError("expected fields after the measurement and tags")
@@ -143,16 +155,17 @@ def _fast_line(line: str, series: dict) -> tuple[str, str, dict, list, str]:
     known = series.get(key)
     if known is None:
         known = series[key] = _fast_series(key)
+    micros = _micros(timestamp.strip(), unit)
     fields = []
     for pair in fields_text.split(","):
         name, eq, raw = pair.partition("=")
         if not eq or not name or not raw:
             raise LineError(f"invalid field {pair[:40]!r}")
         fields.append((name, _value(raw)))
-    return key, known[0], known[1], fields, timestamp.strip()
+    return key, known[0], known[1], fields, micros
 
 
-def _escaped_line(line: str) -> tuple[None, str, dict, list, str]:
+def _escaped_line(line: str, unit: int) -> tuple[str, str, dict, list, int | None]:
     key, sep, rest = _split(line, " ")
     if not sep or not rest:
         raise LineError("expected fields after the measurement and tags")
@@ -168,6 +181,7 @@ def _escaped_line(line: str) -> tuple[None, str, dict, list, str]:
         if not eq or not name or not value:
             raise LineError(f"invalid tag {pair[:40]!r}")
         tags[_unescape(name, ",= ")] = _unescape(value, ",= ")
+    micros = _micros(timestamp.strip(), unit)
     fields = []
     more = True
     while more:
@@ -177,7 +191,7 @@ def _escaped_line(line: str) -> tuple[None, str, dict, list, str]:
         if not eq or not name or not raw:
             raise LineError(f"invalid field {pair[:40]!r}")
         fields.append((_unescape(name, ",= "), _value(raw)))
-    return None, measurement, tags, fields, timestamp.strip()
+    return key, measurement, tags, fields, micros
 
 
 def parse(body: str, precision: str = "ns") -> Parsed:
@@ -189,16 +203,15 @@ def parse(body: str, precision: str = "ns") -> Parsed:
     parsed = Parsed()
     columns, lines = parsed.columns, parsed.lines
     series: dict[str, tuple[str, dict]] = {}
-    codes: dict[tuple, int] = {}  # (series text, field) of plain lines: the label's number
+    codes: dict[tuple, int] = {}  # (series text as sent, field): the label's number
     for number, line in enumerate(body.split("\n"), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         try:
             plain = "\\" not in line and '"' not in line
-            key, measurement, tags, fields, timestamp = \
-                _fast_line(line, series) if plain else _escaped_line(line)
-            micros = _micros(timestamp, unit)
+            key, measurement, tags, fields, micros = \
+                _fast_line(line, series, unit) if plain else _escaped_line(line, unit)
         except LineError as exc:
             parsed.errors.append((number, str(exc)))
             continue
@@ -206,11 +219,10 @@ def parse(body: str, precision: str = "ns") -> Parsed:
             if value is None:
                 parsed.skipped_strings += 1
                 continue
-            code = codes.get((key, field_name)) if key is not None else None
+            code = codes.get((key, field_name))
             if code is None:
-                code = columns.raw_label(f"{measurement}.{field_name}", tags)
-                if key is not None:
-                    codes[(key, field_name)] = code
+                code = codes[(key, field_name)] = columns.raw_label(
+                    f"{measurement}.{field_name}", tags)
             columns.add(len(lines), code, value, NO_TIME if micros is None else micros)
             lines.append(number)
     return parsed
