@@ -21,9 +21,11 @@ def _fresh_cache():
     assert getattr(settings, "TEST_SUITE_SETTINGS", False), "run pytest with settings_test"
     cache.clear()
     # Kept per process under the catalogue version, which the flush starts again from 0.
+    from events import selectors
     from events.query import units
 
     units._kept.clear()
+    selectors._kept.clear()
     yield
 
 

@@ -5,7 +5,8 @@ Each token request looked up its token (with the user) and then the caller's mem
 project: two statements, and a pooled connection checked out for them, which were most of what a
 small API read cost besides the engine. Here both answers are kept per process under the *access
 generation*: one number in Redis, read once per token request, and bumped by every write of a
-token, a user, a membership or a project — at once and again when the write commits, so a request
+token, a user, a membership, a project or an ingest key (``events.selectors`` keeps ingest keys
+under it the same way) — at once and again when the write commits, so a request
 that read the old rows in between cannot keep them past the commit. A revoked or expired token, a
 deactivated user, a removed member or a changed role is therefore refused on the next request in
 every process. A write that sends no signal (``queryset.update()``, ``bulk_create``, raw SQL,
@@ -30,7 +31,7 @@ from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from .models import APIToken, Membership, Project
+from .models import APIToken, IngestKey, Membership, Project
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ def bump() -> None:
 
 
 def changed(sender, update_fields=None, **kwargs) -> None:
-    """A token, user, membership or project was written: now, and again once it commits."""
+    """A token, user, membership, project or ingest key was written: now, and again once it
+    commits."""
     if update_fields and set(update_fields) <= UNWATCHED_FIELDS:
         return
     bump()
@@ -160,4 +162,4 @@ def migrated(**kwargs) -> None:
     bump()
 
 
-WATCHED = (APIToken, Membership, Project)
+WATCHED = (APIToken, Membership, Project, IngestKey)  # ingest keys: events.selectors
