@@ -52,7 +52,8 @@ async def ingest_key(raw: str) -> IngestKey | None:
     """The active ingest key with this value, with what the write path needs of its project.
 
     Kept per process under the access generation (one Redis round trip instead of a statement
-    on a pooled connection: a tenth of a small batch's time in the web process) and for at most
+    on a pooled connection, which was 12 % of a web process's samples in py-spy on 1,000-point
+    batches; no change in throughput showed beyond the machine's noise) and for at most
     KEPT_MAX_AGE_S; a rotated or revoked key, or a project's changed retention, bumps the
     generation, so it takes effect on the next request in every process. Without Redis every
     request reads the database. Unknown keys are not kept."""
