@@ -30,9 +30,12 @@ def test_cache_objects_of_different_threads_share_one_redis_pool():
 
 
 def _backends(database: str) -> set[int]:
+    """The web processes' pooled backends (``analytics-web``): not this process's, nor the
+    ingest pools earlier tests of the session left open."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> "
-                       "pg_backend_pid() AND backend_type = 'client backend'", [database])
+                       "pg_backend_pid() AND backend_type = 'client backend' "
+                       "AND application_name = 'analytics-web'", [database])
         return {pid for (pid,) in cursor.fetchall()}
 
 
