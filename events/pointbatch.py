@@ -26,9 +26,11 @@ PG_EPOCH_US = 946_684_800 * 1_000_000  # PostgreSQL's binary times count from 20
 MINUTE_US = 60 * 1_000_000
 DAY_US = 86_400 * 1_000_000
 NO_TIME = -(2 ** 63)  # a point without a time of its own: the receive time, given at finish
-FUTURE_CLAMP_US = 5 * MINUTE_US  # validation.FUTURE_CLAMP
-EARLIEST_US = 0  # 1970-01-01 (validation.EARLIEST)
-LATEST_US = 32_503_680_000 * 1_000_000  # 3000-01-01 (validation.LATEST)
+# A time more than this ahead of the receive time is the receive time (clocks drift).
+FUTURE_CLAMP = timedelta(minutes=5)
+# Times PostgreSQL and the clock-skew arithmetic can take: anything else is a client's bug.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 def micros_of(moment: datetime) -> int:
@@ -38,6 +40,11 @@ def micros_of(moment: datetime) -> int:
 
 def moment_of(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=int(micros))
+
+
+FUTURE_CLAMP_US = FUTURE_CLAMP // ONE_US
+EARLIEST_US = micros_of(EARLIEST)
+LATEST_US = micros_of(LATEST)
 
 
 @dataclass(slots=True)

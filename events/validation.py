@@ -10,13 +10,22 @@ from __future__ import annotations
 import math
 import uuid as uuidlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from .names import METRIC_NAME, TAG_KEY
-from .pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns, micros_of
+from .pointbatch import (
+    EARLIEST,
+    EARLIEST_US,
+    FUTURE_CLAMP,
+    LATEST,
+    LATEST_US,
+    NO_TIME,
+    Columns,
+    micros_of,
+)
 
 MAX_NAME = 200
 MAX_ID = 200
@@ -25,10 +34,6 @@ MAX_PROPERTIES_BYTES = 32 * 1024
 MAX_TAGS = 32
 MAX_TAG_KEY = 100
 MAX_TAG_VALUE = 200
-FUTURE_CLAMP = timedelta(minutes=5)
-# Times PostgreSQL and the clock-skew arithmetic can take: anything else is a client's bug.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 NUL_MESSAGE = "may not contain the NUL character (\\u0000), which PostgreSQL cannot store"
 
 
