@@ -12,6 +12,7 @@ series and minute).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +41,14 @@ def micros_of(moment: datetime) -> int:
 
 def moment_of(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=int(micros))
+
+
+def micros_of_ns(nanos: int) -> int:
+    """Epoch nanoseconds as microseconds, rounded half to even, exactly."""
+    micros, rest = divmod(nanos, 1000)
+    if rest > 500 or (rest == 500 and micros & 1):
+        micros += 1
+    return micros
 
 
 FUTURE_CLAMP_US = FUTURE_CLAMP // ONE_US
@@ -97,6 +106,22 @@ class Columns:
         self.values.append(value)
         self.micros.append(micros)
 
+    def name_at(self, index: int) -> str:
+        """The metric name of the point added with ``index`` (indexes added in order)."""
+        return self.labels[self.codes[bisect.bisect_left(self.index, index)]][0]
+
+    def as_dicts(self) -> list[dict]:
+        """The points as dicts (name, value, tags and, when it had one, the timestamp in epoch
+        seconds): to look at, not on the write path."""
+        points = []
+        for code, value, micros in zip(self.codes, self.values, self.micros, strict=True):
+            name, _, tags = self.labels[code]
+            point = {"name": name, "value": value, "tags": tags}
+            if micros != NO_TIME:
+                point["timestamp"] = micros / 1e6
+            points.append(point)
+        return points
+
     def finish(self, *, received_at: datetime, oldest: datetime,
                bad_labels: dict[int, tuple[str, str]] | None = None
                ) -> tuple[PointBatch, list]:
@@ -140,12 +165,14 @@ class Columns:
             rejected.sort(key=lambda r: r.index)
             keep = ~bad
             micros, values, index, codes = micros[keep], values[keep], index[keep], codes[keep]
-            used = np.unique(codes)  # the labels of points kept: only those become series
-            if len(used) < len(labels):
-                labels = [labels[code] for code in used.tolist()]
-                renumbered = np.zeros(len(self.labels), np.int64)
-                renumbered[used] = np.arange(len(used))
-                codes = renumbered[codes]
+        # Only the labels of points kept become series (a decoder may have added a label no
+        # point kept: a running total that only set its baseline).
+        used = np.unique(codes)
+        if len(used) < len(labels):
+            labels = [labels[code] for code in used.tolist()]
+            renumbered = np.zeros(len(self.labels), np.int64)
+            renumbered[used] = np.arange(len(used))
+            codes = renumbered[codes]
         return PointBatch(labels, codes, values, micros, index), rejected
 
 

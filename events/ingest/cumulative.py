@@ -8,6 +8,7 @@ unless ``fresh`` says the process just started (then everything it counted is ne
 from __future__ import annotations
 
 import logging
+import math
 from typing import Protocol
 
 import orjson
@@ -18,15 +19,16 @@ logger = logging.getLogger(__name__)
 STATE_TTL_S = 86400
 
 
-class Totals(Protocol):
-    """A decoded report holding running totals (OTLP's ``Decoded``, Prometheus' ``Collected``)."""
+class Totals[Settled](Protocol):
+    """A decoded report holding running totals (OTLP's ``Decoded``, Prometheus' ``Collected``
+    and ``RemoteWrite``); settled, it gives what is stored (points as dicts, or ``Columns``)."""
 
     def entries(self) -> list[tuple[str, int, list[float], bool]]: ...
 
-    def settle(self, increases: list[list[float] | None]) -> list[dict]: ...
+    def settle(self, increases: list[list[float] | None]) -> Settled: ...
 
 
-async def settle(report: Totals, project_id: int) -> list[dict]:
+async def settle[Settled](report: Totals[Settled], project_id: int) -> Settled:
     """The report's points, its running totals turned into the increases since the previous
     report of each series."""
     return report.settle(await increases(redis_client(), project_id, report.entries()))
@@ -47,9 +49,14 @@ async def increases(redis, project_id: int, entries: list[tuple[str, int, list[f
         return [None] * len(keys)
     results, updates = [], {}
     for (_, start, values, fresh), key, old in zip(entries, keys, previous, strict=True):
+        if not all(math.isfinite(v) for v in values):  # no increase, and the total kept
+            results.append(None)
+            continue
         # A series may report several times in one batch: each against the one before.
         state = orjson.loads(updates[key]) if key in updates else \
             (orjson.loads(old) if old else None)
+        if state and None in state["values"]:  # a NaN kept by older code (JSON null)
+            state = None
         if state and state["start"] == start and len(state["values"]) == len(values) \
                 and all(v >= p for v, p in zip(values, state["values"], strict=True)):
             results.append([v - p for v, p in zip(values, state["values"], strict=True)])

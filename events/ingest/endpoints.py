@@ -199,25 +199,23 @@ class OtlpMetrics(Endpoint):
             decoded = otlp.flatten(otlp.decode(call.body(), content_type))
         except otlp.OtlpError as exc:
             raise ApiError(str(exc), code="INVALID_BODY") from None
-        points = await cumulative.settle(decoded, key.project_id)
-        intake.check_receiver_batch(points)
-        result = await intake.ingest_points(key=key, items=points) if points else None
+        columns = await cumulative.settle(decoded, key.project_id)
+        intake.check_receiver_batch(columns)
+        result = await intake.ingest_columns(key=key, columns=columns) if len(columns) else None
         await catalog.describe(project_id=key.project_id, source="otlp",
                                definitions=decoded.definitions)
         return Outcome(result, rejected=decoded.rejected,
                        error=decoded.errors[-1] if decoded.errors else "",
-                       context={"decoded": decoded, "points": points,
-                                "json": "json" in content_type})
+                       context={"decoded": decoded, "json": "json" in content_type})
 
     def answer(self, call: Call, outcome: Outcome) -> HttpResponse:
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
             ExportMetricsServiceResponse,
         )
 
-        decoded, points, result = (outcome.context["decoded"], outcome.context["points"],
-                                   outcome.result)
+        decoded, result = outcome.context["decoded"], outcome.result
         problems = list(decoded.errors)
-        problems += [f"{points[r.index]['name']}: {r.message}" for r in
+        problems += [f"{decoded.columns.name_at(r.index)}: {r.message}" for r in
                      (result.rejected if result else [])]
         rejected = decoded.rejected + (len(result.rejected) if result else 0)
         answer = ExportMetricsServiceResponse()
@@ -249,17 +247,17 @@ class PrometheusRemoteWrite(Endpoint):
                 prometheus.decode_remote_write(call.body()))
         except prometheus.PrometheusError as exc:
             raise ApiError(str(exc), code="INVALID_BODY") from None
-        points = await cumulative.settle(collected, key.project_id)
-        intake.check_receiver_batch(points)
-        result = await intake.ingest_points(key=key, items=points) if points else None
-        return Outcome(result, context={"points": points})
+        columns = await cumulative.settle(collected, key.project_id)
+        intake.check_receiver_batch(columns)
+        result = await intake.ingest_columns(key=key, columns=columns) if len(columns) else None
+        return Outcome(result, context={"columns": columns})
 
     def answer(self, call: Call, outcome: Outcome) -> HttpResponse:
-        result, points = outcome.result, outcome.context["points"]
+        result, columns = outcome.result, outcome.context["columns"]
         if result and result.rejected:
             first = result.rejected[0]
             return self.error(f"{len(result.rejected)} samples rejected, e.g. "
-                              f"{points[first.index]['name']}: {first.message}", "PARTIAL_WRITE",
+                              f"{columns.name_at(first.index)}: {first.message}", "PARTIAL_WRITE",
                               400, {"accepted": result.accepted,
                                     "rejected": [r.as_dict() for r in result.rejected[:100]]})
         return HttpResponse(status=204)

@@ -203,6 +203,136 @@ def test_influx_write(ingest, key, bad, precision):
         assert MetricSeries.objects.filter(name=f"{name}.value").exists(), response.text
 
 
+# -- OTLP and remote write: well-formed messages with hostile contents --------------------------
+pb_text = st.text(max_size=40) | st.sampled_from(TRICKY_TEXT)
+pb_times = st.integers(min_value=0, max_value=2**64 - 1) | st.sampled_from(
+    [0, 1, 10**18, 2**63, 2**64 - 1, 32503680000 * 10**6])
+pb_values = st.floats() | st.sampled_from([0.0, -0.0, float("nan"), float("inf"), 1e308])
+otlp_attributes = st.lists(st.tuples(pb_text, st.one_of(
+    st.builds(lambda v: ("string_value", v), pb_text),
+    st.builds(lambda v: ("int_value", v), st.integers(min_value=-2**63, max_value=2**63 - 1)),
+    st.builds(lambda v: ("double_value", v), pb_values),
+    st.builds(lambda v: ("bool_value", v), st.booleans()))), max_size=4)
+otlp_metrics = st.lists(st.fixed_dictionaries({
+    "name": pb_text | st.sampled_from(["cpu", "a" * 201, "9x", "ok.metric"]),
+    "kind": st.sampled_from(["gauge", "sum", "counter", "histogram", "exp_histogram",
+                             "summary"]),
+    "delta": st.booleans(),
+    "points": st.lists(st.fixed_dictionaries({
+        "value": pb_values, "int": st.none() | st.integers(min_value=-2**63,
+                                                             max_value=2**63 - 1),
+        "time": pb_times, "start": pb_times, "attributes": otlp_attributes,
+        "counts": st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=4),
+        "bounds": st.lists(pb_values, max_size=3), "scale": st.integers(-10, 20),
+        "offset": st.integers(-2**31, 2**31 - 1)}), max_size=3)}), max_size=3)
+
+
+def _otlp_request(resource: list, metrics: list[dict], good_name: str) -> bytes:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    def attributes(target, pairs):
+        for key, (kind, value) in pairs:
+            attribute = target.add(key=key)
+            setattr(attribute.value, kind, value)
+
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    attributes(resource_metrics.resource.attributes, resource)
+    scope = resource_metrics.scope_metrics.add()
+    for spec in metrics:
+        metric = scope.metrics.add(name=spec["name"])
+        temporality = 1 if spec["delta"] else 2
+        for p in spec["points"]:
+            if spec["kind"] in ("gauge", "sum", "counter"):
+                data = metric.gauge if spec["kind"] == "gauge" else metric.sum
+                if spec["kind"] != "gauge":
+                    data.is_monotonic = spec["kind"] == "counter"
+                    data.aggregation_temporality = temporality
+                dp = data.data_points.add(time_unix_nano=p["time"],
+                                          start_time_unix_nano=p["start"])
+                if p["int"] is None:
+                    dp.as_double = p["value"]
+                else:
+                    dp.as_int = p["int"]
+            elif spec["kind"] == "histogram":
+                metric.histogram.aggregation_temporality = temporality
+                dp = metric.histogram.data_points.add(
+                    time_unix_nano=p["time"], start_time_unix_nano=p["start"],
+                    count=sum(p["counts"]) % 2**64, sum=p["value"],
+                    bucket_counts=p["counts"], explicit_bounds=p["bounds"])
+            elif spec["kind"] == "exp_histogram":
+                metric.exponential_histogram.aggregation_temporality = temporality
+                dp = metric.exponential_histogram.data_points.add(
+                    time_unix_nano=p["time"], start_time_unix_nano=p["start"], scale=p["scale"],
+                    zero_count=p["counts"][0] if p["counts"] else 0)
+                dp.positive.offset = p["offset"]
+                dp.positive.bucket_counts.extend(p["counts"])
+            else:
+                dp = metric.summary.data_points.add(
+                    time_unix_nano=p["time"], start_time_unix_nano=p["start"],
+                    count=p["counts"][0] if p["counts"] else 0, sum=p["value"])
+                for bound in p["bounds"]:
+                    dp.quantile_values.add(quantile=bound, value=p["value"])
+            attributes(dp.attributes, p["attributes"])
+    # the good point in a resource of its own (the hostile resource's tags would be its too)
+    good = request.resource_metrics.add().scope_metrics.add().metrics.add(name=good_name)
+    good.gauge.data_points.add(as_double=1.5)
+    return request.SerializeToString()
+
+
+@RUN
+@given(resource=otlp_attributes, metrics=otlp_metrics)
+def test_otlp_messages(ingest, key, resource, metrics):
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceResponse,
+    )
+
+    _, name = _good_point()
+    response = ingest.post("/v1/metrics", content=_otlp_request(resource, metrics, name),
+                           headers={"X-API-Key": key, "Content-Type": "application/x-protobuf"})
+    _check(response, (resource, metrics))
+    assert response.status_code == 200, response.text
+    answer = ExportMetricsServiceResponse.FromString(response.content)
+    assert name not in answer.partial_success.error_message
+    assert MetricSeries.objects.filter(name=name).exists(), answer
+
+
+remote_series = st.lists(st.tuples(
+    st.lists(st.tuples(pb_text | st.sampled_from(["__name__", "le", "quantile"]),
+                       pb_text | st.sampled_from(["+Inf", "0.5", "x_total", "h_bucket"])),
+             max_size=4),
+    st.lists(st.tuples(pb_values, st.integers(min_value=-2**63, max_value=2**63 - 1)
+                       | st.sampled_from([0, 1, 2**62])), max_size=3)), max_size=4)
+
+
+@RUN
+@given(series=remote_series)
+def test_remote_write_messages(ingest, key, series):
+    import cramjam
+
+    from events.ingest.receivers import prometheus
+
+    _, name = _good_point()
+    name = name.replace(".", "_")
+    request = prometheus.WriteRequest()
+    for labels, samples in [*series, ([("__name__", name)], [(1.5, 0)])]:
+        ts = request.timeseries.add()
+        for label, value in labels:
+            ts.labels.add(name=label, value=value)
+        for value, at in samples:
+            ts.samples.add(value=value, timestamp=at)
+    body = bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+    response = ingest.post("/api/v1/prom/write", content=body,
+                           headers={"Authorization": f"Bearer {key}"})
+    _check(response, series)
+    assert response.status_code in (204, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["code"] == "PARTIAL_WRITE", response.text
+    assert MetricSeries.objects.filter(name=name).exists(), response.text
+
+
 raw_paths = ["/api/v1/events/batch", "/api/v1/metrics", "/batch/", "/capture/", "/e/",
              "/i/v0/e/", "/v1/batch", "/v1/track", "/v1/identify", "/api/event", "/write",
              "/api/v2/write", "/v1/metrics", "/api/v1/prom/write"]

@@ -3,6 +3,8 @@ with its OTLP HTTP exporter: counters (cumulative, turned into increases), up-do
 gauges as values, explicit and exponential histograms as count / sum / min / max and estimated
 percentiles, resource attributes as tags; JSON bodies too; bad bodies and keys refused."""
 
+import time
+
 import pytest
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -138,3 +140,47 @@ def test_delta_temporality_is_stored_as_sent(ingest_server, project):
     assert recent.total(project, "sum:jobs.done{}") == 7
     assert recent.total(project, "sum:jobs.seconds.count{}") == 2
     assert recent.total(project, "sum:jobs.seconds.sum{}") == 6.0
+
+
+def test_protobuf_points_exactly(ingest, project):
+    """Times in exact microseconds (nanoseconds rounded half to even), a point's attribute over
+    the resource's of the same key, keys outside the tag alphabet mended, a bad name refused
+    alone and named, and no series for a cumulative counter's first report (its baseline)."""
+    from datetime import UTC, datetime, timedelta
+
+    from events.models import MetricPoint
+
+    second = int(time.time()) - 60
+    request = ExportMetricsServiceRequest()
+    resource = request.resource_metrics.add()
+    resource.resource.attributes.add(key="host").value.string_value = "from-resource"
+    resource.resource.attributes.add(key="service.name").value.string_value = "shop"
+    metrics = resource.scope_metrics.add().metrics
+    gauge = metrics.add(name="queue.depth").gauge
+    for nanos, value, queue in ((second * 10**9 + 1_500, 1.0, "a"),
+                                (second * 10**9 + 2_500, 2.0, "b"),
+                                (second * 10**9 + 2_501, 3.0, "c")):
+        point = gauge.data_points.add(time_unix_nano=nanos, as_int=int(value))
+        point.attributes.add(key="host").value.string_value = "web-1"
+        point.attributes.add(key="queue name").value.string_value = queue
+    counter = metrics.add(name="jobs.done").sum
+    counter.is_monotonic, counter.aggregation_temporality = True, 2  # cumulative
+    counter.data_points.add(time_unix_nano=second * 10**9, as_int=7)
+    metrics.add(name="9bad").gauge.data_points.add(as_double=1.0)
+    response = ingest.post("/v1/metrics", content=request.SerializeToString(), headers={
+        "Content-Type": "application/x-protobuf", "X-API-Key": _key(project)})
+    assert response.status_code == 200
+    answer = ExportMetricsServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_data_points == 1
+    assert answer.partial_success.error_message.startswith("9bad: name:")
+    at = datetime.fromtimestamp(second, UTC)
+    stored = sorted((s.tags["queue_name"], p["timestamp"], p["value"], s.tags["host"],
+                     s.tags["service.name"])
+                    for s in MetricSeries.objects.filter(project=project, name="queue.depth")
+                    for p in MetricPoint.objects.filter(series_id=s.id).values("timestamp",
+                                                                               "value"))
+    us = timedelta(microseconds=1)
+    assert stored == [("a", at + 2 * us, 1.0, "web-1", "shop"),
+                      ("b", at + 2 * us, 2.0, "web-1", "shop"),
+                      ("c", at + 3 * us, 3.0, "web-1", "shop")]
+    assert not MetricSeries.objects.filter(project=project, name="jobs.done").exists()

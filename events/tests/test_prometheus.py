@@ -19,7 +19,7 @@ from prometheus_client import (
 
 from events.ingest import scrape
 from events.ingest.receivers import prometheus
-from events.models import MetricSeries, ScrapeTarget
+from events.models import MetricPoint, MetricSeries, ScrapeTarget
 from events.tests import recent
 from projects.models import IngestKey
 from tests.server_fixtures import _free_port
@@ -114,3 +114,42 @@ def test_remote_write(ingest, project):
                        headers={"Authorization": f"Bearer {key}"})
     assert junk.status_code == 400 and junk.json()["code"] == "INVALID_BODY"
     assert ingest.post("/api/v1/prom/write", content=body).status_code == 401
+
+
+def _points(project, name: str) -> list[tuple[dict, datetime, float]]:
+    return sorted((series.tags, point["timestamp"], point["value"])
+                  for series in MetricSeries.objects.filter(project=project, name=name)
+                  for point in MetricPoint.objects.filter(series_id=series.id)
+                  .values("timestamp", "value"))
+
+
+def test_remote_write_samples_exactly(ingest, project):
+    """Times to the millisecond, stale markers (NaN) skipped, a histogram's buckets as
+    percentiles, a bad name refused alone and named, and no series for a running total that
+    only set its baseline."""
+    key = IngestKey.objects.get(project=project).key
+    now_ms = int(time.time() * 1000)
+    at = datetime.fromtimestamp(now_ms // 1000, UTC) + timedelta(milliseconds=now_ms % 1000)
+    buckets = [("0.1", 0), ("0.5", 10), ("1", 20), ("+Inf", 20)]
+
+    def post(step: int, extra=()):
+        return ingest.post("/api/v1/prom/write", headers={"Authorization": f"Bearer {key}"},
+                           content=_write_request([
+            ({"__name__": "queue_depth", "queue": "a"}, [(3.0, now_ms), (float("nan"), now_ms)]),
+            *(({"__name__": "rt_seconds_bucket", "le": le}, [(count * step, now_ms + step)])
+              for le, count in buckets),
+            ({"__name__": "jobs_total"}, [(5.0 * step, now_ms + step)]), *extra]))
+
+    assert post(1).status_code == 204
+    assert _points(project, "queue_depth") == [({"queue": "a"}, at, 3.0)]
+    assert not MetricSeries.objects.filter(project=project, name="jobs_total").exists()
+    refused = post(2, [({"__name__": "9bad", "x": "y"}, [(1.0, now_ms)])])
+    assert refused.status_code == 400
+    answer = refused.json()
+    assert answer["code"] == "PARTIAL_WRITE" and answer["details"]["accepted"] > 0
+    assert answer["error"].startswith("1 samples rejected, e.g. 9bad: name:")
+    # the second report's increases: 5 jobs; 10 observations up to 0.5 s, 10 more up to 1 s
+    assert _points(project, "jobs_total") == [({}, at + timedelta(milliseconds=2), 5.0)]
+    [(_, _, p50)] = _points(project, "rt_seconds.p50")
+    [(_, _, p90)] = _points(project, "rt_seconds.p90")
+    assert (p50, p90) == (0.5, 0.9)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ...pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns
+from ...pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns, micros_of_ns
 
 MILLISECONDS_AS_SECONDS_US = 10 ** 11 * 1_000_000  # validation.parse_time's ms rule, in µs
 # Microseconds per step of each precision; 0: nanoseconds (divided, rounded half to even).
@@ -37,17 +37,8 @@ class Parsed:
 
     @property
     def points(self) -> list[dict]:
-        """The points as dicts (name, value, tags and, when the line had one, the timestamp in
-        epoch seconds): to look at, not on the write path."""
-        points = []
-        for code, value, micros in zip(self.columns.codes, self.columns.values,
-                                       self.columns.micros, strict=True):
-            name, _, tags = self.columns.labels[code]
-            point = {"name": name, "value": value, "tags": tags}
-            if micros != NO_TIME:
-                point["timestamp"] = micros / 1e6
-            points.append(point)
-        return points
+        """The points as dicts: to look at, not on the write path."""
+        return self.columns.as_dicts()
 
 
 def _split(text: str, separators: str, *, quotes: bool = False) -> tuple[str, str, str]:
@@ -114,20 +105,12 @@ def _micros(timestamp: str, unit: int) -> int | None:
         steps = int(timestamp)
     except ValueError:
         raise LineError(f"invalid timestamp {timestamp[:40]!r}") from None
-    micros = steps * unit if unit else _thousandth(steps)
+    micros = steps * unit if unit else micros_of_ns(steps)
     if micros >= MILLISECONDS_AS_SECONDS_US:
         # As every epoch time the platform reads: a "second" count past the year 5138 is taken
         # for milliseconds (a sender whose precision says s but who sends ms, or ms for µs).
-        micros = _thousandth(micros)
+        micros = micros_of_ns(micros)
     return micros if EARLIEST_US <= micros < LATEST_US else LATEST_US
-
-
-def _thousandth(steps: int) -> int:
-    """``steps / 1000`` rounded half to even, exactly."""
-    quotient, rest = divmod(steps, 1000)
-    if rest > 500 or (rest == 500 and quotient & 1):
-        quotient += 1
-    return quotient
 
 
 def _fast_series(key: str) -> tuple[str, dict[str, str]]:

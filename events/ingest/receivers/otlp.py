@@ -36,6 +36,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from ...pointbatch import NO_TIME, Columns, micros_of_ns
+
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
 QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
@@ -67,19 +69,6 @@ def _value(any_value) -> str | None:
     return None  # arrays, maps and bytes make no tag
 
 
-def tags_of(*attribute_lists) -> dict[str, str]:
-    tags = {}
-    for attributes in attribute_lists:
-        for kv in attributes:
-            value = _value(kv.value)
-            if value:
-                key = TAG_CHARS.sub("_", kv.key)
-                if not key[:1].isalpha() and not key.startswith("_"):
-                    key = f"_{key}"
-                tags[key[:100]] = value[:200]
-    return tags
-
-
 def quantiles_from_buckets(bounds: list[tuple[float, float, float]]) -> dict[float, float]:
     """``bounds``: (lower, upper, count) per bucket in order. Linear inside a bucket."""
     total = sum(c for _, _, c in bounds)
@@ -100,14 +89,34 @@ def quantiles_from_buckets(bounds: list[tuple[float, float, float]]) -> dict[flo
 
 @dataclass
 class Decoded:
-    points: list[dict] = field(default_factory=list)
+    """A request's points as ``Columns`` (numbered in the order they were read), the running
+    totals that become points once their increases are known, and the metadata."""
+
+    columns: Columns = field(default_factory=Columns)
     # cumulative series whose increase needs the previous report: (state key, start ns,
-    # values, point templates) — resolved by ``apply_cumulative``
-    cumulative: list[tuple[str, int, list[float], list[dict]]] = field(default_factory=list)
+    # values, templates: per value a point's (label, µs) or a histogram bucket's
+    # (group, lower, upper)) — resolved by ``settle``
+    cumulative: list[tuple[str, int, list[float], list[tuple]]] = field(default_factory=list)
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
     # what the metadata says of each name: (description, unit, type), for the catalogue
     definitions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # a histogram data point whose quantiles come from its buckets' increases: (name, tags
+    # read, µs) per group number
+    groups: list[tuple[str, tuple, int]] = field(default_factory=list)
+    # label numbers by (name, tags as read): each series of the request checked once
+    codes: dict[tuple[str, tuple], int] = field(default_factory=dict)
+
+    def label(self, name: str, tags: tuple) -> int:
+        """The number of the series ``name`` with ``tags`` ((key, value) pairs as read, later
+        ones winning) in ``columns``."""
+        code = self.codes.get((name, tags))
+        if code is None:
+            code = self.codes[(name, tags)] = self.columns.raw_label(name, dict(tags))
+        return code
+
+    def add(self, code: int, value: float, micros: int) -> None:
+        self.columns.add(len(self.columns), code, value, micros)
 
     def entries(self) -> list[tuple[str, int, list[float], bool]]:
         """The running totals for ``events.ingest.cumulative``: (state key, start, totals,
@@ -116,8 +125,25 @@ class Decoded:
         return [(f"otlp:{key}", start, values, bool(start) and now_ns - start < FRESH_START_NS)
                 for key, start, values, _ in self.cumulative]
 
-    def settle(self, increases: list[list[float] | None]) -> list[dict]:
-        return settle(self, increases)
+    def settle(self, increases: list[list[float] | None]) -> Columns:
+        """The columns, with the points of the running totals' ``increases`` (per
+        ``cumulative`` entry, None when it only set a baseline) and the quantiles estimated
+        from histogram buckets."""
+        buckets: dict[int, list[tuple[float, float, float]]] = {}
+        for (_, _, _, templates), values in zip(self.cumulative, increases, strict=True):
+            if values is None:
+                continue
+            for template, value in zip(templates, values, strict=True):
+                if len(template) == 2:
+                    self.add(template[0], value, template[1])
+                else:
+                    group, lower, upper = template
+                    buckets.setdefault(group, []).append((lower, upper, value))
+        for group, bounds in buckets.items():
+            name, tags, micros = self.groups[group]
+            for q, value in quantiles_from_buckets(bounds).items():
+                self.add(self.label(f"{name}.p{round(q * 100)}", tags), value, micros)
+        return self.columns
 
 
 UCUM_UNITS = {"1": "", "%": "%", "ns": "ns", "us": "us", "ms": "ms", "s": "s", "min": "min",
@@ -159,36 +185,21 @@ def _describe(out: Decoded, metric, kind: str | None) -> None:
             out.definitions[f"{name}.{stat}"] = (text, unit, "distribution")
 
 
-def _point(name: str, value: float, tags: dict, time_ns: int) -> dict:
-    point = {"name": name, "value": value, "tags": tags}
-    if time_ns:
-        point["timestamp"] = time_ns / 1e9
-    return point
-
-
-def _series_key(name: str, tags: dict) -> str:
-    return name + "|" + orjson.dumps(tags, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def _increases(out: Decoded, temporality: int, name: str, tags: dict, dp, values: list[float],
-               templates: list[dict]) -> None:
-    """``values`` are counts (per the templates' order) of one data point."""
-    if temporality == DELTA:
-        for template, value in zip(templates, values, strict=True):
-            out.points.append({**template, "value": value})
-    else:
-        out.cumulative.append((_series_key(name, tags), dp.start_time_unix_nano, values,
-                               templates))
+def _series_key(name: str, tags: tuple) -> str:
+    return name + "|" + orjson.dumps(dict(tags), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _explicit_buckets(dp) -> list[tuple[float, float, float]]:
     bounds = list(dp.explicit_bounds)
+    if dp.bucket_counts and len(dp.bucket_counts) != len(bounds) + 1:
+        raise ValueError(f"{len(dp.bucket_counts)} bucket counts for {len(bounds)} bounds "
+                         "(one more count than bounds)")
     edges = [-math.inf, *bounds, math.inf]
     return [(edges[i], edges[i + 1], float(c)) for i, c in enumerate(dp.bucket_counts)]
 
 
 def _exponential_buckets(dp) -> list[tuple[float, float, float]]:
-    base = 2 ** (2 ** -dp.scale)
+    base = 2.0 ** (2.0 ** -dp.scale)  # floats: a scale or offset out of range overflows
     buckets = []
     for i, count in reversed(list(enumerate(dp.negative.bucket_counts))):
         index = dp.negative.offset + i
@@ -201,15 +212,49 @@ def _exponential_buckets(dp) -> list[tuple[float, float, float]]:
     return buckets
 
 
+class _Reader:
+    """What repeats across the data points of a request, read once: tag keys as the tag
+    alphabet allows them, a data point's time in µs."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, str] = {}
+        self.last_ns, self.last_micros = 0, NO_TIME
+
+    def tags(self, attributes, tags: tuple = ()) -> tuple:
+        """``tags`` followed by the attributes' (key, value) pairs (a value of another kind
+        than text, bool or number makes no tag)."""
+        for kv in attributes:
+            value = kv.value.string_value or _value(kv.value)
+            if value:
+                key = self.keys.get(kv.key)
+                if key is None:
+                    key = self.keys[kv.key] = _tag_key(kv.key)
+                tags += ((key, value[:200]),)
+        return tags
+
+    def micros(self, time_ns: int) -> int:
+        if time_ns != self.last_ns:
+            self.last_ns = time_ns
+            self.last_micros = micros_of_ns(time_ns) if time_ns else NO_TIME
+        return self.last_micros
+
+
+def _tag_key(key: str) -> str:
+    key = TAG_CHARS.sub("_", key)
+    if not key[:1].isalpha() and not key.startswith("_"):
+        key = f"_{key}"
+    return key[:100]
+
+
 def flatten(request: ExportMetricsServiceRequest) -> Decoded:
-    out = Decoded()
+    out, reader = Decoded(), _Reader()
     for resource_metrics in request.resource_metrics:
-        resource_tags = tags_of(resource_metrics.resource.attributes)
+        resource_tags = reader.tags(resource_metrics.resource.attributes)
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
                 kind = metric.WhichOneof("data")
                 try:
-                    _flatten_metric(out, metric, kind, resource_tags)
+                    _flatten_metric(out, reader, metric, kind, resource_tags)
                     _describe(out, metric, kind)
                 except (ValueError, OverflowError) as exc:
                     out.rejected += 1
@@ -217,75 +262,78 @@ def flatten(request: ExportMetricsServiceRequest) -> Decoded:
     return out
 
 
-def _flatten_metric(out: Decoded, metric, kind: str | None, resource_tags: dict) -> None:
+def _increases(out: Decoded, temporality: int, name: str, tags: tuple, start_ns: int,
+               values: list[float], templates: list[tuple]) -> None:
+    """``values`` are counts (per the templates' order) of one data point."""
+    if temporality == DELTA:
+        _settle_now(out, values, templates)
+    else:
+        out.cumulative.append((_series_key(name, tags), start_ns, values, templates))
+
+
+def _settle_now(out: Decoded, values: list[float], templates: list[tuple]) -> None:
+    bounds = []
+    for template, value in zip(templates, values, strict=True):
+        if len(template) == 2:
+            out.add(template[0], value, template[1])
+        else:
+            bounds.append((template[1], template[2], value))
+    if bounds:
+        name, tags, micros = out.groups[templates[-1][0]]
+        for q, value in quantiles_from_buckets(bounds).items():
+            out.add(out.label(f"{name}.p{round(q * 100)}", tags), value, micros)
+
+
+def _flatten_metric(out: Decoded, reader: _Reader, metric, kind: str | None,
+                    resource_tags: tuple) -> None:
     name = metric.name
     if kind in ("gauge", "sum"):
         data = getattr(metric, kind)
+        monotonic = kind == "sum" and data.is_monotonic
         for dp in data.data_points:
-            value = dp.as_double if dp.WhichOneof("value") == "as_double" else float(dp.as_int)
-            tags = {**resource_tags, **tags_of(dp.attributes)}
-            if kind == "sum" and data.is_monotonic:
-                _increases(out, data.aggregation_temporality, name, tags, dp, [value],
-                           [_point(name, 0.0, tags, dp.time_unix_nano)])
+            value = dp.as_double
+            if not value and dp.WhichOneof("value") == "as_int":
+                value = float(dp.as_int)
+            tags = reader.tags(dp.attributes, resource_tags)
+            code = out.label(name, tags)
+            micros = reader.micros(dp.time_unix_nano)
+            if monotonic:
+                _increases(out, data.aggregation_temporality, name, tags,
+                           dp.start_time_unix_nano, [value], [(code, micros)])
             else:
-                out.points.append(_point(name, value, tags, dp.time_unix_nano))
+                out.add(code, value, micros)
     elif kind in ("histogram", "exponential_histogram"):
         data = getattr(metric, kind)
         for dp in data.data_points:
-            tags = {**resource_tags, **tags_of(dp.attributes)}
+            tags = reader.tags(dp.attributes, resource_tags)
             buckets = _explicit_buckets(dp) if kind == "histogram" else _exponential_buckets(dp)
-            at = dp.time_unix_nano
+            micros = reader.micros(dp.time_unix_nano)
             for extreme in ("min", "max"):
                 if dp.HasField(extreme):
-                    out.points.append(_point(f"{name}.{extreme}", getattr(dp, extreme), tags,
-                                             at))
+                    out.add(out.label(f"{name}.{extreme}", tags), getattr(dp, extreme), micros)
             # count, sum, then one template per bucket (its quantiles come from the buckets'
-            # increases in ``settle``)
-            templates = [_point(f"{name}.count", 0.0, tags, at),
-                         _point(f"{name}.sum", 0.0, tags, at),
-                         *({"histogram": True, "name": name, "tags": tags, "at": at,
-                            "bounds": (lower, upper)} for lower, upper, _ in buckets)]
+            # increases)
+            group = len(out.groups)
+            out.groups.append((name, tags, micros))
+            templates = [(out.label(f"{name}.count", tags), micros),
+                         (out.label(f"{name}.sum", tags), micros),
+                         *((group, lower, upper) for lower, upper, _ in buckets)]
             values = [float(dp.count), dp.sum if dp.HasField("sum") else 0.0,
                       *(count for _, _, count in buckets)]
-            _increases(out, data.aggregation_temporality, name, tags, dp, values, templates)
+            _increases(out, data.aggregation_temporality, name, tags, dp.start_time_unix_nano,
+                       values, templates)
     elif kind == "summary":
         for dp in metric.summary.data_points:
-            tags = {**resource_tags, **tags_of(dp.attributes)}
-            at = dp.time_unix_nano
+            tags = reader.tags(dp.attributes, resource_tags)
+            micros = reader.micros(dp.time_unix_nano)
             for quantile in dp.quantile_values:
                 label = f"p{round(quantile.quantile * 100):d}" if quantile.quantile < 1 \
                     else "max"
-                out.points.append(_point(f"{name}.{label}", quantile.value, tags, at))
+                out.add(out.label(f"{name}.{label}", tags), quantile.value, micros)
             # Summaries are cumulative by definition.
-            _increases(out, CUMULATIVE, name, tags, dp, [float(dp.count), dp.sum],
-                       [_point(f"{name}.count", 0.0, tags, at),
-                        _point(f"{name}.sum", 0.0, tags, at)])
+            _increases(out, CUMULATIVE, name, tags, dp.start_time_unix_nano,
+                       [float(dp.count), dp.sum],
+                       [(out.label(f"{name}.count", tags), micros),
+                        (out.label(f"{name}.sum", tags), micros)])
     elif kind is not None:
         raise ValueError(f"unsupported metric kind {kind}")
-
-
-def settle(out: Decoded, increases: list[list[float] | None]) -> list[dict]:
-    """Points from the decoded delta parts: ``increases`` (per ``out.cumulative`` entry, None
-    when it only set a baseline) joined with the delta templates already in ``out.points``."""
-    points = [p for p in out.points if "histogram" not in p]
-    pending = [(p, None) for p in out.points if "histogram" in p]
-    for (_, _, _, templates), values in zip(out.cumulative, increases, strict=True):
-        if values is None:
-            continue
-        for template, value in zip(templates, values, strict=True):
-            if "histogram" in template:
-                pending.append((template, value))
-            else:
-                points.append({**template, "value": value})
-    # Histogram buckets of one data point → estimated quantiles.
-    groups: dict[tuple, list] = {}
-    for template, value in pending:
-        count = template.get("value", 0.0) if value is None else value
-        key = (template["name"], orjson.dumps(template["tags"], option=orjson.OPT_SORT_KEYS),
-               template["at"])
-        groups.setdefault(key, []).append((*template["bounds"], count))
-    for (name, raw_tags, at), buckets in groups.items():
-        tags = orjson.loads(raw_tags)
-        for q, value in quantiles_from_buckets(buckets).items():
-            points.append(_point(f"{name}.p{round(q * 100)}", value, tags, at))
-    return points

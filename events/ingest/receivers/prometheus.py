@@ -23,6 +23,7 @@ import orjson
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from prometheus_client.parser import text_string_to_metric_families
 
+from ...pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns
 from .otlp import QUANTILES, quantiles_from_buckets
 
 CUMULATIVE_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
@@ -139,12 +140,7 @@ class Collected:
                 point["timestamp"] = timestamp
             points.append(point)
         for (base, raw_tags, timestamp), cumulative in buckets.items():
-            cumulative.sort()
-            per_bucket, lower, seen = [], 0.0, 0.0
-            for upper, count in cumulative:
-                per_bucket.append((lower, upper, max(0.0, count - seen)))
-                lower, seen = upper, count
-            for q, value in quantiles_from_buckets(per_bucket).items():
+            for q, value in _bucket_quantiles(cumulative).items():
                 point = {"name": f"{base}.p{round(q * 100)}", "value": value,
                          "tags": orjson.loads(raw_tags)}
                 if timestamp is not None:
@@ -204,12 +200,89 @@ def collect_exposition(text: str, extra_tags: dict) -> Collected:
     return out
 
 
-def collect_remote_write(request) -> Collected:
-    out = Collected()
+class RemoteWrite:
+    """A remote-write request's samples as ``Columns`` (numbered in the order they were read),
+    and its running totals waiting for their increases. Each series is read once: its labels,
+    whether it is a running total, and for a histogram bucket its family and bound."""
+
+    def __init__(self):
+        self.columns = Columns()
+        self.codes: dict[tuple, int] = {}  # label numbers by the labels as sent
+        # per label number: (state key, bucket: (base name, other labels, bound) or None),
+        # or None for a series stored as it is
+        self.totalled: list[tuple[str, tuple | None] | None] = []
+        self.totals: list[tuple[int, float, int]] = []  # label number, total, µs
+        self.samples = 0
+
+    def label(self, labels: tuple) -> int:
+        """The number of the series with these (name, value) label pairs."""
+        code = self.codes.get(labels)
+        if code is None:
+            tags = dict(labels)
+            name = tags.pop("__name__", "")
+            code = self.codes[labels] = self.columns.raw_label(name, tags)
+            self.totalled.append(_totalled(name, tags) if _is_cumulative(name) else None)
+        return code
+
+    def entries(self) -> list[tuple[str, int, list[float], bool]]:
+        return [(self.totalled[code][0], 0, [value], False) for code, value, _ in self.totals]
+
+    def settle(self, increases: list[list[float] | None]) -> Columns:
+        """The columns, with the running totals' increases and bucket quantiles."""
+        buckets: dict[tuple, list] = {}
+        for (code, _, micros), increase in zip(self.totals, increases, strict=True):
+            if increase is None:
+                continue
+            bucket = self.totalled[code][1]
+            if bucket is None:
+                self.columns.add(len(self.columns), code, increase[0], micros)
+            else:
+                base, rest, bound = bucket
+                buckets.setdefault((base, rest, micros), []).append((bound, increase[0]))
+        for (base, rest, micros), cumulative in buckets.items():
+            for q, value in _bucket_quantiles(cumulative).items():
+                code = self.label((("__name__", f"{base}.p{round(q * 100)}"), *rest))
+                self.columns.add(len(self.columns), code, value, micros)
+        return self.columns
+
+
+def _totalled(name: str, tags: dict) -> tuple[str, tuple | None]:
+    bucket = None
+    if name.endswith("_bucket") and "le" in tags:
+        try:
+            bound = float(tags["le"])
+        except ValueError:  # not a bound: stored as the running total it is
+            bound = None
+        if bound is not None:
+            bucket = (name[:-7], tuple((k, v) for k, v in tags.items() if k != "le"), bound)
+    return f"prom:{series_key(name, tags)}", bucket
+
+
+def _bucket_quantiles(cumulative: list[tuple[float, float]]) -> dict[float, float]:
+    """Quantiles from the increases of a histogram's cumulative buckets ((bound, count))."""
+    cumulative.sort()
+    per_bucket, lower, seen = [], 0.0, 0.0
+    for upper, count in cumulative:
+        per_bucket.append((lower, upper, max(0.0, count - seen)))
+        lower, seen = upper, count
+    return quantiles_from_buckets(per_bucket)
+
+
+def collect_remote_write(request) -> RemoteWrite:
+    out = RemoteWrite()
     for series in request.timeseries:
-        labels = {label.name: label.value for label in series.labels}
-        name = labels.pop("__name__", "")
+        code = out.label(tuple((label.name, label.value) for label in series.labels))
+        totalled = out.totalled[code] is not None
         for sample in series.samples:
-            out.add(name, labels, sample.value, sample.timestamp / 1000 if sample.timestamp
-                    else None, _is_cumulative(name))
+            out.samples += 1
+            value = sample.value
+            if value - value != 0.0:  # NaN (Prometheus' stale marker) or ±inf: no point
+                continue
+            micros = sample.timestamp * 1000 if sample.timestamp else NO_TIME
+            if micros != NO_TIME and not EARLIEST_US <= micros < LATEST_US:
+                micros = LATEST_US  # refused as out of range (and kept within int64)
+            if totalled:
+                out.totals.append((code, value, micros))
+            else:
+                out.columns.add(len(out.columns), code, value, micros)
     return out
