@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from django.db import connection, transaction
+import psycopg
+from django.db import IntegrityError, connection, transaction
 from psycopg import sql
 
 from . import freshness, live, partitions
@@ -498,16 +499,27 @@ def fold(*, max_seconds: float = 10.0) -> FoldReport:
     """
     report = FoldReport()
     deadline = time.monotonic() + max_seconds
-    _ensure_minute_partitions()
+    ensured = False
     while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_ID])
-            if not cursor.fetchone()[0]:
-                report.skipped = True
-                return report
-            (metric_deltas, minutes, hours, names, event_deltas, event_buckets, event_projects,
-             session_deltas, sessions, dim_deltas, dim_projects,
-             person_deltas) = _fold_slice(cursor)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_ID])
+                if not cursor.fetchone()[0]:
+                    report.skipped = True
+                    return report
+                (metric_deltas, minutes, hours, names, event_deltas, event_buckets,
+                 event_projects, session_deltas, sessions, dim_deltas, dim_projects,
+                 person_deltas) = _fold_slice(cursor)
+        except IntegrityError as exc:
+            # The write path makes the minute partitions of the days it stores; a delta of a
+            # day without one (written before it did, or whose partition retention dropped) is
+            # found here: make them all from the pending days (a scan of the deltas) and try
+            # again, once.
+            if ensured or not isinstance(exc.__cause__, psycopg.errors.CheckViolation):
+                raise
+            _ensure_minute_partitions()
+            ensured = True
+            continue
         report.metric_deltas += metric_deltas
         report.minute_buckets += minutes
         report.hour_buckets += hours

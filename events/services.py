@@ -84,15 +84,18 @@ async def note_key_used(key_id: int) -> None:
         pass
 
 
-async def _store(table: str, days: set[date], write) -> int:
-    """Run ``write(conn)`` on a pooled connection once the day partitions of ``days`` exist.
+async def _store(tables: tuple[str, ...], days: set[date], write) -> int:
+    """Run ``write(conn)`` on a pooled connection once the day partitions of ``tables`` for
+    ``days`` exist.
 
     The known-partition cache can be stale if retention dropped one meanwhile: then forget it and
     try once more. Storage that cannot be reached becomes a 503 with Retry-After."""
     try:
         async with (await db.pool()).connection() as conn:
             for attempt in (1, 2):
-                await partitions.ensure_partitions_async(conn, table, days, _known_partitions)
+                for table in tables:
+                    await partitions.ensure_partitions_async(conn, table, days,
+                                                             _known_partitions)
                 try:
                     return await write(conn)
                 except psycopg.errors.CheckViolation:  # "no partition of relation found for row"
@@ -303,7 +306,7 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
             return (await cursor.fetchone())[0]
 
     days = {item.timestamp.astimezone(UTC).date() for item in valid}
-    result.stored = await _store("events_event", days, write)
+    result.stored = await _store(("events_event",), days, write)
     await live.publish(key.project_id, {
         "type": "live.events",
         "count": len(valid),
@@ -444,7 +447,9 @@ async def _store_points(key: IngestKey, batch: PointBatch, rejected: list[Reject
                 await copy.write(batch.deltas_copy(series))
         return len(batch)
 
-    result.stored = await _store("events_metricpoint", batch.days(), write)
+    # The minute rollup's partitions too: the fold then finds the days of the deltas ready.
+    result.stored = await _store(("events_metricpoint", "events_metricrollup1m"), batch.days(),
+                                 write)
     latest, truncated = batch.latest(LIVE_SAMPLE)
     await live.publish(key.project_id, {"type": "live.points", "count": len(batch),
                                         "latest": latest, "truncated": truncated})
