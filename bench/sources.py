@@ -12,12 +12,16 @@ project with its rate limit off, then for ``--seconds`` each (loopback only):
   ``bench.hits:1|c`` at ``--statsd-rate`` metrics/s in all (100,000 by default; 0 = as fast as
   they can). Accepted = the stored total of ``bench.hits`` after the last flush; loss = 1 -
   accepted / sent; the figure is accepted per second.
-- **otlp**: two processes with ``opentelemetry-sdk`` and its OTLP HTTP exporter, each exporting
-  a gauge with 2,000 attribute sets (2,000 data points per export) in a loop.
+- **otlp**: two processes post OTLP/HTTP protobuf exports of a gauge with 2,000 attribute sets
+  (2,000 data points each), made by ``opentelemetry-sdk`` and encoded by its exporter's encoder
+  before the clock starts (eight of them, in turn), over four keep-alive connections each: the
+  figure is the receiver's, not the SDK's (which, collecting and encoding in Python, took most
+  of the machine itself).
 - **influx**: two processes with ``influxdb-client`` (v2 API, synchronous writes) sending
   batches of 5,000 lines.
 - **remote_write**: two processes posting snappy ``WriteRequest``s of 2,000 series (built with
-  ``events.ingest.receivers.prometheus``'s message definitions) with ``httpx``.
+  ``events.ingest.receivers.prometheus``'s message definitions before the clock starts, eight in
+  turn) with ``httpx``, four connections each.
 
 For the HTTP receivers the figure is the points stored (counted in PostgreSQL) per second of the
 phase. Last line: {"statsd_per_s", "statsd_loss_pct", "otlp_per_s", "influx_per_s",
@@ -42,9 +46,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent))
 
-from ingest import Stack, psycopg_url  # noqa: E402  (bench/ingest.py)
+from ingest import CpuMeter, Stack, psycopg_url  # noqa: E402  (bench/ingest.py)
 
 SENDERS = 2
+CONNECTIONS = 4  # per sender of pre-encoded bodies (OTLP, remote write): 8 requests in flight
+PHASES = ("statsd", "otlp", "influx", "remote_write")
 
 
 def log(message: str) -> None:
@@ -83,14 +89,15 @@ def _statsd_sender(port: int, per_s: float, seconds: float, worker: int, out) ->
     out.put(sent)
 
 
-def _otlp_sender(url: str, key: str, seconds: float, worker: int, out) -> None:
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+def _otlp_bodies(worker: int, count: int) -> list[bytes]:
+    """``count`` export requests of the gauge ``bench.otlp`` over 2,000 attribute sets, made
+    by ``opentelemetry-sdk`` and encoded by its OTLP exporter's encoder."""
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
     from opentelemetry.metrics import Observation
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    exporter = OTLPMetricExporter(endpoint=f"{url}/v1/metrics", headers={"x-api-key": key})
-    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
     tick = {"n": 0}
 
@@ -99,12 +106,45 @@ def _otlp_sender(url: str, key: str, seconds: float, worker: int, out) -> None:
         return [Observation(float(tick["n"]), {"series": f"w{worker}-{i}"}) for i in range(2000)]
 
     provider.get_meter("bench").create_observable_gauge("bench.otlp", callbacks=[observe])
-    exports, deadline = 0, time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        provider.force_flush()
-        exports += 1
-    provider.shutdown()  # one last export
-    out.put((exports + 1) * 2000)
+    bodies = [encode_metrics(reader.get_metrics_data()).SerializeToString()
+              for _ in range(count)]
+    provider.shutdown()
+    return bodies
+
+
+def _post_bodies(url: str, headers: dict, bodies: list[bytes], points_per_body: int,
+                 ok: int, seconds: float) -> tuple[int, float, float]:
+    """Post ``bodies`` in turn for ``seconds`` over CONNECTIONS keep-alive connections: points
+    stored, and when the posting began and ended (epoch seconds)."""
+    import threading
+
+    import httpx
+
+    sent = [0] * CONNECTIONS
+    started = time.time()
+
+    def connection(number: int) -> None:
+        turn = number
+        with httpx.Client(timeout=60, headers=headers) as client:
+            while time.time() < started + seconds:
+                response = client.post(url, content=bodies[turn % len(bodies)])
+                turn += 1
+                if response.status_code == ok:
+                    sent[number] += points_per_body
+
+    threads = [threading.Thread(target=connection, args=(n,)) for n in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(sent), started, time.time()
+
+
+def _otlp_sender(url: str, key: str, seconds: float, worker: int, out) -> None:
+    bodies = _otlp_bodies(worker, 8)
+    out.put(_post_bodies(f"{url}/v1/metrics", {"x-api-key": key,
+                                                "content-type": "application/x-protobuf"},
+                         bodies, 2000, 200, seconds))
 
 
 def _influx_sender(url: str, key: str, seconds: float, worker: int, out) -> None:
@@ -126,25 +166,21 @@ def _influx_sender(url: str, key: str, seconds: float, worker: int, out) -> None
 
 def _remote_write_sender(url: str, key: str, seconds: float, worker: int, out) -> None:
     import cramjam
-    import httpx
 
     from events.ingest.receivers import prometheus
 
-    sent, deadline = 0, time.monotonic() + seconds
-    with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
-        while time.monotonic() < deadline:
-            request = prometheus.WriteRequest()
-            now_ms = int(time.time() * 1000)
-            for i in range(2000):
-                series = request.timeseries.add()
-                series.labels.add(name="__name__", value="bench_remote_write")
-                series.labels.add(name="series", value=f"w{worker}-{i}")
-                series.samples.add(value=float(i), timestamp=now_ms)
-            body = bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
-            response = client.post(f"{url}/api/v1/prom/write", content=body)
-            if response.status_code == 204:
-                sent += 2000
-    out.put(sent)
+    bodies = []
+    for turn in range(8):
+        request = prometheus.WriteRequest()
+        now_ms = int(time.time() * 1000) + turn
+        for i in range(2000):
+            series = request.timeseries.add()
+            series.labels.add(name="__name__", value="bench_remote_write")
+            series.labels.add(name="series", value=f"w{worker}-{i}")
+            series.samples.add(value=float(i), timestamp=now_ms)
+        bodies.append(bytes(cramjam.snappy.compress_raw(request.SerializeToString())))
+    out.put(_post_bodies(f"{url}/api/v1/prom/write", {"Authorization": f"Bearer {key}"},
+                         bodies, 2000, 204, seconds))
 
 
 def run_senders(target, args_of, seconds: float) -> tuple[int, float]:
@@ -155,10 +191,13 @@ def run_senders(target, args_of, seconds: float) -> tuple[int, float]:
     started = time.perf_counter()
     for proc in procs:
         proc.start()
-    total = sum(out.get(timeout=seconds + 120) for _ in procs)
+    results = [out.get(timeout=seconds + 120) for _ in procs]
+    took = time.perf_counter() - started
     for proc in procs:
         proc.join(30)
-    return total, time.perf_counter() - started
+    if isinstance(results[0], tuple):  # (sent, began, ended): the window they all posted in
+        return sum(r[0] for r in results), max(r[2] for r in results) - min(r[1] for r in results)
+    return sum(results), took
 
 
 def main() -> None:
@@ -167,7 +206,12 @@ def main() -> None:
     parser.add_argument("--statsd-rate", type=int, default=100_000,
                         help="metrics per second the StatsD senders send (0: as fast as they can)")
     parser.add_argument("--external", action="store_true")
+    parser.add_argument("--phases", default=",".join(PHASES),
+                        help=f"comma-separated, of {','.join(PHASES)}")
     args = parser.parse_args()
+    phases = [p for p in args.phases.split(",") if p]
+    if unknown := set(phases) - set(PHASES):
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     figures = {}
     with tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp:
         stack = Stack(Path(tmp) / "data", args.external)
@@ -180,33 +224,46 @@ def main() -> None:
             database_url = stack.database_url()
             env = stack.child_env()
 
-            port = _free_port()
-            statsd_proc = subprocess.Popen(
-                [sys.executable, "manage.py", "statsd", "--key", key, "--port", str(port),
-                 "--flush", "2"], cwd=BENCH_DIR.parent, env=env)
-            time.sleep(3)
-            log(f"statsd: {SENDERS} DogStatsD senders, {args.statsd_rate:,} metrics/s in all …")
-            sent, took = run_senders(_statsd_sender,
-                                     lambda w: (port, args.statsd_rate / SENDERS), args.seconds)
-            time.sleep(5)  # the last flushes
-            _, accepted = stored(database_url, "bench.hits")
-            loss = max(0.0, 1 - accepted / sent) * 100 if sent else 0.0
-            figures["statsd_per_s"] = round(accepted / args.seconds)  # the senders' window
-            figures["statsd_loss_pct"] = round(loss, 3)
-            log(f"  sent {sent:,} in {took:.1f} s, stored {int(accepted):,}: "
-                f"{figures['statsd_per_s']:,}/s, loss {loss:.3f} %")
+            if "statsd" in phases:
+                port = _free_port()
+                statsd_proc = subprocess.Popen(
+                    [sys.executable, "manage.py", "statsd", "--key", key, "--port", str(port),
+                     "--flush", "2"], cwd=BENCH_DIR.parent, env=env)
+                time.sleep(3)
+                log(f"statsd: {SENDERS} DogStatsD senders, {args.statsd_rate:,} metrics/s in "
+                    "all …")
+                sent, took = run_senders(_statsd_sender,
+                                         lambda w: (port, args.statsd_rate / SENDERS),
+                                         args.seconds)
+                time.sleep(5)  # the last flushes
+                _, accepted = stored(database_url, "bench.hits")
+                loss = max(0.0, 1 - accepted / sent) * 100 if sent else 0.0
+                figures["statsd_per_s"] = round(accepted / args.seconds)  # the senders' window
+                figures["statsd_loss_pct"] = round(loss, 3)
+                log(f"  sent {sent:,} in {took:.1f} s, stored {int(accepted):,}: "
+                    f"{figures['statsd_per_s']:,}/s, loss {loss:.3f} %")
 
+            meter = CpuMeter(stack)
             for label, target, name in (
                     ("otlp", _otlp_sender, "bench.otlp"),
                     ("influx", _influx_sender, "bench.influx"),
                     ("remote_write", _remote_write_sender, "bench_remote_write")):
+                if label not in phases:
+                    continue
                 log(f"{label}: {SENDERS} senders …")
                 before, _ = stored(database_url, name)
+                meter.start()
+                metered = time.perf_counter()
                 sent, took = run_senders(target, lambda w: (url, key), args.seconds)
+                cpu, metered = meter.stop(), time.perf_counter() - metered
                 count, _ = stored(database_url, name)
                 figures[f"{label}_per_s"] = round((count - before) / took)
+                # the web processes' CPU per stored point (µs): what the receiver costs
+                figures[f"{label}_web_us_per_point"] = round(
+                    cpu.get("web", 0.0) / 100 * metered / max(count - before, 1) * 1e6, 1)
                 log(f"  sent {sent:,}, stored {count - before:,} in {took:.1f} s: "
-                    f"{figures[f'{label}_per_s']:,} points/s")
+                    f"{figures[f'{label}_per_s']:,} points/s; CPU % of a core: "
+                    + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
         finally:
             if statsd_proc is not None:
                 statsd_proc.terminate()
