@@ -385,20 +385,22 @@ async def _series_ids_for(conn, project_id: int, labels: list[tuple[str, str, di
     # overlapping new series then take the unique-index locks in one order and never deadlock.
     if missing:
         missing.sort()
-        names = [name for name, _, _ in missing]
-        keys = [key for _, key, _ in missing]
+        # (name, tags_key) pairs as one JSON text: psycopg dumps a list as an array element by
+        # element in Python (~20 % of a web process taking 2,000 new series a request)
+        pairs = orjson.dumps([(name, key) for name, key, _ in missing]).decode()
         async with conn.transaction():
             await conn.execute(
                 """INSERT INTO events_metricseries (project_id, name, tags, tags_key, created_at)
-                   SELECT %s, n, k::jsonb, k, now()
-                   FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS u(n, k, i)
-                   ORDER BY i
+                   SELECT %s, u.e->>0, (u.e->>1)::jsonb, u.e->>1, now()
+                   FROM json_array_elements(%s::json) WITH ORDINALITY AS u(e, i)
+                   ORDER BY u.i
                    ON CONFLICT (project_id, name, tags_key) DO NOTHING""",
-                [project_id, names, keys])
+                [project_id, pairs])
         rows = await (await conn.execute(
             """SELECT s.id, s.name, s.tags_key FROM events_metricseries s
-               JOIN unnest(%s::text[], %s::text[]) AS u(n, k) ON s.name = u.n AND s.tags_key = u.k
-               WHERE s.project_id = %s""", [names, keys, project_id])).fetchall()
+               JOIN (SELECT e->>0 AS n, e->>1 AS k FROM json_array_elements(%s::json) AS u(e))
+                    AS u ON s.name = u.n AND s.tags_key = u.k
+               WHERE s.project_id = %s""", [pairs, project_id])).fetchall()
         found = {(name, key): series_id for series_id, name, key in rows}
         for name, key, n in missing:
             ids[n] = found[(name, key)]
