@@ -319,15 +319,18 @@ class PointBatch:
         """The last value of each metric name (names in the order they first came), at most
         ``limit`` of them, and whether there were more."""
         n = len(self.codes)
-        first = np.full(len(self.labels), n, np.int64)
-        last = np.full(len(self.labels), -1, np.int64)
-        np.minimum.at(first, self.codes, np.arange(n))
-        np.maximum.at(last, self.codes, np.arange(n))
-        position: dict[str, int] = {}  # name: its last point, in the order names first came
-        for code in np.argsort(first, kind="stable").tolist():
-            if last[code] >= 0:
-                name = self.labels[code][0]
-                position[name] = max(position.get(name, -1), int(last[code]))
-        values = self.values.tolist()
-        latest = {name: values[at] for name, at in list(position.items())[:limit]}
-        return latest, len(position) > limit
+        numbers: dict[str, int] = {}  # each name's number, per label
+        of_label = np.fromiter((numbers.setdefault(label[0], len(numbers))
+                                for label in self.labels), np.int64, len(self.labels))
+        of_point = of_label[self.codes]
+        first = np.full(len(numbers), n, np.int64)
+        last = np.full(len(numbers), -1, np.int64)
+        np.minimum.at(first, of_point, np.arange(n))
+        np.maximum.at(last, of_point, np.arange(n))
+        order = np.argsort(first, kind="stable")
+        present = order[first[order] < n]  # names with a point, in the order they first came
+        chosen = present[:limit].tolist()
+        names = list(numbers)
+        latest = dict(zip([names[i] for i in chosen], self.values[last[chosen]].tolist(),
+                          strict=True))
+        return latest, len(present) > limit

@@ -185,3 +185,22 @@ def test_the_live_sample_names_metrics_in_the_order_their_kept_points_came():
     assert rejected == [(1, "INVALID_VALUE")]
     assert batch.latest(20) == ({"b.v": 3.0, "a.v": 2.0}, False)
     assert batch.latest(1) == ({"b.v": 3.0}, True)
+
+
+@settings(max_examples=80, deadline=None)
+@given(points=st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from(["x", "y", "z"]),
+                                 st.floats(-10, 10)), min_size=1, max_size=30),
+       limit=st.integers(1, 5))
+def test_the_live_sample_is_each_names_last_value_in_the_order_names_came(points, limit):
+    columns = Columns()
+    for index, (name, host, value) in enumerate(points):
+        code = columns.label(name, f'{{"host":"{host}"}}', {"host": host})
+        columns.add(index, code, value, micros_of(NOW))
+    batch, rejected = columns.finish(received_at=NOW, oldest=OLDEST)
+    expected: dict[str, float] = {}
+    for name, _, value in points:  # the last value of each name, names in order of first sight
+        expected[name] = value
+    order = list(expected)
+    assert rejected == []
+    assert batch.latest(limit) == ({name: expected[name] for name in order[:limit]},
+                                   len(order) > limit)
