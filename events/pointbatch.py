@@ -52,6 +52,9 @@ def micros_of_ns(nanos: int) -> int:
 
 
 FUTURE_CLAMP_US = FUTURE_CLAMP // ONE_US
+# validation.parse_time's rule for epoch times, in µs: a "second" count past the year 5138 is
+# taken for milliseconds (a sender one precision step off: ms for s, µs for ms)
+MILLISECONDS_AS_SECONDS_US = 10 ** 11 * 1_000_000
 EARLIEST_US = micros_of(EARLIEST)
 LATEST_US = micros_of(LATEST)
 

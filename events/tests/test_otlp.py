@@ -166,13 +166,18 @@ def test_protobuf_points_exactly(ingest, project):
     counter = metrics.add(name="jobs.done").sum
     counter.is_monotonic, counter.aggregation_temporality = True, 2  # cumulative
     counter.data_points.add(time_unix_nano=second * 10**9, as_int=7)
+    broken = metrics.add(name="broken.total").sum
+    broken.is_monotonic, broken.aggregation_temporality = True, 2
+    broken.data_points.add(time_unix_nano=second * 10**9, as_double=float("nan"))
     metrics.add(name="9bad").gauge.data_points.add(as_double=1.0)
     response = ingest.post("/v1/metrics", content=request.SerializeToString(), headers={
         "Content-Type": "application/x-protobuf", "X-API-Key": _key(project)})
     assert response.status_code == 200
     answer = ExportMetricsServiceResponse.FromString(response.content)
-    assert answer.partial_success.rejected_data_points == 1
-    assert answer.partial_success.error_message.startswith("9bad: name:")
+    assert answer.partial_success.rejected_data_points == 2
+    assert answer.partial_success.error_message.startswith(
+        "broken.total: a running total (count, sum or value) must be a finite number; "
+        "9bad: name:")
     at = datetime.fromtimestamp(second, UTC)
     stored = sorted((s.tags["queue_name"], p["timestamp"], p["value"], s.tags["host"],
                      s.tags["service.name"])

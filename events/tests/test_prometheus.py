@@ -131,17 +131,26 @@ def test_remote_write_samples_exactly(ingest, project):
     now_ms = int(time.time() * 1000)
     at = datetime.fromtimestamp(now_ms // 1000, UTC) + timedelta(milliseconds=now_ms % 1000)
     buckets = [("0.1", 0), ("0.5", 10), ("1", 20), ("+Inf", 20)]
+    # one family whatever order its labels come in (the +Inf bucket's are sent reversed)
+    labelled = [({"__name__": "rt_seconds_bucket", "job": "a", "le": le} if le != "+Inf" else
+                 {"le": le, "job": "a", "__name__": "rt_seconds_bucket"}, count)
+                for le, count in buckets]
 
     def post(step: int, extra=()):
         return ingest.post("/api/v1/prom/write", headers={"Authorization": f"Bearer {key}"},
                            content=_write_request([
             ({"__name__": "queue_depth", "queue": "a"}, [(3.0, now_ms), (float("nan"), now_ms)]),
-            *(({"__name__": "rt_seconds_bucket", "le": le}, [(count * step, now_ms + step)])
-              for le, count in buckets),
+            *((labels, [(count * step, now_ms + step)]) for labels, count in labelled),
             ({"__name__": "jobs_total"}, [(5.0 * step, now_ms + step)]), *extra]))
 
     assert post(1).status_code == 204
     assert _points(project, "queue_depth") == [({"queue": "a"}, at, 3.0)]
+    # a sender one precision step off (µs for ms) is read as every epoch time is
+    micro = ingest.post("/api/v1/prom/write", headers={"Authorization": f"Bearer {key}"},
+                        content=_write_request([({"__name__": "clock_us"},
+                                                 [(1.0, now_ms * 1000)])]))
+    assert micro.status_code == 204
+    assert _points(project, "clock_us") == [({}, at, 1.0)]
     assert not MetricSeries.objects.filter(project=project, name="jobs_total").exists()
     refused = post(2, [({"__name__": "9bad", "x": "y"}, [(1.0, now_ms)])])
     assert refused.status_code == 400

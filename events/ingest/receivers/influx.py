@@ -13,9 +13,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ...pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns, micros_of_ns
+from ...pointbatch import (
+    EARLIEST_US,
+    LATEST_US,
+    MILLISECONDS_AS_SECONDS_US,
+    NO_TIME,
+    Columns,
+    micros_of_ns,
+)
 
-MILLISECONDS_AS_SECONDS_US = 10 ** 11 * 1_000_000  # validation.parse_time's ms rule, in µs
 # Microseconds per step of each precision; 0: nanoseconds (divided, rounded half to even).
 UNITS = {"ns": 0, "n": 0, "us": 1, "u": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000,
          "h": 3_600_000_000}

@@ -191,9 +191,9 @@ def _series_key(name: str, tags: tuple) -> str:
 
 def _explicit_buckets(dp) -> list[tuple[float, float, float]]:
     bounds = list(dp.explicit_bounds)
-    if dp.bucket_counts and len(dp.bucket_counts) != len(bounds) + 1:
+    if len(dp.bucket_counts) > len(bounds) + 1:
         raise ValueError(f"{len(dp.bucket_counts)} bucket counts for {len(bounds)} bounds "
-                         "(one more count than bounds)")
+                         "(at most one more count than bounds)")
     edges = [-math.inf, *bounds, math.inf]
     return [(edges[i], edges[i + 1], float(c)) for i, c in enumerate(dp.bucket_counts)]
 
@@ -223,14 +223,15 @@ class _Reader:
     def tags(self, attributes, tags: tuple = ()) -> tuple:
         """``tags`` followed by the attributes' (key, value) pairs (a value of another kind
         than text, bool or number makes no tag)."""
+        pairs = list(tags)
         for kv in attributes:
             value = kv.value.string_value or _value(kv.value)
             if value:
                 key = self.keys.get(kv.key)
                 if key is None:
                     key = self.keys[kv.key] = _tag_key(kv.key)
-                tags += ((key, value[:200]),)
-        return tags
+                pairs.append((key, value[:200]))
+        return tuple(pairs)
 
     def micros(self, time_ns: int) -> int:
         if time_ns != self.last_ns:
@@ -267,8 +268,12 @@ def _increases(out: Decoded, temporality: int, name: str, tags: tuple, start_ns:
     """``values`` are counts (per the templates' order) of one data point."""
     if temporality == DELTA:
         _settle_now(out, values, templates)
-    else:
+    elif all(value - value == 0.0 for value in values):  # finite (inf - inf and nan are nan)
         out.cumulative.append((_series_key(name, tags), start_ns, values, templates))
+    else:  # a running total that is not a number sets nothing: refused, and said so
+        out.rejected += 1
+        out.errors.append(f"{name}: a running total (count, sum or value) must be a finite "
+                          "number")
 
 
 def _settle_now(out: Decoded, values: list[float], templates: list[tuple]) -> None:

@@ -23,7 +23,14 @@ import orjson
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from prometheus_client.parser import text_string_to_metric_families
 
-from ...pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns
+from ...pointbatch import (
+    EARLIEST_US,
+    LATEST_US,
+    MILLISECONDS_AS_SECONDS_US,
+    NO_TIME,
+    Columns,
+    micros_of_ns,
+)
 from .otlp import QUANTILES, quantiles_from_buckets
 
 CUMULATIVE_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
@@ -254,7 +261,9 @@ def _totalled(name: str, tags: dict) -> tuple[str, tuple | None]:
         except ValueError:  # not a bound: stored as the running total it is
             bound = None
         if bound is not None:
-            bucket = (name[:-7], tuple((k, v) for k, v in tags.items() if k != "le"), bound)
+            # the family's other labels, sorted: one group whatever order they were sent in
+            bucket = (name[:-7], tuple(sorted((k, v) for k, v in tags.items() if k != "le")),
+                      bound)
     return f"prom:{series_key(name, tags)}", bucket
 
 
@@ -268,6 +277,16 @@ def _bucket_quantiles(cumulative: list[tuple[float, float]]) -> dict[float, floa
     return quantiles_from_buckets(per_bucket)
 
 
+def _micros(milliseconds: int) -> int:
+    """A sample's time in epoch µs; as every epoch time the platform reads, a count past the
+    year 5138 is taken one precision step finer (µs sent for ms); out of 1970..2999 (refused
+    later as out of range): LATEST_US."""
+    micros = milliseconds * 1000
+    if micros >= MILLISECONDS_AS_SECONDS_US:
+        micros = micros_of_ns(micros)
+    return micros if EARLIEST_US <= micros < LATEST_US else LATEST_US
+
+
 def collect_remote_write(request) -> RemoteWrite:
     out = RemoteWrite()
     for series in request.timeseries:
@@ -278,9 +297,7 @@ def collect_remote_write(request) -> RemoteWrite:
             value = sample.value
             if value - value != 0.0:  # NaN (Prometheus' stale marker) or ±inf: no point
                 continue
-            micros = sample.timestamp * 1000 if sample.timestamp else NO_TIME
-            if micros != NO_TIME and not EARLIEST_US <= micros < LATEST_US:
-                micros = LATEST_US  # refused as out of range (and kept within int64)
+            micros = _micros(sample.timestamp) if sample.timestamp else NO_TIME
             if totalled:
                 out.totals.append((code, value, micros))
             else:
