@@ -59,6 +59,15 @@ EARLIEST_US = micros_of(EARLIEST)
 LATEST_US = micros_of(LATEST)
 
 
+def sent_micros(micros: int) -> int:
+    """A sender's epoch time in µs as the platform reads every epoch time: past the year 5138 it
+    was one precision step finer than said (divided by 1000); out of 1970..2999 it is
+    LATEST_US, which ``Columns.finish`` refuses as INVALID_TIMESTAMP."""
+    if micros >= MILLISECONDS_AS_SECONDS_US:
+        micros = micros_of_ns(micros)
+    return micros if EARLIEST_US <= micros < LATEST_US else LATEST_US
+
+
 @dataclass(slots=True)
 class PointItem:
     """One point of a batch, for readers that want rows (tests, tools); ``tags`` may be shared
@@ -108,6 +117,10 @@ class Columns:
         self.codes.append(code)
         self.values.append(value)
         self.micros.append(micros)
+
+    def append(self, code: int, value: float, micros: int = NO_TIME) -> None:
+        """A point numbered in the order points are added (its index: how many came before)."""
+        self.add(len(self.codes), code, value, micros)
 
     def name_at(self, index: int) -> str:
         """The metric name of the point added with ``index`` (indexes added in order)."""
@@ -170,7 +183,7 @@ class Columns:
             micros, values, index, codes = micros[keep], values[keep], index[keep], codes[keep]
         # Only the labels of points kept become series (a decoder may have added a label no
         # point kept: a running total that only set its baseline).
-        used = np.unique(codes)
+        used = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
         if len(used) < len(labels):
             labels = [labels[code] for code in used.tolist()]
             renumbered = np.zeros(len(self.labels), np.int64)

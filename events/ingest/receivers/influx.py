@@ -13,14 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ...pointbatch import (
-    EARLIEST_US,
-    LATEST_US,
-    MILLISECONDS_AS_SECONDS_US,
-    NO_TIME,
-    Columns,
-    micros_of_ns,
-)
+from ...pointbatch import NO_TIME, Columns, micros_of_ns, sent_micros
 
 # Microseconds per step of each precision; 0: nanoseconds (divided, rounded half to even).
 UNITS = {"ns": 0, "n": 0, "us": 1, "u": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000,
@@ -111,12 +104,7 @@ def _micros(timestamp: str, unit: int) -> int | None:
         steps = int(timestamp)
     except ValueError:
         raise LineError(f"invalid timestamp {timestamp[:40]!r}") from None
-    micros = steps * unit if unit else micros_of_ns(steps)
-    if micros >= MILLISECONDS_AS_SECONDS_US:
-        # As every epoch time the platform reads: a "second" count past the year 5138 is taken
-        # for milliseconds (a sender whose precision says s but who sends ms, or ms for µs).
-        micros = micros_of_ns(micros)
-    return micros if EARLIEST_US <= micros < LATEST_US else LATEST_US
+    return sent_micros(steps * unit if unit else micros_of_ns(steps))
 
 
 def _fast_series(key: str) -> tuple[str, dict[str, str]]:

@@ -116,7 +116,13 @@ class Decoded:
         return code
 
     def add(self, code: int, value: float, micros: int) -> None:
-        self.columns.add(len(self.columns), code, value, micros)
+        self.columns.append(code, value, micros)
+
+    def add_quantiles(self, group: int, bounds: list[tuple[float, float, float]]) -> None:
+        """The quantiles a histogram data point's bucket increases give (``bounds``)."""
+        name, tags, micros = self.groups[group]
+        for q, value in quantiles_from_buckets(bounds).items():
+            self.add(self.label(f"{name}.p{round(q * 100)}", tags), value, micros)
 
     def entries(self) -> list[tuple[str, int, list[float], bool]]:
         """The running totals for ``events.ingest.cumulative``: (state key, start, totals,
@@ -140,9 +146,7 @@ class Decoded:
                     group, lower, upper = template
                     buckets.setdefault(group, []).append((lower, upper, value))
         for group, bounds in buckets.items():
-            name, tags, micros = self.groups[group]
-            for q, value in quantiles_from_buckets(bounds).items():
-                self.add(self.label(f"{name}.p{round(q * 100)}", tags), value, micros)
+            self.add_quantiles(group, bounds)
         return self.columns
 
 
@@ -284,9 +288,7 @@ def _settle_now(out: Decoded, values: list[float], templates: list[tuple]) -> No
         else:
             bounds.append((template[1], template[2], value))
     if bounds:
-        name, tags, micros = out.groups[templates[-1][0]]
-        for q, value in quantiles_from_buckets(bounds).items():
-            out.add(out.label(f"{name}.p{round(q * 100)}", tags), value, micros)
+        out.add_quantiles(templates[-1][0], bounds)
 
 
 def _flatten_metric(out: Decoded, reader: _Reader, metric, kind: str | None,

@@ -23,14 +23,7 @@ import orjson
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from prometheus_client.parser import text_string_to_metric_families
 
-from ...pointbatch import (
-    EARLIEST_US,
-    LATEST_US,
-    MILLISECONDS_AS_SECONDS_US,
-    NO_TIME,
-    Columns,
-    micros_of_ns,
-)
+from ...pointbatch import NO_TIME, Columns, sent_micros
 from .otlp import QUANTILES, quantiles_from_buckets
 
 CUMULATIVE_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
@@ -219,7 +212,6 @@ class RemoteWrite:
         # or None for a series stored as it is
         self.totalled: list[tuple[str, tuple | None] | None] = []
         self.totals: list[tuple[int, float, int]] = []  # label number, total, µs
-        self.samples = 0
 
     def label(self, labels: tuple) -> int:
         """The number of the series with these (name, value) label pairs."""
@@ -242,14 +234,14 @@ class RemoteWrite:
                 continue
             bucket = self.totalled[code][1]
             if bucket is None:
-                self.columns.add(len(self.columns), code, increase[0], micros)
+                self.columns.append(code, increase[0], micros)
             else:
                 base, rest, bound = bucket
                 buckets.setdefault((base, rest, micros), []).append((bound, increase[0]))
         for (base, rest, micros), cumulative in buckets.items():
             for q, value in _bucket_quantiles(cumulative).items():
                 code = self.label((("__name__", f"{base}.p{round(q * 100)}"), *rest))
-                self.columns.add(len(self.columns), code, value, micros)
+                self.columns.append(code, value, micros)
         return self.columns
 
 
@@ -277,29 +269,18 @@ def _bucket_quantiles(cumulative: list[tuple[float, float]]) -> dict[float, floa
     return quantiles_from_buckets(per_bucket)
 
 
-def _micros(milliseconds: int) -> int:
-    """A sample's time in epoch µs; as every epoch time the platform reads, a count past the
-    year 5138 is taken one precision step finer (µs sent for ms); out of 1970..2999 (refused
-    later as out of range): LATEST_US."""
-    micros = milliseconds * 1000
-    if micros >= MILLISECONDS_AS_SECONDS_US:
-        micros = micros_of_ns(micros)
-    return micros if EARLIEST_US <= micros < LATEST_US else LATEST_US
-
-
 def collect_remote_write(request) -> RemoteWrite:
     out = RemoteWrite()
     for series in request.timeseries:
         code = out.label(tuple((label.name, label.value) for label in series.labels))
         totalled = out.totalled[code] is not None
         for sample in series.samples:
-            out.samples += 1
             value = sample.value
             if value - value != 0.0:  # NaN (Prometheus' stale marker) or ±inf: no point
                 continue
-            micros = _micros(sample.timestamp) if sample.timestamp else NO_TIME
+            micros = sent_micros(sample.timestamp * 1000) if sample.timestamp else NO_TIME
             if totalled:
                 out.totals.append((code, value, micros))
             else:
-                out.columns.add(len(out.columns), code, value, micros)
+                out.columns.append(code, value, micros)
     return out
