@@ -46,12 +46,11 @@ class Series:
     values: list[float | None]
     other: bool = False
 
-    def as_dict(self, buckets: list[datetime]) -> dict:
+    def as_dict(self, epochs: tuple[int, ...]) -> dict:
         # An infinity (a sum or a rate past a double's range) is no value, as JSON has none.
         body = {"name": self.name, "tags": self.tags,
-                "points": [[int(b.timestamp() * 1000),
-                            v if v is None or -math.inf < v < math.inf else None]
-                           for b, v in zip(buckets, self.values, strict=True)]}
+                "points": [[at * 1000, v if v is None or -math.inf < v < math.inf else None]
+                           for at, v in zip(epochs, self.values, strict=True)]}
         if self.other:
             body["other"] = True
         return body
@@ -105,22 +104,21 @@ def plan(query: Query, rng: Range, keep: Retention, notes: Notes,
 
 
 # -- one query ------------------------------------------------------------------------------------
-def _bucket_seconds(rng: Range, buckets: list[datetime]) -> list[float]:
+def _bucket_seconds(rng: Range) -> list[float]:
+    buckets = rng.buckets()
     ends = [*buckets[1:], rng.end]
     return [(end - start).total_seconds() for start, end in zip(buckets, ends, strict=True)]
 
 
 def _series_from(name: str, by: tuple[str, ...], cells: dict, order: list, labels: dict,
-                 buckets: list[datetime], rate_seconds: list[float] | None,
+                 epochs: tuple[int, ...], rate_seconds: list[float] | None,
                  other_key: object) -> list[Series]:
     out = []
     for group in order:
-        values = []
-        for i, b in enumerate(buckets):
-            value = cells.get((group, int(b.timestamp())))
-            if value is not None and rate_seconds is not None:
-                value = value / rate_seconds[i]
-            values.append(value)
+        values = [cells.get((group, at)) for at in epochs]
+        if rate_seconds is not None:
+            values = [None if v is None else v / seconds
+                      for v, seconds in zip(values, rate_seconds, strict=True)]
         if group == other_key:
             out.append(Series(name, {k: "other" for k in by}, values, other=True))
         else:
@@ -152,10 +150,9 @@ def _run_metric(s: Session, project_id: int, query: Query, p: Plan, notes: Notes
         totals = _totals(cells)
         order = sorted(order, key=lambda g: _rank_key(totals.get(g), orjson.dumps(
             groups.tags[g])))
-    buckets = p.range.buckets()
-    rate = _bucket_seconds(p.range, buckets) if query.aggregation == "rate" else None
-    return _series_from(name, query.by, cells, order, dict(enumerate(groups.tags)), buckets,
-                        rate, metric_source.OTHER)
+    rate = _bucket_seconds(p.range) if query.aggregation == "rate" else None
+    return _series_from(name, query.by, cells, order, dict(enumerate(groups.tags)),
+                        p.range.epochs(), rate, metric_source.OTHER)
 
 
 def _totals(cells: dict) -> dict:
@@ -175,10 +172,10 @@ def _fold_metric_groups(s: Session, project_id: int, query: Query, p: Plan, grou
         order.append(metric_source.OTHER)
         notes.add(f"{len(groups.tags) - query.limit} groups past the top {query.limit} of "
                   f"{name} are folded into \"other\".")
-    buckets = p.range.buckets()
-    rate = _bucket_seconds(p.range, buckets) if query.aggregation == "rate" else None
+    rate = _bucket_seconds(p.range) if query.aggregation == "rate" else None
     return _series_from(name, query.by, cells, order,
-                        dict(enumerate(groups.tags)), buckets, rate, metric_source.OTHER)
+                        dict(enumerate(groups.tags)), p.range.epochs(), rate,
+                        metric_source.OTHER)
 
 
 def _rank_key(value, tiebreak: bytes):
@@ -206,9 +203,8 @@ def _run_events(s: Session, project_id: int, query: Query, p: Plan, notes: Notes
         order, other = sorted(totals, key=lambda k: _rank_key(totals[k], k.encode())), None
     if query.by:
         labels = {k: dict(zip(query.by, orjson.loads(k), strict=True)) for k in order if k}
-    buckets = p.range.buckets()
-    rate = _bucket_seconds(p.range, buckets) if query.aggregation == "rate" else None
-    return _series_from(name, query.by, cells, order, labels, buckets, rate, other)
+    rate = _bucket_seconds(p.range) if query.aggregation == "rate" else None
+    return _series_from(name, query.by, cells, order, labels, p.range.epochs(), rate, other)
 
 
 # -- formulas -------------------------------------------------------------------------------------
@@ -347,8 +343,8 @@ def _compute(project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range
             _check_size(series, final_range)
     _fill(series, fill)
     tables = sorted({TABLE_NAMES[p.table] for p in plans.values()})
-    buckets = final_range.buckets()
-    return {"data": [s.as_dict(buckets) for s in series], "meta": {
+    epochs = final_range.epochs()
+    return {"data": [s.as_dict(epochs) for s in series], "meta": {
         "table": tables[0] if len(tables) == 1 else "mixed",
         "tables": tables,
         "resolution": final_range.step,
@@ -363,7 +359,7 @@ def _compute(project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range
 def _evaluate(s: Session, project_id: int, expr: Expr, plans: dict, notes: Notes, name: str,
               rng: Range) -> list[Series]:
     if isinstance(expr, Number):
-        return [Series(name, {}, [expr.value] * len(rng.buckets()))]
+        return [Series(name, {}, [expr.value] * rng.bucket_count())]
     if isinstance(expr, Query):
         runner = _run_events if expr.on_events else _run_metric
         series = runner(s, project_id, expr, plans[(expr, rng)], notes, name)
@@ -394,7 +390,7 @@ def _call(s: Session, project_id: int, func: Func, plans: dict, notes: Notes, na
                                     orjson.dumps(x.tags, option=orjson.OPT_SORT_KEYS)))
         return [Series(name, x.tags, x.values) for x in ranked[:count]]
     times = inner_range.buckets()
-    trim = len(times) - len(rng.buckets())
+    trim = len(times) - rng.bucket_count()
     if func.name in ("moving_avg", "rolling"):
         cells = len(inner) * len(times) * params[0]
         if cells > MAX_WINDOW_CELLS:
@@ -414,7 +410,7 @@ def _check_size(series: list[Series], rng: Range) -> None:
     if len(series) > MAX_SERIES:
         raise QueryTooLarge(f"{len(series)} series is over the limit of {MAX_SERIES}.",
                             details={"max_series": MAX_SERIES})
-    points = len(series) * len(rng.buckets())
+    points = len(series) * rng.bucket_count()
     if points > MAX_TOTAL_POINTS:
         raise QueryTooLarge(f"{points} points is over the limit of {MAX_TOTAL_POINTS}; use a "
                             "larger step or fewer groups.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from analytics_site.errors import ApiError
@@ -88,18 +89,16 @@ class Range:
         return self.end > self.now - timedelta(seconds=max(self.step, 60))
 
     def buckets(self) -> list[datetime]:
+        return list(_starts(self.start, self.end, self.step, self.tz))
+
+    def epochs(self) -> tuple[int, ...]:
+        """Each bucket's start in whole epoch seconds (what the statements group by)."""
+        return _epochs(self.start, self.end, self.step, self.tz)
+
+    def bucket_count(self) -> int:
         if not self.by_local_days:
-            count = int((self.end - self.start).total_seconds()) // self.step
-            return [self.start + timedelta(seconds=i * self.step) for i in range(count)]
-        zone = ZoneInfo(self.tz)
-        out = []
-        local = self.start.astimezone(zone).replace(tzinfo=None)
-        while True:
-            moment = local.replace(tzinfo=zone).astimezone(UTC)
-            if moment >= self.end:
-                return out
-            out.append(moment)
-            local += timedelta(days=self.step // DAY)
+            return int((self.end - self.start).total_seconds()) // self.step
+        return len(_starts(self.start, self.end, self.step, self.tz))
 
     def aligned_to(self, resolution: int) -> bool:
         """Whether every bucket boundary falls on a boundary of a rollup of ``resolution`` s."""
@@ -110,6 +109,31 @@ class Range:
 
     def with_step(self, step: int) -> Range:
         return make_range(self.start, self.end, step, tz=self.tz, now=self.now)
+
+
+# The ranges last asked for: a query asks for its buckets several times (the size checks, each
+# series, the answer), and a dashboard's panels share ranges.
+@lru_cache(maxsize=256)
+def _starts(start: datetime, end: datetime, step: int, tz: str) -> tuple[datetime, ...]:
+    if step % DAY:
+        count = int((end - start).total_seconds()) // step
+        return tuple(start + timedelta(seconds=i * step) for i in range(count))
+    zone = ZoneInfo(tz)
+    out = []
+    local = start.astimezone(zone).replace(tzinfo=None)
+    while (moment := local.replace(tzinfo=zone).astimezone(UTC)) < end:
+        out.append(moment)
+        local += timedelta(days=step // DAY)
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _epochs(start: datetime, end: datetime, step: int, tz: str) -> tuple[int, ...]:
+    if step % DAY:  # (start + i * step).timestamp() truncated, without making the datetimes
+        first = int(start.timestamp())
+        return tuple(range(first, first + int((end - start).total_seconds()) // step * step,
+                           step))
+    return tuple(int(b.timestamp()) for b in _starts(start, end, step, tz))
 
 
 @dataclass(frozen=True)
