@@ -61,13 +61,18 @@ _catalogue_seen: ContextVar[tuple[int, int] | None] = ContextVar("catalogue_seen
 
 
 def marks(project_id: int) -> tuple[int, int, int]:
-    """(erasures, catalogue, data version) in one round trip: what an answer's cache key
-    carries."""
+    """(erasures, catalogue, data version) in one round trip: what a cached answer is kept
+    with, and read back only under."""
+    return marks_and(project_id, None)[0]
+
+
+def marks_and(project_id: int, key: str | None) -> tuple[tuple[int, int, int], object]:
+    """The marks and the cached value of ``key`` (None without one), in one round trip."""
     keys = (_erasures_key(project_id), _catalogue_key(project_id), _key(project_id))
-    found = cache.get_many(keys)
-    erased, catalogue, version = (found.get(key) or 0 for key in keys)
+    found = cache.get_many(keys if key is None else (*keys, key))
+    erased, catalogue, version = (found.get(name) or 0 for name in keys)
     _catalogue_seen.set((project_id, catalogue))
-    return erased, catalogue, version
+    return (erased, catalogue, version), (None if key is None else found.get(key))
 
 
 def catalogue_seen(project_id: int) -> int | None:

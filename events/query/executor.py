@@ -10,9 +10,12 @@ reads data runs them here:
   than ``MAX_ROWS`` rows is ``QUERY_TOO_LARGE``.
 - ``answer()``: the one cache policy. The key is a kind, the project, ``CACHE_VERSION`` and the
   canonical spec (the normalised query text, the range rounded to 10 s, the step, the options);
-  an answer whose range reaches now also carries the project's data version (bumped when the
-  rollup fold takes in new data), lives 10 s, and 300 s otherwise. ``meta`` says whether the
-  answer came from the cache and how long it took.
+  an answer is kept with the project's marks it was computed under (``freshness``: erasures,
+  the catalogue's version for series, and the data version — bumped when the rollup fold takes
+  in new data — for an answer whose range reaches now) and read back only while they still
+  hold; it lives 10 s when it reaches now, and 300 s otherwise. The marks and the answer are
+  read in one round trip. ``meta`` says whether the answer came from the cache and how long it
+  took.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ from .. import freshness
 from . import replicas
 
 # Bump when an answer's shape or meaning changes, or how it is kept: entries cached under the old
-# one are not read (2: series answers kept as JSON, ``Packed``, which older code cannot read).
-CACHE_VERSION = 2
+# one are not read (2: series answers kept as JSON, ``Packed``, which older code cannot read;
+# 3: kept with the marks they were computed under instead of the marks in the key).
+CACHE_VERSION = 3
 NOW_TTL_S = 10
 PAST_TTL_S = 300
 MAX_ROWS = 2_000_000
@@ -134,6 +138,27 @@ def _settings(cursor, timeout: float) -> None:
 
 
 @contextmanager
+def _primary() -> Iterator[Any]:
+    """A cursor on the primary for one session's statements, sent in psycopg's pipeline mode:
+    a statement's settings (and putting them back) go out with the statement after them
+    instead of a round trip each; each ``rows()`` still waits for its own rows. Outside a
+    transaction the session is the pipeline's own implicit one (PostgreSQL ends it at the
+    pipeline's sync), so it costs no ``BEGIN`` and ``COMMIT`` round trips; inside one (a caller's
+    ``atomic``), or where libpq has no pipeline mode, it is a savepoint or a transaction."""
+    if not connection.in_atomic_block and psycopg.Pipeline.is_supported():
+        with connection.cursor() as cursor, connection.wrap_database_errors, \
+                cursor.connection.pipeline():  # errors at its sync, as Django's
+            yield cursor
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not psycopg.Pipeline.is_supported():
+            yield cursor
+            return
+        with connection.wrap_database_errors, cursor.connection.pipeline():
+            yield cursor
+
+
+@contextmanager
 def session(timeout_s: float | None = None) -> Iterator[Session]:
     """Statements run in one transaction under the query timeout (the default
     ``QUERY_TIMEOUT_S``); leaving the block ends it. Inside ``answer()``'s computation it runs
@@ -156,7 +181,7 @@ def session(timeout_s: float | None = None) -> Iterator[Session]:
     if context is not None:
         context[1].add("primary")
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with _primary() as cursor:
             _settings(cursor, timeout)
             yield Session(cursor)
     except OperationalError as exc:
@@ -177,16 +202,18 @@ def rounded(moment) -> int:
     return int(moment.timestamp()) // 10 * 10
 
 
-def cache_key(kind: str, project_id: int, spec: dict, *, reaches_now: bool) -> str:
+def cache_key(kind: str, project_id: int, spec: dict) -> str:
     canonical = orjson.dumps({"kind": kind, "project": project_id, "v": CACHE_VERSION,
                               "spec": spec}, option=orjson.OPT_SORT_KEYS)
-    erased, catalogue, version = freshness.marks(project_id)
-    key = f"query:{hashlib.sha256(canonical).hexdigest()}:e{erased}"
-    if kind == "series":  # carries its units, from the catalogue
-        key += f":c{catalogue}"
-    if reaches_now:  # new data folded since? then this is another answer
-        key += f":{version}"
-    return key
+    return f"query:{hashlib.sha256(canonical).hexdigest()}"
+
+
+def _stamp(kind: str, reaches_now: bool, marks: tuple[int, int, int]) -> tuple:
+    """The marks an answer holds for: erasures always; the catalogue's version for series
+    (they carry its units); the data version when it reaches now (new data folded since makes
+    it another answer)."""
+    erased, catalogue, version = marks
+    return (erased, catalogue if kind == "series" else None, version if reaches_now else None)
 
 
 # Datetimes, dataclasses and subclasses of str, int, dict, list, which orjson would write as
@@ -241,8 +268,10 @@ def answer(*, kind: str, project_id: int, spec: dict, reaches_now: bool,
 
 def _answer(*, kind, project_id, spec, reaches_now, compute, use_cache, pack, as_json) -> dict:
     started = time.perf_counter()
-    key = cache_key(kind, project_id, spec, reaches_now=reaches_now)
-    body = cache.get(key) if use_cache else None
+    key = cache_key(kind, project_id, spec)
+    marks, kept = freshness.marks_and(project_id, key if use_cache else None)
+    stamp = _stamp(kind, reaches_now, marks)
+    body = kept[1] if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == stamp else None
     cached = body is not None
     if isinstance(body, Packed):
         body = body.body(as_json=as_json)
@@ -264,7 +293,7 @@ def _answer(*, kind, project_id, spec, reaches_now, compute, use_cache, pack, as
         meta["cached"] = False
         meta["read_from"] = sorted(read_from)
         if use_cache:
-            cache.set(key, Packed.of(body) if pack else body,
+            cache.set(key, (stamp, Packed.of(body) if pack else body),
                       NOW_TTL_S if reaches_now else PAST_TTL_S)
     meta = body.setdefault("meta", {})
     meta["cached"] = cached

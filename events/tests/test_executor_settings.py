@@ -30,6 +30,8 @@ def test_a_setting_outside_the_list_is_refused():
 
 @pytest.mark.django_db(transaction=True)  # the session's own transaction, not a savepoint
 def test_a_session_is_set_up_in_one_statement_for_its_transaction_alone(settings):
+    """Outside a transaction a session is the implicit transaction of psycopg's pipeline: its
+    settings and its statements, and no ``BEGIN`` or ``COMMIT`` round trips."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -39,8 +41,39 @@ def test_a_session_is_set_up_in_one_statement_for_its_transaction_alone(settings
     with CaptureQueriesContext(connection) as ran:
         assert executor.rows(shown) == [("7s", executor.WORK_MEM, "off")]
     statements = [q["sql"] for q in ran.captured_queries]
-    assert statements[0] == "BEGIN" and statements[-1] == "COMMIT"
-    assert len(statements) == 4  # the settings and the statement: one round trip each
-    with connection.cursor() as cursor:  # SET LOCAL: gone with the transaction
+    assert len(statements) == 2 and statements[0].startswith("SELECT set_config(")
+    assert "BEGIN" not in statements and "COMMIT" not in statements
+    with connection.cursor() as cursor:  # set locally: gone with the session's transaction
         cursor.execute("SELECT current_setting('statement_timeout') <> '7s'")
         assert cursor.fetchone() == (True,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sessions_statements_share_one_transaction_and_a_failed_one_ends_it_cleanly():
+    from django.db import connection
+
+    now = Statement(sql.SQL("SELECT now(), statement_timestamp()"))
+    with executor.session() as s:
+        (first, first_at), (second, second_at) = s.one(now), s.one(now)
+    assert first == second and first_at < second_at  # one transaction: one now()
+    failing = Statement(sql.SQL("SELECT 1 / (SELECT count(*) - count(*) FROM pg_class)"))
+    with pytest.raises(Exception, match="division by zero"), executor.session() as s:
+        s.rows(failing)
+    assert executor.rows(Statement(sql.SQL("SELECT 41 + 1"))) == [(42,)]
+    with connection.cursor() as cursor:  # the failed session's settings went with it
+        cursor.execute("SELECT current_setting('work_mem')")
+        assert cursor.fetchone() != (executor.WORK_MEM,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_a_session_is_a_savepoint_of_it():
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    shown = Statement(sql.SQL("SELECT current_setting('work_mem')"))
+    with transaction.atomic(), CaptureQueriesContext(connection) as ran:
+        assert executor.rows(shown) == [(executor.WORK_MEM,)]
+        assert executor.rows(Statement(sql.SQL("SELECT 2"))) == [(2,)]
+    statements = [q["sql"] for q in ran.captured_queries]
+    assert len([q for q in statements if q.startswith("SAVEPOINT")]) == 2
+    assert len([q for q in statements if q.startswith("RELEASE SAVEPOINT")]) == 2
