@@ -1,9 +1,9 @@
 """A per-project data version in Redis: the rollup fold bumps it when it takes in new data, and
-the query engine puts it in the cache key of answers that reach now — so an answer cached a
-moment before new data was folded is not served after it (the 10 s TTL stays the upper bound).
-A second counter, bumped when a person is erased, is in the key of every answer of the project,
-so nothing cached still shows them. A third, bumped when the metric catalogue changes, is in
-the key too: answers carry their series' units from it."""
+the query engine keeps answers that reach now with it, and reads one back only under the same
+version — so an answer cached a moment before new data was folded is not served after it (the
+10 s TTL stays the upper bound). A second counter, bumped when a person is erased, is kept with
+every answer of the project, so nothing cached still shows them. A third, bumped when the
+metric catalogue changes, is kept with series answers too: they carry their units from it."""
 
 import logging
 from contextvars import ContextVar

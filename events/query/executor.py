@@ -24,6 +24,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -96,16 +97,20 @@ class Statement:
 @dataclass
 class Session:
     cursor: Any
+    aside: Any = None  # the settings' cursor (pipelined, their rows must not reach ``cursor``)
     ran: list[Statement] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.aside = self.aside or self.cursor
 
     def rows(self, statement: Statement) -> list[tuple]:
         self.ran.append(statement)
-        _plan_with(self.cursor, statement.planner)
+        _plan_with(self.aside, statement.planner)
         self.cursor.execute(statement.sql, statement.params)
         rows = self.cursor.fetchmany(MAX_ROWS + 1)
         # (A failed statement ends the transaction, and its settings with it.)
-        _plan_with(self.cursor, tuple((name, SESSION.get(name, "DEFAULT"))
-                                      for name, _ in statement.planner))
+        _plan_with(self.aside, tuple((name, SESSION.get(name, "DEFAULT"))
+                                     for name, _ in statement.planner))
         if len(rows) > MAX_ROWS:
             raise QueryTooLarge(f"The query returns more than {MAX_ROWS} rows; narrow the range "
                                 "or add filters.", details={"max_rows": MAX_ROWS})
@@ -137,25 +142,44 @@ def _settings(cursor, timeout: float) -> None:
                   ("work_mem", SESSION["work_mem"]), ("jit", "off")))
 
 
+# The cursors of the pipelined session open in this context, if any: a session opened inside it
+# joins it (entering the pipeline again would sync, ending its transaction and its settings).
+_open: ContextVar[tuple[Any, Any] | None] = ContextVar("read_session_open", default=None)
+
+
 @contextmanager
-def _primary() -> Iterator[Any]:
-    """A cursor on the primary for one session's statements, sent in psycopg's pipeline mode:
-    a statement's settings (and putting them back) go out with the statement after them
-    instead of a round trip each; each ``rows()`` still waits for its own rows. Outside a
-    transaction the session is the pipeline's own implicit one (PostgreSQL ends it at the
-    pipeline's sync), so it costs no ``BEGIN`` and ``COMMIT`` round trips; inside one (a caller's
-    ``atomic``), or where libpq has no pipeline mode, it is a savepoint or a transaction."""
+def _primary() -> Iterator[tuple[Any, Any]]:
+    """Cursors on the primary for one session — its statements', and its settings' — sent in
+    psycopg's pipeline mode: a statement's settings (and putting them back) go out with the
+    statement after them instead of a round trip each; each ``rows()`` still waits for its own
+    rows. Outside a transaction the session is the pipeline's own implicit one (PostgreSQL ends
+    it at the pipeline's sync), so it costs no ``BEGIN`` and ``COMMIT`` round trips; inside one (a
+    caller's ``atomic``), or where libpq has no pipeline mode, it is a savepoint or a
+    transaction. A session only reads: it commits at its end even when a statement failed, and
+    an ORM write inside it would not see its row count until then."""
+    if (joined := _open.get()) is not None:
+        yield joined
+        return
     if not connection.in_atomic_block and psycopg.Pipeline.is_supported():
-        with connection.cursor() as cursor, connection.wrap_database_errors, \
-                cursor.connection.pipeline():  # errors at its sync, as Django's
-            yield cursor
+        with connection.cursor() as cursor, connection.cursor() as aside, \
+                connection.wrap_database_errors, cursor.connection.pipeline():  # (its sync's
+            token = _open.set((cursor, aside))                               # errors too)
+            try:
+                yield cursor, aside
+            finally:
+                _open.reset(token)
         return
     with transaction.atomic(), connection.cursor() as cursor:
         if not psycopg.Pipeline.is_supported():
-            yield cursor
+            yield cursor, cursor
             return
-        with connection.wrap_database_errors, cursor.connection.pipeline():
-            yield cursor
+        with connection.cursor() as aside, connection.wrap_database_errors, \
+                cursor.connection.pipeline():
+            token = _open.set((cursor, aside))
+            try:
+                yield cursor, aside
+            finally:
+                _open.reset(token)
 
 
 @contextmanager
@@ -181,9 +205,9 @@ def session(timeout_s: float | None = None) -> Iterator[Session]:
     if context is not None:
         context[1].add("primary")
     try:
-        with _primary() as cursor:
-            _settings(cursor, timeout)
-            yield Session(cursor)
+        with _primary() as (cursor, aside):
+            _settings(aside, timeout)
+            yield Session(cursor, aside)
     except OperationalError as exc:
         if isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
             raise timed_out from None

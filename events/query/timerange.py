@@ -113,7 +113,7 @@ class Range:
 
 # The ranges last asked for: a query asks for its buckets several times (the size checks, each
 # series, the answer), and a dashboard's panels share ranges.
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _starts(start: datetime, end: datetime, step: int, tz: str) -> tuple[datetime, ...]:
     if step % DAY:
         count = int((end - start).total_seconds()) // step
@@ -127,7 +127,7 @@ def _starts(start: datetime, end: datetime, step: int, tz: str) -> tuple[datetim
     return tuple(out)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _epochs(start: datetime, end: datetime, step: int, tz: str) -> tuple[int, ...]:
     if step % DAY:  # (start + i * step).timestamp() truncated, without making the datetimes
         first = int(start.timestamp())

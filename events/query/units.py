@@ -10,8 +10,8 @@ and the rules of the spec: what an aggregation does to it (``spec.UNITLESS_AGGRE
   (``log``, ``rolling(…, count)``).
 
 The unit is attached to an answer as it is computed, by one statement for the metric names its
-queries read (none when they read no metric), and cached with it; the cache key carries the
-catalogue's version (``freshness.bump_catalogue``, on every write of a definition), so an edit
+queries read (none when they read no metric), and cached with it, under the catalogue's
+version (``freshness.bump_catalogue``, on every write of a definition), so an edit
 shows in the next answer and a cached answer costs no statement. An answer computed again (a
 new window) finds the units it needs kept in its process under that same version.
 """
@@ -84,7 +84,7 @@ def metric_names(exprs: list[Expr]) -> list[str]:
 
 # (project, names) -> (catalogue version, kept at, units): an answer computed again for another
 # window (a dashboard's panel every 10 s) finds its units here instead of a session of its own
-# (BEGIN, settings, the statement, COMMIT) — under the catalogue version its cache key carries,
+# (its settings and the statement) — under the catalogue version its cached answer is kept with,
 # which every write of a unit bumps as it commits, and for at most KEPT_S whatever happens (a
 # Redis that lost the counter would count again from 0).
 KEPT_S = 30.0
@@ -96,7 +96,7 @@ def catalogue_units(project_id: int, names: list[str]) -> dict[str, str]:
     """Metric name → its catalogue unit, for those of ``names`` that have one."""
     if not names:
         return {}
-    version = freshness.catalogue_seen(project_id)  # read with this answer's cache key
+    version = freshness.catalogue_seen(project_id)  # read with this answer's cached copy
     key = (project_id, tuple(names))
     kept = _kept.get(key)
     if (version is not None and kept is not None and kept[0] == version

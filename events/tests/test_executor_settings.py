@@ -77,3 +77,18 @@ def test_inside_a_callers_transaction_a_session_is_a_savepoint_of_it():
     statements = [q["sql"] for q in ran.captured_queries]
     assert len([q for q in statements if q.startswith("SAVEPOINT")]) == 2
     assert len([q for q in statements if q.startswith("RELEASE SAVEPOINT")]) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_opened_inside_another_joins_it(settings):
+    """A session opened while another is open in the same context (a helper that reads on its
+    own) runs in the outer one's transaction, and the outer one keeps its settings after it."""
+    settings.QUERY_TIMEOUT_S = 9
+    state = Statement(sql.SQL("SELECT now(), current_setting('statement_timeout'), "
+                              "current_setting('work_mem')"))
+    with executor.session() as outer:
+        before = outer.one(state)
+        inner = executor.rows(state)[0]
+        after = outer.one(state)
+    assert before == inner == after
+    assert before[1:] == ("9s", executor.WORK_MEM)
