@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -160,26 +160,18 @@ def _primary() -> Iterator[tuple[Any, Any]]:
     if (joined := _open.get()) is not None:
         yield joined
         return
-    if not connection.in_atomic_block and psycopg.Pipeline.is_supported():
-        with connection.cursor() as cursor, connection.cursor() as aside, \
-                connection.wrap_database_errors, cursor.connection.pipeline():  # (its sync's
-            token = _open.set((cursor, aside))                               # errors too)
-            try:
-                yield cursor, aside
-            finally:
-                _open.reset(token)
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        if not psycopg.Pipeline.is_supported():
+    if not psycopg.Pipeline.is_supported():
+        with transaction.atomic(), connection.cursor() as cursor:
             yield cursor, cursor
-            return
-        with connection.cursor() as aside, connection.wrap_database_errors, \
-                cursor.connection.pipeline():
-            token = _open.set((cursor, aside))
-            try:
-                yield cursor, aside
-            finally:
-                _open.reset(token)
+        return
+    outer = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with outer, connection.cursor() as cursor, connection.cursor() as aside, \
+            connection.wrap_database_errors, cursor.connection.pipeline():  # (its sync's errors
+        token = _open.set((cursor, aside))                                   # too)
+        try:
+            yield cursor, aside
+        finally:
+            _open.reset(token)
 
 
 @contextmanager

@@ -96,9 +96,7 @@ class Range:
         return _epochs(self.start, self.end, self.step, self.tz)
 
     def bucket_count(self) -> int:
-        if not self.by_local_days:
-            return int((self.end - self.start).total_seconds()) // self.step
-        return len(_starts(self.start, self.end, self.step, self.tz))
+        return len(self.epochs())
 
     def aligned_to(self, resolution: int) -> bool:
         """Whether every bucket boundary falls on a boundary of a rollup of ``resolution`` s."""
