@@ -3,9 +3,13 @@ the query engine keeps answers that reach now with it, and reads one back only u
 version — so an answer cached a moment before new data was folded is not served after it (the
 10 s TTL stays the upper bound). A second counter, bumped when a person is erased, is kept with
 every answer of the project, so nothing cached still shows them. A third, bumped when the
-metric catalogue changes, is kept with series answers too: they carry their units from it."""
+metric catalogue changes, is kept with series answers too: they carry their units from it.
+A fourth, a token set anew whenever the write path creates a metric series, is read with them
+and lets the engine keep each metric's series list per process (``events.query.metric_source``)
+until the project gains a series."""
 
 import logging
+import secrets
 from contextvars import ContextVar
 
 from django.core.cache import cache
@@ -55,9 +59,32 @@ def bump_catalogue(project_id: int) -> None:
         logger.error("catalogue version not bumped: %s", exc, extra={"project_id": project_id})
 
 
-# The catalogue version ``marks`` last read in this context, with its project: the units of the
-# answer being computed are kept per process under it (``events.query.units``).
-_catalogue_seen: ContextVar[tuple[int, int] | None] = ContextVar("catalogue_seen", default=None)
+def _series_key(project_id: int) -> str:
+    return f"series:{project_id}"
+
+
+def bump_series(project_id: int) -> None:
+    """New metric series were committed: series lists kept under the old token are not used
+    again. A new random token rather than a count, so a Redis that lost the key cannot come back
+    to a token a process still holds a list under."""
+    try:
+        cache.set(_series_key(project_id), secrets.token_hex(8), 365 * 86400)
+    except RedisError as exc:  # the lists kept expire on their own (``metric_source.KEPT_S``)
+        logger.error("series token not set: %s", exc, extra={"project_id": project_id})
+
+
+def start_series_token(project_id: int) -> str | None:
+    """A token for a project that has none (its series predate the tokens, or Redis lost it):
+    set if still none, and returned then; None if another process set one meanwhile."""
+    token = secrets.token_hex(8)
+    return token if cache.add(_series_key(project_id), token, 365 * 86400) else None
+
+
+# The catalogue version and the series token ``marks`` last read in this context, with their
+# project: the units of the answer being computed are kept per process under the one
+# (``events.query.units``), its metrics' series lists under the other.
+_catalogue_seen: ContextVar[tuple[int, int, str | None] | None] = ContextVar(
+    "catalogue_seen", default=None)
 
 
 def marks(project_id: int) -> tuple[int, int, int]:
@@ -69,9 +96,10 @@ def marks(project_id: int) -> tuple[int, int, int]:
 def marks_and(project_id: int, key: str | None) -> tuple[tuple[int, int, int], object]:
     """The marks and the cached value of ``key`` (None without one), in one round trip."""
     keys = (_erasures_key(project_id), _catalogue_key(project_id), _key(project_id))
-    found = cache.get_many(keys if key is None else (*keys, key))
+    series = _series_key(project_id)
+    found = cache.get_many((*keys, series) if key is None else (*keys, series, key))
     erased, catalogue, version = (found.get(name) or 0 for name in keys)
-    _catalogue_seen.set((project_id, catalogue))
+    _catalogue_seen.set((project_id, catalogue, found.get(series)))
     return (erased, catalogue, version), (None if key is None else found.get(key))
 
 
@@ -79,6 +107,13 @@ def catalogue_seen(project_id: int) -> int | None:
     """The catalogue version ``marks`` read for ``project_id`` in this context, or None."""
     seen = _catalogue_seen.get()
     return seen[1] if seen is not None and seen[0] == project_id else None
+
+
+def series_seen(project_id: int) -> tuple[bool, str | None]:
+    """Whether ``marks`` was read for ``project_id`` in this context, and the series token it
+    read (None: the project has none yet)."""
+    seen = _catalogue_seen.get()
+    return (True, seen[2]) if seen is not None and seen[0] == project_id else (False, None)
 
 
 def forget_seen() -> None:

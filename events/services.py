@@ -20,11 +20,12 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import orjson
 import psycopg
+from asgiref.sync import sync_to_async
 from psycopg_pool import PoolTimeout
 
 from analytics_site.errors import ServiceUnavailable
 
-from . import channels, db, enrich, live, partitions
+from . import channels, db, enrich, freshness, live, partitions
 from .models import PAGEVIEW_EVENTS
 from .pointbatch import Columns, PointBatch
 from .validation import EventItem, Parsed, Rejected, check_labels, parse_events, parse_points
@@ -389,13 +390,15 @@ async def _series_ids_for(conn, project_id: int, labels: list[tuple[str, str, di
         # element in Python (~20 % of a web process taking 2,000 new series a request)
         pairs = orjson.dumps([(name, key) for name, key, _ in missing]).decode()
         async with conn.transaction():
-            await conn.execute(
+            created = (await conn.execute(
                 """INSERT INTO events_metricseries (project_id, name, tags, tags_key, created_at)
                    SELECT %s, u.e->>0, (u.e->>1)::jsonb, u.e->>1, now()
                    FROM json_array_elements(%s::json) WITH ORDINALITY AS u(e, i)
                    ORDER BY u.i
                    ON CONFLICT (project_id, name, tags_key) DO NOTHING""",
-                [project_id, pairs])
+                [project_id, pairs])).rowcount
+        if created:  # committed: the series lists the query engine keeps are out of date
+            await sync_to_async(freshness.bump_series, thread_sensitive=False)(project_id)
         rows = await (await conn.execute(
             """SELECT s.id, s.name, s.tags_key FROM events_metricseries s
                JOIN (SELECT e->>0 AS n, e->>1 AS k FROM json_array_elements(%s::json) AS u(e))

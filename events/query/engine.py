@@ -267,7 +267,7 @@ def run(*, project_id: int, outputs: list[tuple[str | None, Expr]], rng: Range, 
     """Evaluate each ``(name, expr)`` of ``outputs`` over ``rng`` at one common step; the series
     of each carry its name (or its canonical text) and its unit (``units``; cached with the
     answer under the catalogue's version). Returns ``{"data": [...], "meta": {...}}``; with
-    ``as_json`` a cached ``data`` may be its JSON text (``renderers.JSONText``), for the API."""
+    ``as_json`` ``data`` may be its JSON text (``renderers.JSONText``), for the API."""
     return executor.answer(
         kind="series", project_id=project_id, spec=cache_spec(outputs, rng, fill, table),
         reaches_now=rng.touches_now, use_cache=use_cache, pack=True, as_json=as_json,

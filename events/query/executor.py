@@ -99,6 +99,7 @@ class Session:
     cursor: Any
     aside: Any = None  # the settings' cursor (pipelined, their rows must not reach ``cursor``)
     ran: list[Statement] = field(default_factory=list)
+    replica: bool = False  # on a read replica (which may be behind the primary)
 
     def __post_init__(self):
         self.aside = self.aside or self.cursor
@@ -190,7 +191,7 @@ def session(timeout_s: float | None = None) -> Iterator[Session]:
                 if cursor is not None:
                     context[1].add(replica.name)
                     _settings(cursor, timeout)
-                    yield Session(cursor)
+                    yield Session(cursor, replica=True)
                     return
         except psycopg.errors.QueryCanceled:
             raise timed_out from None
@@ -273,8 +274,9 @@ def answer(*, kind: str, project_id: int, spec: dict, reaches_now: bool,
     ``meta.took_ms`` are set either way (``meta`` is added when the answer has none).
     ``pack``: the answer holds plain JSON values only (dicts with string keys, lists — never
     tuples —, strings, numbers, booleans, null), so it is cached as JSON (``Packed``).
-    ``as_json``: a packed answer read from the cache may have its parts as ``JSONText``, for the
-    API's renderer only."""
+    ``as_json``: a packed answer, read from the cache or just computed, may have its parts as
+    ``JSONText`` (encoded once, for the cache and the answer alike), for the API's renderer
+    only."""
     try:
         return _answer(kind=kind, project_id=project_id, spec=spec, reaches_now=reaches_now,
                        compute=compute, use_cache=use_cache, pack=pack, as_json=as_json)
@@ -308,9 +310,11 @@ def _answer(*, kind, project_id, spec, reaches_now, compute, use_cache, pack, as
         meta = body.setdefault("meta", {})
         meta["cached"] = False
         meta["read_from"] = sorted(read_from)
+        stored = Packed.of(body) if pack else body
         if use_cache:
-            cache.set(key, (stamp, Packed.of(body) if pack else body),
-                      NOW_TTL_S if reaches_now else PAST_TTL_S)
+            cache.set(key, (stamp, stored), NOW_TTL_S if reaches_now else PAST_TTL_S)
+        if as_json and isinstance(stored, Packed):  # encoded once: the API sends what is kept
+            body = stored.body(as_json=True)
     meta = body.setdefault("meta", {})
     meta["cached"] = cached
     meta["took_ms"] = round((time.perf_counter() - started) * 1000, 2)

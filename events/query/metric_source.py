@@ -13,6 +13,7 @@ the series (``series_statement`` → ``groups_of``), then the data (``data_fetch
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 from psycopg import sql
 
-from .. import sketch
+from .. import freshness, sketch
 from . import sql as parts
 from .executor import Session, Statement
 from .spec import PERCENTILES, Filter, Notes, Query
@@ -71,6 +72,18 @@ def series_statement(project_id: int, name: str, contains: dict | None = None) -
     return Statement(sql.SQL(statement), params, table="events_metricseries")
 
 
+# (project, name, equality filters) -> (series token, kept at, rows): a metric's series as its
+# last query found them, used again while the project's series token (``freshness``: set anew
+# as the write path commits new series, and read with the answer's other marks) is the one they
+# were read under, and for at most KEPT_S whatever happens. A dashboard's panel asked every 10 s,
+# an alert evaluated every minute, then send their data statement alone. Only lists read on the
+# primary are kept (a replica behind it would have them miss a series under the new token).
+KEPT_S = 60.0
+KEPT_MAX = 2_000  # lists; emptied when full
+KEPT_ROWS = 20_000  # series in a list worth keeping
+_kept: dict[tuple[int, str, bytes], tuple[str, float, list]] = {}
+
+
 def _series_rows(session: Session, statement: Statement) -> list:
     # Django's connection reads jsonb as text (its JSONField decodes it).
     return [(series_id, orjson.loads(tags) if isinstance(tags, str) else tags)
@@ -82,10 +95,22 @@ def select_series(session: Session, project_id: int, query: Query, notes: Notes)
     # an alert asks for one); the rest are matched here. Nothing found: every series is read
     # again, to say which name or tag key does not exist.
     contains = {f.key: f.values[0] for f in query.filters if f.op == "eq"}
+    key = (project_id, query.source, orjson.dumps(contains, option=orjson.OPT_SORT_KEYS))
+    seen, token = freshness.series_seen(project_id)
+    kept = _kept.get(key)
+    if (seen and token is not None and kept is not None and kept[0] == token
+            and time.monotonic() - kept[1] < KEPT_S):
+        return groups_of(kept[2], query, notes)
     rows = _series_rows(session, series_statement(project_id, query.source, contains)) \
         if contains else []
     if not rows:
         rows = _series_rows(session, series_statement(project_id, query.source))
+    if seen and token is None and not session.replica:
+        token = freshness.start_series_token(project_id)
+    if seen and token is not None and not session.replica and len(rows) <= KEPT_ROWS:
+        if len(_kept) >= KEPT_MAX:
+            _kept.clear()
+        _kept[key] = (token, time.monotonic(), rows)
     return groups_of(rows, query, notes)
 
 

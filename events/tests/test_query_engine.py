@@ -4,6 +4,7 @@ identities, the cache, time zones and limits."""
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pandas as pd
 import pytest
 
@@ -152,6 +153,58 @@ def test_answers_are_cached_for_the_same_spec_and_range(cpu):
     # Kept as JSON and read back as the same values, lists and all (not tuples or strings).
     assert [type(p) for s in second["data"] for p in s["points"]] == \
         [list] * sum(len(s["points"]) for s in first["data"])
+
+
+def test_the_api_form_of_an_answer_is_the_json_kept_for_it_fresh_or_cached(cpu):
+    from analytics_site.renderers import JSONText
+
+    project, _, _ = cpu
+    asked = {"query": "avg:cpu{} by {host}", "start": "now-6h", "end": "now"}
+    plain = execute(project, **asked, use_cache=False)
+    fresh = execute(project, **asked, as_json=True)
+    cached = execute(project, **asked, as_json=True)
+    assert (fresh["meta"]["cached"], cached["meta"]["cached"]) == (False, True)
+    for body in (fresh, cached):  # encoded once, in the engine: the renderer sends it as it is
+        assert isinstance(body["data"], JSONText)
+        assert orjson.loads(body["data"].text) == plain["data"]
+    assert fresh["data"].text == cached["data"].text
+
+
+def test_a_metrics_series_are_read_again_only_once_the_project_gains_a_series(cpu, store):
+    """The series list of a metric is kept per process under the project's series token, which
+    the write path sets anew when it commits new series: a query asked again over another
+    window sends its data statement alone, until then."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project, start, _ = cpu
+
+    def ask():  # not from the answer cache: every call computes its answer
+        with CaptureQueriesContext(connection) as ran:
+            body = execute(project, query="avg:cpu{env:prod} by {host}", step=30,
+                           start=start.isoformat(),
+                           end=(start + timedelta(hours=3)).isoformat(), use_cache=False)
+        lookups = [q for q in ran.captured_queries if "FROM events_metricseries" in q["sql"]]
+        hosts = {s["tags"]["host"]: [v for _, v in s["points"] if v is not None]
+                 for s in body["data"]}
+        return len(lookups), hosts
+
+    assert ask()[0] == 1
+    lookups, hosts = ask()
+    assert (lookups, sorted(hosts)) == (0, ["a", "b"])
+    late = (start + timedelta(hours=1, seconds=45)).isoformat()  # a bucket of its own
+    store.points(project, [{"name": "cpu", "value": 1000, "tags": {"host": "a", "env": "prod"},
+                            "timestamp": late}])  # a series it has: the token stays
+    lookups, hosts = ask()
+    assert lookups == 0 and 1000 in hosts["a"]
+    store.points(project, [{"name": "cpu", "value": 7, "tags": {"host": "d", "env": "prod"},
+                            "timestamp": late}])  # a new series: read again, and found
+    lookups, hosts = ask()
+    assert (lookups, sorted(hosts), hosts["d"]) == (1, ["a", "b", "d"], [7])
+    assert ask()[0] == 0
+    cache.delete(f"series:{project.pk}")  # a Redis that lost the token: read, and a new one
+    assert [ask()[0], ask()[0]] == [1, 0]
 
 
 def test_an_answer_is_packed_as_json_only_when_json_gives_back_what_it_holds():
