@@ -12,7 +12,7 @@ SELECT id, tags FROM events_metricseries WHERE project_id = %s AND name = %s AND
 
 -- metric avg by host, 12 hosts: top 10 and other in one statement [2/2] reads events_metricrollup1h (resolution 3600)
 WITH cells AS (
-            SELECT g.grp, extract(epoch FROM t."bucket")::bigint AS b, sum(t.count)::bigint AS n, sum(t.sum) AS s, min(t.min) AS lo, max(t.max) AS hi, NULL::timestamptz AS at, NULL::float8 AS v
+            SELECT g.grp, extract(epoch FROM t."bucket")::bigint AS b, sum(t.count::float8) AS n, sum(t.sum) AS s, min(t.min) AS lo, max(t.max) AS hi, NULL::timestamptz AS at, NULL::float8 AS v
         FROM "events_metricrollup1h" AS t
         JOIN unnest(%(ids)s::bigint[], %(grps)s::int[]) AS g(series_id, grp) USING (series_id)
         WHERE t."bucket" >= %(start)s AND t."bucket" < %(end)s GROUP BY 1, 2
