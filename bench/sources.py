@@ -11,7 +11,9 @@ project with its rate limit off, then for ``--seconds`` each (loopback only):
   the ``datadog`` DogStatsD client (client-side buffering: many metrics per UDP packet) send
   ``bench.hits:1|c`` at ``--statsd-rate`` metrics/s in all (100,000 by default; 0 = as fast as
   they can). Accepted = the stored total of ``bench.hits`` after the last flush; loss = 1 -
-  accepted / sent; the figure is accepted per second.
+  accepted / sent; the figure is accepted per second, beside the StatsD server process's CPU
+  time per metric sent. The senders start once the server accepts connections on its port
+  (datagrams sent before it bound were counted as lost).
 - **otlp**: two processes post OTLP/HTTP protobuf exports of a gauge with 2,000 attribute sets
   (2,000 data points each), made by ``opentelemetry-sdk`` and encoded by its exporter's encoder
   before the clock starts (eight of them, in turn), over four keep-alive connections each: the
@@ -24,8 +26,8 @@ project with its rate limit off, then for ``--seconds`` each (loopback only):
   turn) with ``httpx``, four connections each.
 
 For the HTTP receivers the figure is the points stored (counted in PostgreSQL) per second of the
-phase. Last line: {"statsd_per_s", "statsd_loss_pct", "otlp_per_s", "influx_per_s",
-"remote_write_per_s"}.
+phase. Last line: {"statsd_per_s", "statsd_loss_pct", "statsd_cpu_us_per_metric", "otlp_per_s",
+"influx_per_s", "remote_write_per_s"}.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import psycopg
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -61,6 +64,21 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Until the StatsD server accepts TCP on ``port`` (it binds UDP first): datagrams sent
+    before then reach no socket and were counted as lost (the kernel's ``Udp: NoPorts``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the StatsD server exited ({proc.returncode})")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the StatsD server did not listen on {port} in {timeout_s:.0f} s")
 
 
 def stored(database_url: str, name: str) -> tuple[int, float]:
@@ -229,20 +247,26 @@ def main() -> None:
                 statsd_proc = subprocess.Popen(
                     [sys.executable, "manage.py", "statsd", "--key", key, "--port", str(port),
                      "--flush", "2"], cwd=BENCH_DIR.parent, env=env)
-                time.sleep(3)
+                _wait_listening(port, statsd_proc)
                 _, hits_before = stored(database_url, "bench.hits")  # --external: earlier runs'
+                server = psutil.Process(statsd_proc.pid)
+                cpu_before = sum(server.cpu_times()[:2])
                 log(f"statsd: {SENDERS} DogStatsD senders, {args.statsd_rate:,} metrics/s in "
                     "all …")
                 sent, took = run_senders(_statsd_sender,
                                          lambda w: (port, args.statsd_rate / SENDERS),
                                          args.seconds)
                 time.sleep(5)  # the last flushes
+                server_cpu_s = sum(server.cpu_times()[:2]) - cpu_before
                 accepted = stored(database_url, "bench.hits")[1] - hits_before
                 loss = max(0.0, 1 - accepted / sent) * 100 if sent else 0.0
                 figures["statsd_per_s"] = round(accepted / args.seconds)  # the senders' window
                 figures["statsd_loss_pct"] = round(loss, 3)
+                figures["statsd_cpu_us_per_metric"] = round(server_cpu_s * 1e6 / sent, 2) \
+                    if sent else None
                 log(f"  sent {sent:,} in {took:.1f} s, stored {int(accepted):,}: "
-                    f"{figures['statsd_per_s']:,}/s, loss {loss:.3f} %")
+                    f"{figures['statsd_per_s']:,}/s, loss {loss:.3f} %, the server's CPU "
+                    f"{figures['statsd_cpu_us_per_metric']} µs a metric")
 
             meter = CpuMeter(stack)
             for label, target, name in (
