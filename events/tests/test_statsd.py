@@ -149,6 +149,21 @@ def test_the_aggregator():
     assert agg.flush(120.0) == []  # nothing new: nothing to write
 
 
+def test_a_line_that_comes_again_counts_again_in_its_place():
+    """Lines are parsed once while they keep coming; each one still counts, in order."""
+    agg = Aggregator()
+    packet = "hits:1|c\n" * 500 + "g:1|g\ng:2|g\ng:1|g\ng:+1|g\ng:+1|g\n x:1|q\n x:1|q\n\n"
+    for _ in range(3):
+        agg.feed(packet)
+    assert (agg.received, agg.rejected, agg.last_error) == (3 * 505, 6, "unknown type 'q'")
+    points = {p["name"]: p["value"] for p in agg.flush(100.0)}
+    assert points == {"hits": 1500.0, "g": 3.0}  # the last set (1), then its two deltas
+    agg.feed("t:3|ms\nt:3|ms\nt:1|ms")
+    assert {p["name"]: p["value"] for p in agg.flush(110.0) if p["name"] != "t"} == {
+        "t.count": 3.0, "t.sum": 7.0, "t.min": 1.0, "t.max": 3.0, "t.p50": 3.0, "t.p75": 3.0,
+        "t.p90": 3.0, "t.p95": 3.0, "t.p99": 3.0}
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("novalue|c", "expected name:value|type"),
     ("x:1|q", "unknown type 'q'"),

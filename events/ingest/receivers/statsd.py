@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 TYPES = {"c", "g", "ms", "h", "d", "s"}
 QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
 SAMPLES_PER_SERIES = 200
+PARSED_MAX = 10_000
 
 
 class StatsdError(ValueError):
@@ -69,19 +70,6 @@ def parse_line(line: str) -> Sample:
                   tuple(sorted(tags)))
 
 
-def parse(packet: str) -> tuple[list[Sample], list[str]]:
-    samples, errors = [], []
-    for line in packet.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            samples.append(parse_line(line))
-        except StatsdError as exc:
-            errors.append(str(exc))
-    return samples, errors
-
-
 def _number(raw: str) -> float:
     value = float(raw)
     if not math.isfinite(value):
@@ -109,6 +97,7 @@ class Aggregator:
     last_error: str = ""
     # what the last flush's names are: (description, unit, type)
     definitions: dict = field(default_factory=dict)
+    _parsed: dict = field(default_factory=dict, repr=False)  # line text -> Sample
 
     def add(self, sample: Sample) -> None:
         key = (sample.name, sample.tags)
@@ -142,12 +131,26 @@ class Aggregator:
                 timer.values.append(value)
 
     def feed(self, packet: str) -> None:
-        samples, errors = parse(packet)
-        for sample in samples:
+        """The lines of a packet, in order. A line is parsed once while it keeps coming (a
+        counter's ``hits:1|c`` arrives thousands of times an interval): its ``Sample`` is kept
+        by the line's text (up to ``PARSED_MAX`` texts; emptied when full)."""
+        parsed = self._parsed
+        for line in packet.splitlines():
+            sample = parsed.get(line)
+            if sample is None:
+                text = line.strip()
+                if not text:
+                    continue
+                try:
+                    sample = parse_line(text)
+                except StatsdError as exc:
+                    self.rejected += 1
+                    self.last_error = str(exc)
+                    continue
+                if len(parsed) >= PARSED_MAX:
+                    parsed.clear()
+                parsed[line] = sample
             self.add(sample)
-        if errors:
-            self.rejected += len(errors)
-            self.last_error = errors[-1]
 
     def flush(self, timestamp: float) -> list[dict]:
         """The interval's points; counters, timers and sets start over, gauges are kept."""
