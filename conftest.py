@@ -22,10 +22,12 @@ def _fresh_cache():
     cache.clear()
     # Kept per process under the catalogue version, which the flush starts again from 0.
     from events import selectors
-    from events.query import units
+    from events.query import metric_source, units
 
     units._kept.clear()
     selectors._kept.clear()
+    metric_source._kept.clear()
+    metric_source._kept_rows = 0
     yield
 
 

@@ -77,7 +77,11 @@ def start_series_token(project_id: int) -> str | None:
     """A token for a project that has none (its series predate the tokens, or Redis lost it):
     set if still none, and returned then; None if another process set one meanwhile."""
     token = secrets.token_hex(8)
-    return token if cache.add(_series_key(project_id), token, 365 * 86400) else None
+    try:
+        return token if cache.add(_series_key(project_id), token, 365 * 86400) else None
+    except RedisError as exc:  # the answer goes on without keeping its series list
+        logger.warning("series token not started: %s", exc, extra={"project_id": project_id})
+        return None
 
 
 # The catalogue version and the series token ``marks`` last read in this context, with their
@@ -89,18 +93,25 @@ _catalogue_seen: ContextVar[tuple[int, int, str | None] | None] = ContextVar(
 
 def marks(project_id: int) -> tuple[int, int, int]:
     """(erasures, catalogue, data version) in one round trip: what a cached answer is kept
-    with, and read back only under."""
-    return marks_and(project_id, None)[0]
+    with, and read back only under. (Read alone, they are not taken as this context's.)"""
+    return _read(project_id, None)[0]
 
 
 def marks_and(project_id: int, key: str | None) -> tuple[tuple[int, int, int], object]:
-    """The marks and the cached value of ``key`` (None without one), in one round trip."""
+    """The marks and the cached value of ``key`` (None without one), in one round trip; the
+    catalogue version and the series token are this context's until ``forget_seen``."""
+    found, kept, seen = _read(project_id, key)
+    _catalogue_seen.set(seen)
+    return found, kept
+
+
+def _read(project_id: int, key: str | None):
     keys = (_erasures_key(project_id), _catalogue_key(project_id), _key(project_id))
     series = _series_key(project_id)
     found = cache.get_many((*keys, series) if key is None else (*keys, series, key))
     erased, catalogue, version = (found.get(name) or 0 for name in keys)
-    _catalogue_seen.set((project_id, catalogue, found.get(series)))
-    return (erased, catalogue, version), (None if key is None else found.get(key))
+    return ((erased, catalogue, version), None if key is None else found.get(key),
+            (project_id, catalogue, found.get(series)))
 
 
 def catalogue_seen(project_id: int) -> int | None:

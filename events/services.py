@@ -372,9 +372,11 @@ def _compact(item: EventItem, person: str) -> dict:
 
 # -- metric points --------------------------------------------------------------------------------
 async def _series_ids_for(conn, project_id: int, labels: list[tuple[str, str, dict]]
-                          ) -> np.ndarray:
-    """The series id of each label (name, tags_key, tags), created if new."""
+                          ) -> tuple[np.ndarray, bool]:
+    """The series id of each label (name, tags_key, tags), created if new; and whether any
+    was."""
     ids = np.empty(len(labels), np.int64)
+    created = 0
     missing = []
     for n, (name, key, _tags) in enumerate(labels):
         series_id = _series_ids.get((project_id, name, key))
@@ -397,8 +399,6 @@ async def _series_ids_for(conn, project_id: int, labels: list[tuple[str, str, di
                    ORDER BY u.i
                    ON CONFLICT (project_id, name, tags_key) DO NOTHING""",
                 [project_id, pairs])).rowcount
-        if created:  # committed: the series lists the query engine keeps are out of date
-            await sync_to_async(freshness.bump_series, thread_sensitive=False)(project_id)
         rows = await (await conn.execute(
             """SELECT s.id, s.name, s.tags_key FROM events_metricseries s
                JOIN (SELECT e->>0 AS n, e->>1 AS k FROM json_array_elements(%s::json) AS u(e))
@@ -410,7 +410,7 @@ async def _series_ids_for(conn, project_id: int, labels: list[tuple[str, str, di
             _series_ids[(project_id, name, key)] = int(ids[n])
         while len(_series_ids) > _SERIES_CACHE_SIZE:
             _series_ids.popitem(last=False)
-    return ids
+    return ids, created > 0
 
 
 async def record_points(*, key: IngestKey, items: list,
@@ -438,8 +438,12 @@ async def _store_points(key: IngestKey, batch: PointBatch, rejected: list[Reject
     if not len(batch):
         return result
 
+    created = False
+
     async def write(conn) -> int:
-        series = await _series_ids_for(conn, key.project_id, batch.labels)
+        nonlocal created
+        series, new = await _series_ids_for(conn, key.project_id, batch.labels)
+        created = created or new
         async with conn.transaction():
             cursor = conn.cursor()
             async with cursor.copy('COPY events_metricpoint (series_id, "timestamp", value)'
@@ -453,8 +457,13 @@ async def _store_points(key: IngestKey, batch: PointBatch, rejected: list[Reject
         return len(batch)
 
     # The minute rollup's partitions too: the fold then finds the days of the deltas ready.
-    result.stored = await _store(("events_metricpoint", "events_metricrollup1m"), batch.days(),
-                                 write)
+    try:
+        result.stored = await _store(("events_metricpoint", "events_metricrollup1m"),
+                                     batch.days(), write)
+    finally:
+        if created:  # committed (even if the points were not): the engine's kept series lists
+            # are out of date — said once the connection is back in the pool
+            await sync_to_async(freshness.bump_series, thread_sensitive=False)(key.project_id)
     latest, truncated = batch.latest(LIVE_SAMPLE)
     await live.publish(key.project_id, {"type": "live.points", "count": len(batch),
                                         "latest": latest, "truncated": truncated})

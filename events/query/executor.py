@@ -310,7 +310,7 @@ def _answer(*, kind, project_id, spec, reaches_now, compute, use_cache, pack, as
         meta = body.setdefault("meta", {})
         meta["cached"] = False
         meta["read_from"] = sorted(read_from)
-        stored = Packed.of(body) if pack else body
+        stored = Packed.of(body) if pack and (use_cache or as_json) else body
         if use_cache:
             cache.set(key, (stamp, stored), NOW_TTL_S if reaches_now else PAST_TTL_S)
         if as_json and isinstance(stored, Packed):  # encoded once: the API sends what is kept

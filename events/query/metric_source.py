@@ -77,11 +77,12 @@ def series_statement(project_id: int, name: str, contains: dict | None = None) -
 # as the write path commits new series, and read with the answer's other marks) is the one they
 # were read under, and for at most KEPT_S whatever happens. A dashboard's panel asked every 10 s,
 # an alert evaluated every minute, then send their data statement alone. Only lists read on the
-# primary are kept (a replica behind it would have them miss a series under the new token).
+# primary are kept (a replica behind it would have them miss a series under the new token), and
+# at most KEPT_ROWS series in all (emptied when full).
 KEPT_S = 60.0
-KEPT_MAX = 2_000  # lists; emptied when full
-KEPT_ROWS = 20_000  # series in a list worth keeping
+KEPT_ROWS = 100_000
 _kept: dict[tuple[int, str, bytes], tuple[str, float, list]] = {}
+_kept_rows = 0
 
 
 def _series_rows(session: Session, statement: Statement) -> list:
@@ -101,17 +102,27 @@ def select_series(session: Session, project_id: int, query: Query, notes: Notes)
     if (seen and token is not None and kept is not None and kept[0] == token
             and time.monotonic() - kept[1] < KEPT_S):
         return groups_of(kept[2], query, notes)
-    rows = _series_rows(session, series_statement(project_id, query.source, contains)) \
-        if contains else []
-    if not rows:
+    rows = _series_rows(session, series_statement(project_id, query.source, contains))
+    if rows or not contains:
+        if seen and not session.replica:
+            _keep(key, token or freshness.start_series_token(project_id), rows)
+    else:  # not kept: every series of the metric, read only to say what does not exist
         rows = _series_rows(session, series_statement(project_id, query.source))
-    if seen and token is None and not session.replica:
-        token = freshness.start_series_token(project_id)
-    if seen and token is not None and not session.replica and len(rows) <= KEPT_ROWS:
-        if len(_kept) >= KEPT_MAX:
-            _kept.clear()
-        _kept[key] = (token, time.monotonic(), rows)
     return groups_of(rows, query, notes)
+
+
+def _keep(key: tuple, token: str | None, rows: list) -> None:
+    """``rows`` kept under ``token`` (none: not kept), within KEPT_ROWS in all."""
+    global _kept_rows  # (threads may race on the count: it only decides when to empty)
+    if token is None or len(rows) > KEPT_ROWS:
+        return
+    if _kept_rows + len(rows) > KEPT_ROWS:  # full: start again
+        _kept.clear()
+        _kept_rows = 0
+    if (old := _kept.pop(key, None)) is not None:
+        _kept_rows -= len(old[2])
+    _kept[key] = (token, time.monotonic(), rows)
+    _kept_rows += len(rows)
 
 
 def groups_of(rows: list, query: Query, notes: Notes) -> Groups:

@@ -145,7 +145,8 @@ def test_unknown_metric_or_tag_is_an_empty_answer_with_a_note(cpu):
 
 def test_answers_are_cached_for_the_same_spec_and_range(cpu):
     project, _, _ = cpu
-    asked = {"query": "avg:cpu{ env:prod }", "start": "now-6h", "end": "now"}
+    asked = {"query": "avg:cpu{ env:prod }", "start": "now-6h", "end": "now",
+             "now": datetime.now(UTC)}
     first = execute(project, **asked)
     second = execute(project, **{**asked, "query": "avg:cpu{env:prod}"})  # same spec
     assert (first["meta"]["cached"], second["meta"]["cached"]) == (False, True)
@@ -159,7 +160,8 @@ def test_the_api_form_of_an_answer_is_the_json_kept_for_it_fresh_or_cached(cpu):
     from analytics_site.renderers import JSONText
 
     project, _, _ = cpu
-    asked = {"query": "avg:cpu{} by {host}", "start": "now-6h", "end": "now"}
+    asked = {"query": "avg:cpu{} by {host}", "start": "now-6h", "end": "now",
+             "now": datetime.now(UTC)}  # one now for all three: one cache key, one window
     plain = execute(project, **asked, use_cache=False)
     fresh = execute(project, **asked, as_json=True)
     cached = execute(project, **asked, as_json=True)
@@ -205,6 +207,15 @@ def test_a_metrics_series_are_read_again_only_once_the_project_gains_a_series(cp
     assert ask()[0] == 0
     cache.delete(f"series:{project.pk}")  # a Redis that lost the token: read, and a new one
     assert [ask()[0], ask()[0]] == [1, 0]
+    # A filter that matches nothing reads every series to say why, and keeps none of them.
+    from events.query import metric_source
+
+    for _ in range(2):
+        body = execute(project, query="avg:cpu{env:nope}", start=start.isoformat(),
+                       use_cache=False)
+        assert body["meta"]["notes"] == [] and body["data"] == []
+    assert not [k for k in metric_source._kept if k[:2] == (project.pk, "cpu")
+                and b"nope" in k[2]]
 
 
 def test_an_answer_is_packed_as_json_only_when_json_gives_back_what_it_holds():

@@ -158,6 +158,11 @@ def test_a_line_that_comes_again_counts_again_in_its_place():
     assert (agg.received, agg.rejected, agg.last_error) == (3 * 505, 6, "unknown type 'q'")
     points = {p["name"]: p["value"] for p in agg.flush(100.0)}
     assert points == {"hits": 1500.0, "g": 3.0}  # the last set (1), then its two deltas
+    long_line = "t:" + ":".join(["3"] * 200) + "|ms"  # kept parsed only while short
+    agg.feed(f"{long_line}\n{long_line}")
+    assert long_line not in agg._parsed and "hits:1|c" in agg._parsed
+    assert agg.flush(105.0)[0] == {"name": "t.count", "value": 400.0, "tags": {},
+                                   "timestamp": 105.0}
     agg.feed("t:3|ms\nt:3|ms\nt:1|ms")
     assert {p["name"]: p["value"] for p in agg.flush(110.0) if p["name"] != "t"} == {
         "t.count": 3.0, "t.sum": 7.0, "t.min": 1.0, "t.max": 3.0, "t.p50": 3.0, "t.p75": 3.0,

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 TYPES = {"c", "g", "ms", "h", "d", "s"}
 QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
 SAMPLES_PER_SERIES = 200
-PARSED_MAX = 10_000
+PARSED_MAX = 10_000  # lines kept parsed, of at most PARSED_LINE_MAX characters
+PARSED_LINE_MAX = 256
 
 
 class StatsdError(ValueError):
@@ -133,7 +134,7 @@ class Aggregator:
     def feed(self, packet: str) -> None:
         """The lines of a packet, in order. A line is parsed once while it keeps coming (a
         counter's ``hits:1|c`` arrives thousands of times an interval): its ``Sample`` is kept
-        by the line's text (up to ``PARSED_MAX`` texts; emptied when full)."""
+        by the line's text (up to ``PARSED_MAX`` short texts; emptied when full)."""
         parsed = self._parsed
         for line in packet.splitlines():
             sample = parsed.get(line)
@@ -147,9 +148,10 @@ class Aggregator:
                     self.rejected += 1
                     self.last_error = str(exc)
                     continue
-                if len(parsed) >= PARSED_MAX:
-                    parsed.clear()
-                parsed[line] = sample
+                if len(line) <= PARSED_LINE_MAX:
+                    if len(parsed) >= PARSED_MAX:
+                        parsed.clear()
+                    parsed[line] = sample
             self.add(sample)
 
     def flush(self, timestamp: float) -> list[dict]:
