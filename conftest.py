@@ -27,7 +27,6 @@ def _fresh_cache():
     units._kept.clear()
     selectors._kept.clear()
     metric_source._kept.clear()
-    metric_source._kept_rows = 0
     yield
 
 

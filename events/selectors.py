@@ -19,6 +19,7 @@ from projects.models import IngestKey as IngestKeyModel
 
 from . import db
 from .ingest import ratelimit
+from .kept import Kept
 from .services import IngestKey
 
 # What keys and site names can look like: anything else is not looked up at all (a NUL, for one,
@@ -27,10 +28,10 @@ KEY_SHAPE = re.compile(r"^pk_[A-Za-z0-9_-]{1,61}$")
 SITE_SHAPE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?$")
 
 
-# raw key -> (access generation, kept at, what the write path needs): see ``ingest_key``.
-_kept: dict[str, tuple[int, float, IngestKey]] = {}
+# raw key -> what the write path needs, under the access generation: see ``ingest_key``.
 KEPT_MAX = 20_000  # emptied when full
 KEPT_MAX_AGE_S = 30.0
+_kept = Kept(max_age_s=KEPT_MAX_AGE_S, max_size=KEPT_MAX)
 
 
 async def _access_generation() -> int | None:
@@ -60,15 +61,11 @@ async def ingest_key(raw: str) -> IngestKey | None:
     if not raw or not raw.startswith(IngestKeyModel.PREFIX) or not KEY_SHAPE.match(raw):
         return None
     generation = await _access_generation()
-    kept = _kept.get(raw)
-    if (kept is not None and generation is not None and kept[0] == generation
-            and time.monotonic() - kept[1] < KEPT_MAX_AGE_S):
-        return kept[2]
+    if (kept := _kept.find(raw, generation)) is not None:
+        return kept
     found = await _read_ingest_key(raw)
-    if found is not None and generation is not None:
-        if len(_kept) >= KEPT_MAX:
-            _kept.clear()
-        _kept[raw] = (generation, time.monotonic(), found)
+    if found is not None:
+        _kept.keep(raw, generation, found)
     return found
 
 

@@ -13,7 +13,6 @@ the series (``series_statement`` → ``groups_of``), then the data (``data_fetch
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import orjson
 from psycopg import sql
 
 from .. import freshness, sketch
+from ..kept import Kept
 from . import sql as parts
 from .executor import Session, Statement
 from .spec import PERCENTILES, Filter, Notes, Query
@@ -81,8 +81,7 @@ def series_statement(project_id: int, name: str, contains: dict | None = None) -
 # at most KEPT_ROWS series in all (emptied when full).
 KEPT_S = 60.0
 KEPT_ROWS = 100_000
-_kept: dict[tuple[int, str, bytes], tuple[str, float, list]] = {}
-_kept_rows = 0
+_kept = Kept(max_age_s=KEPT_S, max_size=KEPT_ROWS, size=len)
 
 
 def _series_rows(session: Session, statement: Statement) -> list:
@@ -98,31 +97,15 @@ def select_series(session: Session, project_id: int, query: Query, notes: Notes)
     contains = {f.key: f.values[0] for f in query.filters if f.op == "eq"}
     key = (project_id, query.source, orjson.dumps(contains, option=orjson.OPT_SORT_KEYS))
     seen, token = freshness.series_seen(project_id)
-    kept = _kept.get(key)
-    if (seen and token is not None and kept is not None and kept[0] == token
-            and time.monotonic() - kept[1] < KEPT_S):
-        return groups_of(kept[2], query, notes)
+    if seen and (kept := _kept.find(key, token)) is not None:
+        return groups_of(kept, query, notes)
     rows = _series_rows(session, series_statement(project_id, query.source, contains))
     if rows or not contains:
         if seen and not session.replica:
-            _keep(key, token or freshness.start_series_token(project_id), rows)
+            _kept.keep(key, token or freshness.start_series_token(project_id), rows)
     else:  # not kept: every series of the metric, read only to say what does not exist
         rows = _series_rows(session, series_statement(project_id, query.source))
     return groups_of(rows, query, notes)
-
-
-def _keep(key: tuple, token: str | None, rows: list) -> None:
-    """``rows`` kept under ``token`` (none: not kept), within KEPT_ROWS in all."""
-    global _kept_rows  # (threads may race on the count: it only decides when to empty)
-    if token is None or len(rows) > KEPT_ROWS:
-        return
-    if _kept_rows + len(rows) > KEPT_ROWS:  # full: start again
-        _kept.clear()
-        _kept_rows = 0
-    if (old := _kept.pop(key, None)) is not None:
-        _kept_rows -= len(old[2])
-    _kept[key] = (token, time.monotonic(), rows)
-    _kept_rows += len(rows)
 
 
 def groups_of(rows: list, query: Query, notes: Notes) -> Groups:

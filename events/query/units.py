@@ -18,11 +18,10 @@ new window) finds the units it needs kept in its process under that same version
 
 from __future__ import annotations
 
-import time
-
 from psycopg import sql
 
 from .. import freshness
+from ..kept import Kept
 from . import executor, replicas
 from .executor import Statement
 from .spec import (
@@ -89,7 +88,7 @@ def metric_names(exprs: list[Expr]) -> list[str]:
 # Redis that lost the counter would count again from 0).
 KEPT_S = 30.0
 KEPT_MAX = 10_000  # emptied when full
-_kept: dict[tuple[int, tuple[str, ...]], tuple[int, float, dict[str, str]]] = {}
+_kept = Kept(max_age_s=KEPT_S, max_size=KEPT_MAX)
 
 
 def catalogue_units(project_id: int, names: list[str]) -> dict[str, str]:
@@ -98,10 +97,8 @@ def catalogue_units(project_id: int, names: list[str]) -> dict[str, str]:
         return {}
     version = freshness.catalogue_seen(project_id)  # read with this answer's cached copy
     key = (project_id, tuple(names))
-    kept = _kept.get(key)
-    if (version is not None and kept is not None and kept[0] == version
-            and time.monotonic() - kept[1] < KEPT_S):
-        return dict(kept[2])
+    if (kept := _kept.find(key, version)) is not None:
+        return dict(kept)
     # From the primary: an edit bumps the catalogue's version as it commits, and a replica still
     # behind would have the old unit cached under the new version.
     token = replicas.reading.set(None)
@@ -109,10 +106,7 @@ def catalogue_units(project_id: int, names: list[str]) -> dict[str, str]:
         found = dict(executor.rows(units_statement(project_id, names)))
     finally:
         replicas.reading.reset(token)
-    if version is not None:
-        if len(_kept) >= KEPT_MAX:
-            _kept.clear()
-        _kept[key] = (version, time.monotonic(), dict(found))
+    _kept.keep(key, version, dict(found))
     return found
 
 
