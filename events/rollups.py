@@ -127,12 +127,15 @@ WITH taken AS (
 ), totals AS (
     SELECT project_id, hour, event, sum(count)::bigint AS count
     FROM taken GROUP BY project_id, hour, event
-), session_sets AS (
+), session_sets AS (  -- (the deltas sorted by row first: their hashes need no sort by row)
     SELECT project_id, hour, event, array_agg(DISTINCT h ORDER BY h) AS hashes
-    FROM taken, unnest(taken.sessions) AS u(h) GROUP BY project_id, hour, event
+    FROM (SELECT * FROM taken ORDER BY project_id, hour, event) AS t, unnest(t.sessions) AS u(h)
+    GROUP BY project_id, hour, event
 ), distinct_id_sets AS (
     SELECT project_id, hour, event, array_agg(DISTINCT h ORDER BY h) AS hashes
-    FROM taken, unnest(taken.distinct_ids) AS u(h) GROUP BY project_id, hour, event
+    FROM (SELECT * FROM taken ORDER BY project_id, hour, event) AS t,
+         unnest(t.distinct_ids) AS u(h)
+    GROUP BY project_id, hour, event
 ), hours AS (
     INSERT INTO events_eventrollup1h AS r
         (project_id, hour, event, count, sessions, distinct_ids)
@@ -150,12 +153,15 @@ WITH taken AS (
     SELECT project_id, hour, sum(count)::bigint AS count,
            coalesce(sum(count) FILTER (WHERE event = ANY(%(pageviews)s)), 0)::bigint AS pageviews
     FROM taken GROUP BY project_id, hour
-), hour_sessions AS (
+), hour_sessions AS (  -- an hour's sets: the union of its events' (far fewer hashes)
     SELECT project_id, hour, array_agg(DISTINCT h ORDER BY h) AS hashes
-    FROM taken, unnest(taken.sessions) AS u(h) GROUP BY project_id, hour
+    FROM (SELECT * FROM session_sets ORDER BY project_id, hour) AS t, unnest(t.hashes) AS u(h)
+    GROUP BY project_id, hour
 ), hour_distinct_ids AS (
     SELECT project_id, hour, array_agg(DISTINCT h ORDER BY h) AS hashes
-    FROM taken, unnest(taken.distinct_ids) AS u(h) GROUP BY project_id, hour
+    FROM (SELECT * FROM distinct_id_sets ORDER BY project_id, hour) AS t,
+         unnest(t.hashes) AS u(h)
+    GROUP BY project_id, hour
 ), whole_hours AS (
     INSERT INTO events_hourrollup AS r
         (project_id, hour, count, pageviews, sessions, distinct_ids)
@@ -335,30 +341,36 @@ WITH taken AS (
     SELECT project_id, dim, hour, value, bot, sum(events)::bigint AS events,
            sum(pageviews)::bigint AS pageviews
     FROM taken GROUP BY 1, 2, 3, 4, 5
-), vis AS (
+), vis AS (  -- (the deltas sorted by row before their hashes are unnested: no sort of those)
     SELECT project_id, dim, hour, value, bot, array_agg(DISTINCT h ORDER BY h) AS hs
-    FROM taken, unnest(visitors) AS u(h) GROUP BY 1, 2, 3, 4, 5
+    FROM (SELECT * FROM taken ORDER BY project_id, dim, hour, value, bot) AS t,
+         unnest(t.visitors) AS u(h)
+    GROUP BY 1, 2, 3, 4, 5
 ), ses AS (
     SELECT project_id, dim, hour, value, bot, array_agg(DISTINCT h ORDER BY h) AS hs
-    FROM taken, unnest(sessions) AS u(h) GROUP BY 1, 2, 3, 4, 5
+    FROM (SELECT * FROM taken ORDER BY project_id, dim, hour, value, bot) AS t,
+         unnest(t.sessions) AS u(h)
+    GROUP BY 1, 2, 3, 4, 5
 ), hourly AS (
     SELECT t.*, coalesce(v.hs, '{{}}') AS vis, coalesce(s.hs, '{{}}') AS ses
     FROM totals t LEFT JOIN vis v USING (project_id, dim, hour, value, bot)
     LEFT JOIN ses s USING (project_id, dim, hour, value, bot)
+), by_day AS (  -- the hours' sets, each without repeats already: far fewer hashes to sort
+    SELECT project_id, dim, date_trunc('day', hour, 'UTC') AS day, value, bot, events,
+           pageviews, vis, ses
+    FROM hourly ORDER BY project_id, dim, day, value, bot
 ), dvis AS (
-    SELECT project_id, dim, date_trunc('day', hour, 'UTC') AS day, value, bot,
-           array_agg(DISTINCT h ORDER BY h) AS hs
-    FROM taken, unnest(visitors) AS u(h) GROUP BY 1, 2, 3, 4, 5
+    SELECT project_id, dim, day, value, bot, array_agg(DISTINCT h ORDER BY h) AS hs
+    FROM by_day, unnest(vis) AS u(h) GROUP BY 1, 2, 3, 4, 5
 ), dses AS (
-    SELECT project_id, dim, date_trunc('day', hour, 'UTC') AS day, value, bot,
-           array_agg(DISTINCT h ORDER BY h) AS hs
-    FROM taken, unnest(sessions) AS u(h) GROUP BY 1, 2, 3, 4, 5
+    SELECT project_id, dim, day, value, bot, array_agg(DISTINCT h ORDER BY h) AS hs
+    FROM by_day, unnest(ses) AS u(h) GROUP BY 1, 2, 3, 4, 5
 ), daily AS (
     SELECT t.project_id, t.dim, t.day, t.value, t.bot, t.events, t.pageviews,
            coalesce(v.hs, '{{}}') AS vis, coalesce(s.hs, '{{}}') AS ses
-    FROM (SELECT project_id, dim, date_trunc('day', hour, 'UTC') AS day, value, bot,
-                 sum(events)::bigint AS events, sum(pageviews)::bigint AS pageviews
-          FROM totals GROUP BY 1, 2, 3, 4, 5) AS t
+    FROM (SELECT project_id, dim, day, value, bot, sum(events)::bigint AS events,
+                 sum(pageviews)::bigint AS pageviews
+          FROM by_day GROUP BY 1, 2, 3, 4, 5) AS t
     LEFT JOIN dvis v USING (project_id, dim, day, value, bot)
     LEFT JOIN dses s USING (project_id, dim, day, value, bot)
 ), hours AS ({hours}
@@ -417,6 +429,12 @@ WITH taken AS (
                           jsonb_each(u.p) AS e(k, v)), '{}') AS once_part,
            max(properties_at) AS properties_at
     FROM incoming GROUP BY project_id, person_id
+), parts AS MATERIALIZED (
+    -- The two parts of those who set properties, as one object the update below looks each
+    -- person up in by key: a look-up in ``grouped`` itself was a scan of it per person.
+    SELECT jsonb_object_agg(project_id || '/' || person_id, jsonb_build_array(once_part, set_part))
+           AS by_person
+    FROM grouped WHERE once_part <> '{}' OR set_part <> '{}'
 ), merged AS (
     INSERT INTO events_person AS r
         (project_id, person_id, first_seen, last_seen, events, bot_events, properties,
@@ -430,11 +448,12 @@ WITH taken AS (
         events = r.events + EXCLUDED.events,
         bot_events = r.bot_events + EXCLUDED.bot_events,
         properties = (
-            SELECT CASE WHEN r.properties_at IS NULL OR g.properties_at >= r.properties_at
-                        THEN (g.once_part || r.properties) || g.set_part
-                        ELSE (g.once_part || g.set_part) || r.properties END
-            FROM grouped g
-            WHERE g.project_id = EXCLUDED.project_id AND g.person_id = EXCLUDED.person_id),
+            SELECT CASE WHEN r.properties_at IS NULL OR EXCLUDED.properties_at >= r.properties_at
+                        THEN (coalesce(g.part -> 0, '{}') || r.properties)
+                             || coalesce(g.part -> 1, '{}')
+                        ELSE EXCLUDED.properties || r.properties END
+            FROM (SELECT by_person -> (EXCLUDED.project_id || '/' || EXCLUDED.person_id) AS part
+                  FROM parts) AS g),
         properties_at = GREATEST(r.properties_at, EXCLUDED.properties_at),
         active_hours = events_hours_union(r.active_hours, EXCLUDED.active_hours)
     RETURNING 1

@@ -2,6 +2,7 @@
 and max, sketches within 1 %, late data in old buckets, each item counted once, retention, and a
 real worker + beat keeping them current within seconds."""
 
+import json
 import math
 import random
 import subprocess
@@ -352,3 +353,36 @@ def test_people_rollup_merges_active_hours_and_fills_deltas_written_without_them
                        "WHERE project_id = %s ORDER BY 1", [project.pk])
         assert cursor.fetchall() == [("old", [hour, hour + 2]),
                                      ("p", [hour, hour + 1, hour + 2, hour + 3])]
+
+
+def test_person_properties_follow_set_and_set_once_across_folds(ingest, ingest_key):
+    """``$set`` in time order (a later fold's older ``$set`` does not undo a newer one),
+    ``$set_once`` only where a property is unset; each person of a fold gets their own."""
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+    def event(person, minutes, **props):
+        return {"event": "seen", "distinct_id": person, "uuid": str(uuid.uuid4()),
+                "timestamp": _iso(t0 + timedelta(minutes=minutes)), "properties": props}
+
+    others = [f"p{n}" for n in range(30)]
+    _events(ingest, ingest_key, [
+        event("ann", 0, **{"$set": {"plan": "free", "a": 1}, "$set_once": {"first": "x"}}),
+        *[event(name, 0, **{"$set": {"n": name}, "$set_once": {"o": name}}) for name in others],
+    ])
+    rollups.fold()
+    _events(ingest, ingest_key, [
+        event("ann", 30, **{"$set": {"plan": "pro"}, "$set_once": {"first": "y", "seen": 1}}),
+        *[event(name, 30, **{"$set_once": {"o": "late", "p": name}}) for name in others],
+    ])
+    rollups.fold()
+    _events(ingest, ingest_key, [  # arrives last, happened between the two
+        event("ann", 10, **{"$set": {"plan": "team", "b": 2}, "$set_once": {"seen": 2}}),
+    ])
+    rollups.fold()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT person_id, properties FROM events_person WHERE project_id = %s",
+                       [ingest_key.project_id])
+        found = {person: json.loads(values) for person, values in cursor.fetchall()}
+    assert found.pop("ann") == {"plan": "pro", "a": 1, "b": 2, "first": "x", "seen": 1}
+    assert found == {name: {"n": name, "o": name, "p": name} for name in others}
