@@ -257,12 +257,14 @@ WITH taken AS (
         utm_campaign = CASE WHEN EXCLUDED.started_at < r.started_at
                             THEN coalesce(EXCLUDED.utm_campaign, r.utm_campaign)
                             ELSE coalesce(r.utm_campaign, EXCLUDED.utm_campaign) END,
-        (pages, pages_at) = (
-            SELECT coalesce(array_agg(p ORDER BY t), '{}'), coalesce(array_agg(t ORDER BY t), '{}')
+        (pages, pages_at) = (  -- (kept as they are when no page view came: no merge to sort)
+            SELECT coalesce(array_agg(p ORDER BY t), r.pages),
+                   coalesce(array_agg(t ORDER BY t), r.pages_at)
             FROM (SELECT p, t FROM (
                       SELECT * FROM unnest(r.pages, r.pages_at) AS a(p, t)
                       UNION ALL
                       SELECT * FROM unnest(EXCLUDED.pages, EXCLUDED.pages_at) AS b(p, t)) AS u
+                  WHERE cardinality(EXCLUDED.pages) > 0
                   ORDER BY t LIMIT 50) AS z),
         device_type = coalesce(r.device_type, EXCLUDED.device_type),
         browser = coalesce(r.browser, EXCLUDED.browser),

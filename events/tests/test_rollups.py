@@ -386,3 +386,32 @@ def test_person_properties_follow_set_and_set_once_across_folds(ingest, ingest_k
         found = {person: json.loads(values) for person, values in cursor.fetchall()}
     assert found.pop("ann") == {"plan": "pro", "a": 1, "b": 2, "first": "x", "seen": 1}
     assert found == {name: {"n": name, "o": name, "p": name} for name in others}
+
+
+def test_a_sessions_pages_stay_in_time_order_across_folds(ingest, ingest_key):
+    """A fold without page views keeps the session's pages; a late page view lands in its
+    place; entry and exit follow the earliest and latest page view."""
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+    def event(name, minutes, path=None):
+        found = {"event": name, "distinct_id": "ann", "session_id": "s", "uuid": str(uuid.uuid4()),
+                 "timestamp": _iso(t0 + timedelta(minutes=minutes))}
+        if path:
+            found["page_url"] = f"https://shop.example.com{path}"
+        return found
+
+    def pages():
+        with connection.cursor() as cursor:
+            cursor.execute("""SELECT pages, events, entry_path, exit_path FROM events_sessionrollup
+                              WHERE project_id = %s AND session_id = 's'""",
+                           [ingest_key.project_id])
+            return cursor.fetchone()
+
+    _events(ingest, ingest_key, [event("$pageview", 0, "/a"), event("$pageview", 20, "/b")])
+    rollups.fold()
+    _events(ingest, ingest_key, [event("click", 25)])
+    rollups.fold()
+    assert pages() == (["/a", "/b"], 3, "/a", "/b")
+    _events(ingest, ingest_key, [event("$pageview", 10, "/c")])
+    rollups.fold()
+    assert pages() == (["/a", "/c", "/b"], 4, "/a", "/b")
