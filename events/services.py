@@ -285,26 +285,28 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
     persons: dict[str, str] = {}
 
     async def write(conn) -> int:
-        async with conn.transaction():
-            salt = await _salt_of(conn, received_at.date())
-            persons.update(await _persons(conn, key.project_id, valid))
-            rows = [_row(i, persons.get(i.distinct_id, i.distinct_id), country)
-                    for i, country in zip(valid, countries, strict=True)]
-            params = {
-                "project": key.project_id,
-                "now": received_at,
-                "rows": orjson.dumps(rows).decode(),
-                "browser": agent.browser,
-                "os": agent.os,
-                "device_type": agent.device_type,
-                "bot": agent.bot,
-                "sets": orjson.dumps(_person_sets(valid, persons)).decode(),
-                "ip_hash": enrich.visitor_hash(salt=salt, project_id=key.project_id,
-                                               ip=client.ip, user_agent=client.user_agent)
-                if client.ip else None,
-            }
-            cursor = await conn.execute(INSERT_EVENTS, params)
-            return (await cursor.fetchone())[0]
+        # No transaction around these: each statement commits on its own (the connection is
+        # in autocommit), and the batch is one statement, so stored whole or not at all. The
+        # salt and identify links before it are idempotent. Two round trips, not four.
+        salt = await _salt_of(conn, received_at.date())
+        persons.update(await _persons(conn, key.project_id, valid))
+        rows = [_row(i, persons.get(i.distinct_id, i.distinct_id), country)
+                for i, country in zip(valid, countries, strict=True)]
+        params = {
+            "project": key.project_id,
+            "now": received_at,
+            "rows": orjson.dumps(rows).decode(),
+            "browser": agent.browser,
+            "os": agent.os,
+            "device_type": agent.device_type,
+            "bot": agent.bot,
+            "sets": orjson.dumps(_person_sets(valid, persons)).decode(),
+            "ip_hash": enrich.visitor_hash(salt=salt, project_id=key.project_id,
+                                           ip=client.ip, user_agent=client.user_agent)
+            if client.ip else None,
+        }
+        cursor = await conn.execute(INSERT_EVENTS, params)
+        return (await cursor.fetchone())[0]
 
     days = {item.timestamp.astimezone(UTC).date() for item in valid}
     result.stored = await _store(("events_event",), days, write)
