@@ -357,7 +357,9 @@ WITH taken AS (
     SELECT t.*, coalesce(v.hs, '{{}}') AS vis, coalesce(s.hs, '{{}}') AS ses
     FROM totals t LEFT JOIN vis v USING (project_id, dim, hour, value, bot)
     LEFT JOIN ses s USING (project_id, dim, hour, value, bot)
-), by_day AS (  -- the hours' sets, each without repeats already: far fewer hashes to sort
+), by_day AS (  -- the hours' sets, each without repeats already: far fewer hashes to sort.
+    -- (A day's sets are right only because ``hourly`` keeps its sets whole: the k cap is
+    -- applied when they are stored, below, not there.)
     SELECT project_id, dim, date_trunc('day', hour, 'UTC') AS day, value, bot, events,
            pageviews, vis, ses
     FROM hourly ORDER BY project_id, dim, day, value, bot
@@ -431,36 +433,41 @@ WITH taken AS (
                           jsonb_each(u.p) AS e(k, v)), '{}') AS once_part,
            max(properties_at) AS properties_at
     FROM incoming GROUP BY project_id, person_id
-), parts AS MATERIALIZED (
-    -- The two parts of those who set properties, as one object the update below looks each
-    -- person up in by key: a look-up in ``grouped`` itself was a scan of it per person.
-    SELECT jsonb_object_agg(project_id || '/' || person_id, jsonb_build_array(once_part, set_part))
-           AS by_person
-    FROM grouped WHERE once_part <> '{}' OR set_part <> '{}'
-), merged AS (
-    INSERT INTO events_person AS r
+), updated AS (
+    -- The people the rollup holds, merged by a join. (An upsert's ON CONFLICT clause sees only
+    -- the inserted row, so it had to find each person's two parts in ``grouped`` again: a scan
+    -- of the slice's people per person.) A row ``moved`` deletes is not theirs to update: the
+    -- person it held is inserted again below.
+    UPDATE events_person r SET
+        first_seen = LEAST(r.first_seen, g.first_seen),
+        last_seen = GREATEST(r.last_seen, g.last_seen),
+        events = r.events + g.events,
+        bot_events = r.bot_events + g.bot_events,
+        properties = CASE WHEN r.properties_at IS NULL OR g.properties_at >= r.properties_at
+                          THEN (g.once_part || r.properties) || g.set_part
+                          ELSE (g.once_part || g.set_part) || r.properties END,
+        properties_at = GREATEST(r.properties_at, g.properties_at),
+        active_hours = events_hours_union(r.active_hours, coalesce(h.hours, '{}'))
+    FROM grouped g LEFT JOIN hours h USING (project_id, person_id)
+    WHERE r.project_id = g.project_id AND r.person_id = g.person_id
+      AND NOT EXISTS (SELECT 1 FROM moved m
+                      WHERE m.project_id = g.project_id AND m.person_id = g.person_id)
+    RETURNING 1
+), inserted AS (  -- and the others: only the fold writes this table, under its lock
+    INSERT INTO events_person
         (project_id, person_id, first_seen, last_seen, events, bot_events, properties,
          properties_at, active_hours)
     SELECT g.project_id, g.person_id, g.first_seen, g.last_seen, g.events, g.bot_events,
            g.once_part || g.set_part, g.properties_at, coalesce(h.hours, '{}')
     FROM grouped g LEFT JOIN hours h USING (project_id, person_id)
-    ON CONFLICT (project_id, person_id) DO UPDATE SET
-        first_seen = LEAST(r.first_seen, EXCLUDED.first_seen),
-        last_seen = GREATEST(r.last_seen, EXCLUDED.last_seen),
-        events = r.events + EXCLUDED.events,
-        bot_events = r.bot_events + EXCLUDED.bot_events,
-        properties = (
-            SELECT CASE WHEN r.properties_at IS NULL OR EXCLUDED.properties_at >= r.properties_at
-                        THEN (coalesce(g.part -> 0, '{}') || r.properties)
-                             || coalesce(g.part -> 1, '{}')
-                        ELSE EXCLUDED.properties || r.properties END
-            FROM (SELECT by_person -> (EXCLUDED.project_id || '/' || EXCLUDED.person_id) AS part
-                  FROM parts) AS g),
-        properties_at = GREATEST(r.properties_at, EXCLUDED.properties_at),
-        active_hours = events_hours_union(r.active_hours, EXCLUDED.active_hours)
+    WHERE NOT EXISTS (SELECT 1 FROM events_person p
+                      WHERE p.project_id = g.project_id AND p.person_id = g.person_id)
+       OR EXISTS (SELECT 1 FROM moved m
+                  WHERE m.project_id = g.project_id AND m.person_id = g.person_id)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM merged)
+SELECT (SELECT count(*) FROM taken),
+       (SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted)
 """
 
 
