@@ -194,19 +194,11 @@ def freeze_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def warm() -> None:
-    """Work a process would otherwise do in its first request, done before it listens:
-    ua-parser compiles its patterns on first use (0.3 s here, which the first event batch of
-    each web process waited for)."""
-    from events import enrich
-
-    enrich.agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                 "Chrome/120.0 Safari/537.36")
-
-
 class Server(daphne_server.Server):
     def run(self):
-        warm()
+        from events import enrich
+
+        enrich.warm()  # what the first request would otherwise wait for
         freeze_heap()  # the application is imported by now; nothing has been served yet
         super().run()
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
 
+AGENT = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36"
 STATEMENTS = ("FOLD_EVENTS", "FOLD_SESSIONS", "FOLD_DIMS", "FOLD_PEOPLE")
 
 
@@ -50,7 +51,7 @@ def main() -> None:
     from django.conf import settings
     from ingest import event_batch
 
-    from events import partitions, rollups, services
+    from events import enrich, partitions, rollups, services
     from events.models import PAGEVIEW_EVENTS
     from events.validation import parse_events
     from projects import services as projects
@@ -70,12 +71,9 @@ def main() -> None:
                 _, body = event_batch(rng, 1000)
                 items = parse_events(orjson.loads(body)["events"], sent_at=None,
                                      received_at=now, oldest=now - timedelta(days=1)).items
-                conn.execute(services.INSERT_EVENTS, {
-                    "project": project.pk, "now": now, "browser": "Chrome", "os": "Linux",
-                    "device_type": "desktop", "bot": False, "ip_hash": None,
-                    "rows": orjson.dumps([services._row(i, i.distinct_id, None)
-                                          for i in items]).decode(),
-                    "sets": orjson.dumps(services._person_sets(items, {})).decode()})
+                conn.execute(services.INSERT_EVENTS, services.insert_params(
+                    project.pk, items, [None] * len(items), {}, agent=enrich.agent(AGENT),
+                    now=now, ip_hash=None))
 
         # One transaction (the connection is not autocommit). The rollups first hold as many
         # batches before: most sessions and people of the timed slice are then merged into

@@ -287,25 +287,15 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
     async def write(conn) -> int:
         # No transaction around these: each statement commits on its own (the connection is
         # in autocommit), and the batch is one statement, so stored whole or not at all. The
-        # salt and identify links before it are idempotent. Two round trips, not four.
+        # salt and identify links before it are idempotent. (BEGIN and COMMIT were two more
+        # round trips.)
         salt = await _salt_of(conn, received_at.date())
         persons.update(await _persons(conn, key.project_id, valid))
-        rows = [_row(i, persons.get(i.distinct_id, i.distinct_id), country)
-                for i, country in zip(valid, countries, strict=True)]
-        params = {
-            "project": key.project_id,
-            "now": received_at,
-            "rows": orjson.dumps(rows).decode(),
-            "browser": agent.browser,
-            "os": agent.os,
-            "device_type": agent.device_type,
-            "bot": agent.bot,
-            "sets": orjson.dumps(_person_sets(valid, persons)).decode(),
-            "ip_hash": enrich.visitor_hash(salt=salt, project_id=key.project_id,
-                                           ip=client.ip, user_agent=client.user_agent)
-            if client.ip else None,
-        }
-        cursor = await conn.execute(INSERT_EVENTS, params)
+        ip_hash = enrich.visitor_hash(salt=salt, project_id=key.project_id, ip=client.ip,
+                                      user_agent=client.user_agent) if client.ip else None
+        cursor = await conn.execute(INSERT_EVENTS, insert_params(
+            key.project_id, valid, countries, persons, agent=agent, now=received_at,
+            ip_hash=ip_hash))
         return (await cursor.fetchone())[0]
 
     days = {item.timestamp.astimezone(UTC).date() for item in valid}
@@ -317,6 +307,26 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
                    for i in valid[-LIVE_SAMPLE:]],
     })
     return result
+
+
+def insert_params(project_id: int, items: list[EventItem], countries: list[str | None],
+                  persons: dict[str, str], *, agent: enrich.Agent, now: datetime,
+                  ip_hash: str | None) -> dict:
+    """``INSERT_EVENTS``' parameters for a batch of valid events (``persons``: distinct id ->
+    person, for those linked to another)."""
+    rows = [_row(i, persons.get(i.distinct_id, i.distinct_id), country)
+            for i, country in zip(items, countries, strict=True)]
+    return {
+        "project": project_id,
+        "now": now,
+        "rows": orjson.dumps(rows).decode(),
+        "browser": agent.browser,
+        "os": agent.os,
+        "device_type": agent.device_type,
+        "bot": agent.bot,
+        "sets": orjson.dumps(_person_sets(items, persons)).decode(),
+        "ip_hash": ip_hash,
+    }
 
 
 def _countries(items: list[EventItem], country: str | None) -> list[str | None]:
