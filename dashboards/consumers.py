@@ -4,8 +4,9 @@ Authenticated by the session (the page's own cookie; Channels' AuthMiddlewareSta
 clients, by ``?ticket=`` from ``POST /api/v1/projects/<id>/live-ticket/`` (signed, 60 s), and
 scoped like the pages: a non-member is refused (close 4404), as an anonymous visitor is
 (4401). A member joins the project's group, where the write path publishes one compact message
-per stored batch, and gets them as JSON: ``{"type": "events", "count": N, "events": [...]}``
-(the newest of the batch) and ``{"type": "points", "count": N, "latest": {...}}``.
+per stored batch (none while the group is empty: ``events.live``), and gets them as JSON:
+``{"type": "events", "count": N, "events": [...]}`` (the newest of the batch) and
+``{"type": "points", "count": N, "latest": {...}}``.
 
 A dashboard page also sends ``{"type": "subscribe", "panels": [ids]}`` (panels of this
 project's dashboards only). New data for a subscribed panel — points of a metric its query reads,

@@ -32,7 +32,6 @@ from .validation import EventItem, Parsed, Rejected, check_labels, parse_events,
 
 logger = logging.getLogger(__name__)
 
-LIVE_SAMPLE = 20
 _known_partitions: set[tuple[str, date]] = set()
 _series_ids: OrderedDict[tuple[int, str, str], int] = OrderedDict()
 _SERIES_CACHE_SIZE = 200_000
@@ -300,12 +299,13 @@ async def ingest_events(*, key: IngestKey, items: list, sent_at: datetime | None
 
     days = {item.timestamp.astimezone(UTC).date() for item in valid}
     result.stored = await _store(("events_event",), days, write)
-    await live.publish(key.project_id, {
-        "type": "live.events",
-        "count": len(valid),
-        "events": [_compact(i, persons.get(i.distinct_id, i.distinct_id))
-                   for i in valid[-LIVE_SAMPLE:]],
-    })
+    if live.wanted(key.project_id):
+        await live.publish(key.project_id, {
+            "type": "live.events",
+            "count": len(valid),
+            "events": [_compact(i, persons.get(i.distinct_id, i.distinct_id))
+                       for i in valid[-live.SAMPLE:]],
+        })
     return result
 
 
@@ -476,7 +476,8 @@ async def _store_points(key: IngestKey, batch: PointBatch, rejected: list[Reject
         if created:  # committed (even if the points were not): the engine's kept series lists
             # are out of date — said once the connection is back in the pool
             await sync_to_async(freshness.bump_series, thread_sensitive=False)(key.project_id)
-    latest, truncated = batch.latest(LIVE_SAMPLE)
-    await live.publish(key.project_id, {"type": "live.points", "count": len(batch),
-                                        "latest": latest, "truncated": truncated})
+    if live.wanted(key.project_id):
+        latest, truncated = batch.latest(live.SAMPLE)
+        await live.publish(key.project_id, {"type": "live.points", "count": len(batch),
+                                            "latest": latest, "truncated": truncated})
     return result
