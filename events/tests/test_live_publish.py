@@ -43,7 +43,7 @@ def _events(*numbers: int) -> dict:
             "events": [{"event": f"e{n}"} for n in numbers]}
 
 
-def test_the_write_path_sends_nothing_to_an_empty_group_for_a_second_then_a_message_a_batch():
+def test_the_write_path_sends_nothing_to_an_empty_group_for_a_moment_then_a_message_a_batch():
     from events import live
 
     layer = get_channel_layer()
