@@ -517,7 +517,8 @@ async def _requests(client: Http11, job: Job, deadline: float, out: Load, bodies
         except TimeoutError:
             out.statuses["timeout"] += 1
             continue
-        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError) as exc:  # IndexError: a malformed status line
             out.statuses[type(exc).__name__] += 1
             await asyncio.sleep(0.1)
             continue

@@ -1,8 +1,9 @@
 """What one ingestion request costs a web process, without HTTP, the network or other load: the
 ASGI app (the lean path, as daphne would call it) is called in this process with event batches
 of ``--events`` and the process's CPU time is divided by the requests; Redis commands a request
-come from Redis's own count (``INFO stats``). Far less noisy than the whole stack under load
-(``bench/ingest.py``), so a change of a few per cent in the write path shows.
+come from Redis's own count (``INFO stats``: of every client, so give it a Redis nothing else
+uses; ``REDIS_URL``'s database number does not separate them). Far less noisy than the whole
+stack under load (``bench/ingest.py``), so a change of a few per cent in the write path shows.
 
     .venv/bin/python bench/request.py [--events 100] [--requests 300] [--profile]
 
