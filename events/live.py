@@ -5,10 +5,8 @@ well. The one place that names a project's group and sends to it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import weakref
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -26,44 +24,31 @@ def group_name(project_id: int) -> str:
 
 
 class _Groups:
-    """What a web process knows of its projects' groups, per event loop. A group found empty is
-    left alone for EMPTY_FOR_S: with no page open, a busy project's batches cost no Redis
-    command (group_send asks the group's members each time, two round trips: a fifth of a
-    1-event request's CPU here), only a member count four times a second. One found with
-    members is not asked again for as long."""
+    """What this web process last learned of its projects' groups: for each, until when the
+    answer holds and whether the group had members. A group found empty is left alone for
+    EMPTY_FOR_S: with no page open, a busy project's batches cost no Redis command (group_send
+    asks the group's members each time, two round trips: a fifth of a 1-event request's CPU
+    here), only a member count four times a second. One found with members is not counted
+    again for as long. Plain facts about Redis, so one per process, whatever the event loop."""
 
     def __init__(self) -> None:
-        self.empty_until: dict[int, float] = {}
-        self.members_until: dict[int, float] = {}
+        self.known: dict[int, tuple[float, bool]] = {}  # project: (valid until, has members)
 
     def wanted(self, project_id: int) -> bool:
-        until = self.empty_until.get(project_id)
-        if until is None:
-            return True
-        if until > time.monotonic():
-            return False
-        del self.empty_until[project_id]
-        return True
+        until, has_members = self.known.get(project_id, (0.0, True))
+        return has_members or until <= time.monotonic()
 
     async def send(self, layer, project_id: int, message: dict) -> None:
         group = group_name(project_id)
-        if self.members_until.get(project_id, 0.0) <= time.monotonic():
-            if not await _has_members(layer, group):
-                self.empty_until[project_id] = time.monotonic() + EMPTY_FOR_S
-                return
-            self.members_until[project_id] = time.monotonic() + EMPTY_FOR_S
-        await layer.group_send(group, message)
+        until, has_members = self.known.get(project_id, (0.0, True))
+        if until <= time.monotonic():
+            has_members = await _has_members(layer, group)
+            self.known[project_id] = (time.monotonic() + EMPTY_FOR_S, has_members)
+        if has_members:
+            await layer.group_send(group, message)
 
 
-_known_groups: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _groups() -> _Groups:
-    loop = asyncio.get_running_loop()
-    found = _known_groups.get(loop)
-    if found is None:
-        found = _known_groups[loop] = _Groups()
-    return found
+_groups = _Groups()
 
 
 async def _has_members(layer, group: str) -> bool:
@@ -80,7 +65,7 @@ async def _has_members(layer, group: str) -> bool:
 def wanted(project_id: int) -> bool:
     """From the write path, before it builds a message: False while the project's group is
     known to be empty (nobody would receive it)."""
-    return get_channel_layer() is not None and _groups().wanted(project_id)
+    return get_channel_layer() is not None and _groups.wanted(project_id)
 
 
 async def publish(project_id: int, message: dict) -> None:
@@ -89,7 +74,7 @@ async def publish(project_id: int, message: dict) -> None:
     if layer is None:
         return
     try:
-        await _groups().send(layer, project_id, message)
+        await _groups.send(layer, project_id, message)
     except Exception:
         logger.warning("live publish failed for project %s", project_id, exc_info=True)
 
