@@ -83,7 +83,8 @@ class PointItem:
 
 class Columns:
     """Points as they are decoded: labels (name, tags_key, tags) once each, then per point the
-    label's number, the value, the time (epoch µs, or NO_TIME) and the item's index."""
+    label's number, the value, the time (epoch µs, or NO_TIME) and the item's index — lists a
+    point at a time, or sequences a decoder of whole bodies sets at once."""
 
     __slots__ = ("codes", "index", "label_codes", "labels", "micros", "values")
 
@@ -130,7 +131,8 @@ class Columns:
         """The points as dicts (name, value, tags and, when it had one, the timestamp in epoch
         seconds): to look at, not on the write path."""
         points = []
-        for code, value, micros in zip(self.codes, self.values, self.micros, strict=True):
+        for code, value, micros in zip(list(self.codes), np.asarray(self.values).tolist(),
+                                       np.asarray(self.micros).tolist(), strict=True):
             name, _, tags = self.labels[code]
             point = {"name": name, "value": value, "tags": tags}
             if micros != NO_TIME:
@@ -150,10 +152,10 @@ class Columns:
 
         received = micros_of(received_at)
         n = len(self.codes)
-        micros = np.fromiter(self.micros, np.int64, n)
-        values = np.fromiter(self.values, np.float64, n)
-        index = np.fromiter(self.index, np.int64, n)
-        codes = np.fromiter(self.codes, np.int64, n)
+        micros = _array(self.micros, np.int64, n)
+        values = _array(self.values, np.float64, n)
+        index = _array(self.index, np.int64, n)
+        codes = _array(self.codes, np.int64, n)
         out_of_range = micros >= LATEST_US
         micros[(micros == NO_TIME) | ((micros > received + FUTURE_CLAMP_US) & ~out_of_range)] \
             = received
@@ -190,6 +192,13 @@ class Columns:
             renumbered[used] = np.arange(len(used))
             codes = renumbered[codes]
         return PointBatch(labels, codes, values, micros, index), rejected
+
+
+def _array(column, dtype, n: int) -> np.ndarray:
+    """A column as a new array (a decoder that reads whole bodies gives arrays, or ranges)."""
+    if isinstance(column, np.ndarray):
+        return column.astype(dtype)  # a copy: finish changes it
+    return np.fromiter(column, dtype, n)
 
 
 def _scatter(out: np.ndarray, at: np.ndarray, rows: np.ndarray) -> None:

@@ -6,14 +6,22 @@ integers (``12i``), unsigned (``12u``), floats and booleans (as 1 / 0) are value
 fields carry no number and are skipped. Escapes: ``\\,`` ``\\ `` in measurements, ``\\,`` ``\\=``
 ``\\ `` in tag keys, tag values and field keys, ``\\"`` ``\\\\`` inside string field values.
 A line that does not parse is reported by its number and the rest are kept.
+
+A body of plain lines (``measurement[,tag=v…] field=number timestamp`` each, no escapes, quotes
+or comments: what agents and clients send) is read whole: split by C string methods, values and
+times converted in one pass each, and the series numbered by a dict, with no Python step of its
+own per line — the same result as reading line by line, which every other body takes.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import repeat
 
-from ...pointbatch import NO_TIME, Columns, micros_of_ns, sent_micros
+import numpy as np
+
+from ...pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns, micros_of_ns, sent_micros
 
 # Microseconds per step of each precision; 0: nanoseconds (divided, rounded half to even).
 UNITS = {"ns": 0, "n": 0, "us": 1, "u": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000,
@@ -177,6 +185,82 @@ def parse(body: str, precision: str = "ns") -> Parsed:
     if precision not in PRECISIONS:
         raise LineError(f"precision must be one of {', '.join(PRECISIONS)}")
     unit = UNITS[precision]
+    if "\\" not in body and '"' not in body:
+        parsed = _parse_plain(body, unit)
+        if parsed is not None:
+            return parsed
+    return _parse_each(body, unit)
+
+
+def _parse_plain(body: str, unit: int) -> Parsed | None:
+    """A body whose every line is ``key field=value[ timestamp]`` — one field, single spaces,
+    all lines with a timestamp or none, no blank or comment line before the last — read whole;
+    None for any other body, or one with an error, for ``_parse_each`` to read (and report).
+    Few objects the garbage collector tracks (lists of strings and numbers, not one per line):
+    a web process's collections then stay cheap."""
+    text = body.rstrip("\n")
+    # No whitespace but single spaces and newlines (no line to strip), no comment line.
+    if not text or text.startswith("#") or "\n#" in text \
+            or not text.replace("\n", " ").isprintable():
+        return None
+    spaces = set(map(str.count, text.split("\n"), repeat(" ")))
+    if len(spaces) != 1 or not 2 <= (width := spaces.pop() + 1) <= 3:
+        return None
+    tokens = text.replace("\n", " ").split(" ")
+    keys, fields = tokens[0::width], tokens[1::width]
+    stamps = tokens[2::width] if width == 3 else None
+    if set(map(str.count, fields, repeat("="))) != {1} or "," in "".join(fields):
+        return None  # one field a line, "name=value"
+    pairs = "=".join(fields).split("=")
+    names, raws = pairs[0::2], pairs[1::2]
+    if "" in names:
+        return None
+    try:
+        # float() as _value calls it: a value it reads is not one _value reads otherwise (no
+        # boolean, integer or string field reads as a float); "" does not.
+        values = np.fromiter(map(float, raws), np.float64, len(raws))
+        micros = _plain_micros(stamps, unit, len(keys))
+    except (ValueError, OverflowError):
+        return None
+    series: dict[str, tuple[str, dict]] = {}
+    try:
+        for key in dict.fromkeys(keys):
+            series[key] = _fast_series(key)
+    except LineError:
+        return None
+    parsed = Parsed()
+    columns = parsed.columns
+    numbers: dict[tuple[str, str], int] = {}
+    columns.codes = [numbers.setdefault(pair, len(numbers))
+                     for pair in zip(keys, names, strict=True)]
+    for key, name in numbers:
+        measurement, tags = series[key]
+        columns.raw_label(f"{measurement}.{name}", tags)
+    columns.values = values
+    columns.micros = micros
+    columns.index = range(len(keys))
+    parsed.lines = list(range(1, len(keys) + 1))
+    return parsed
+
+
+def _plain_micros(stamps: tuple[str, ...] | None, unit: int, n: int) -> np.ndarray:
+    """Epoch µs of each line's timestamp text (``_micros`` on whole arrays); ValueError or
+    OverflowError where ``_micros`` would raise or leave int64."""
+    if stamps is None:
+        return np.full(n, NO_TIME, np.int64)
+    if unit:
+        return np.fromiter((sent_micros(steps * unit) for steps in map(int, stamps)),
+                           np.int64, n)
+    nanos = np.fromiter(map(int, stamps), np.int64, n)
+    micros, rest = np.divmod(nanos, 1000)  # floored, as divmod
+    micros += (rest > 500) | ((rest == 500) & ((micros & 1) == 1))
+    # micros_of_ns of an int64 stays below MILLISECONDS_AS_SECONDS_US: sent_micros' range alone
+    micros[(micros < EARLIEST_US) | (micros >= LATEST_US)] = LATEST_US
+    return micros
+
+
+def _parse_each(body: str, unit: int) -> Parsed:
+    """The body line by line."""
     parsed = Parsed()
     columns, lines = parsed.columns, parsed.lines
     series: dict[str, tuple[str, dict]] = {}
