@@ -25,10 +25,12 @@ def _snapshot(parsed: influx.Parsed) -> tuple:
 GOOD_KEYS = ["cpu", "cpu,host=a", "cpu,host=b,region=eu", "mem,host=a", "é,h=ü"]
 BAD_KEYS = [",host=a", "cpu,host", "cpu,=a", "#cpu", "m,t=v=w", "\tcpu", "\x0bcpu", "cpu\tx",
             "cpu,host=a\x00", "a,b=c,b=d", "cpu\xa0", "\u2028cpu", ""]
-GOOD_FIELDS = ["user=1.5", "user=1", "sys=3e-5", "user=-0.0", "user=.5", "user=-0"]
-BAD_FIELDS = ["user=1i", "user=7u", "user=t", "user=FALSE", "user=1,sys=2", "user=", "=1",
+GOOD_FIELDS = ["user=1.5", "user=1", "sys=3e-5", "user=-0.0", "user=.5", "user=-0",
+               "user=1,sys=2", "a=1,b=2.5,c=-3", "user=1,user=2"]
+BAD_FIELDS = ["user=1i", "user=7u", "user=t", "user=FALSE", "user=1,sys=t", "user=", "=1",
               "user", "user=inf", "user=nan", "user=1_0", "user=1e400", 'user="s"', "a,b=1",
-              "user=1\r", "user=+2", "user=1=2", "user=\u0661", "user=1,", ",user=1"]
+              "user=1\r", "user=+2", "user=1=2", "user=\u0661", "user=1,", ",user=1",
+              "user=1,,sys=2", "user=1,=2", "a=1=2,b=3"]
 GOOD_STAMPS = ["1764590400000000500", "1764590400000001500", "1764590400000000501",
                "1764590400000003499", "0", "-1500"]
 BAD_STAMPS = ["", "-5", "99999999999999999999", "9223372036854775807", "+12", "1_000", "12a",
@@ -104,6 +106,18 @@ def test_plain_bodies_are_read_whole():
     assert seconds.columns.micros.tolist() == [5_000_000, 6_000_000]
     untimed = influx._parse_plain("m v=1\nm v=2", influx.UNITS["ns"])
     assert untimed.columns.micros.tolist() == [NO_TIME, NO_TIME]
-    # Anything else is read line by line: escapes, two fields, a comment, a bad line.
-    for other in ("m\\ x v=1 5", "m a=1,b=2 5", "# c\nm v=1 5", "m v=1 5\nm v=x 6"):
+    # Lines of several fields (Telegraf's): a point each, with the line's time and number.
+    fields = influx._parse_plain(
+        "cpu,host=a user=1,sys=2 5\nmem used=3 6\ncpu,host=a user=4,sys=5 7", influx.UNITS["s"])
+    assert fields.columns.labels == [("cpu.user", None, {"host": "a"}),
+                                     ("cpu.sys", None, {"host": "a"}), ("mem.used", None, {})]
+    assert list(fields.columns.codes) == [0, 1, 2, 0, 1]
+    assert fields.columns.values.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert fields.columns.micros.tolist() == [5_000_000, 5_000_000, 6_000_000, 7_000_000,
+                                              7_000_000]
+    assert fields.lines == [1, 1, 2, 3, 3]
+    integers = influx._parse_plain("m a=1i,b=t,c=2.5 5\nm a=-3i,b=F,c=4u 6", influx.UNITS["s"])
+    assert integers.columns.values.tolist() == [1.0, 1.0, 2.5, -3.0, 0.0, 4.0]
+    # Anything else is read line by line: escapes, a string, a comment, a bad line.
+    for other in ("m\\ x v=1 5", "m a=1,b=x 5", "# c\nm v=1 5", "m v=1 5\nm v=1u2 6"):
         assert influx._parse_plain(other, 0) is None

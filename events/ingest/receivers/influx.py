@@ -7,10 +7,11 @@ fields carry no number and are skipped. Escapes: ``\\,`` ``\\ `` in measurements
 ``\\ `` in tag keys, tag values and field keys, ``\\"`` ``\\\\`` inside string field values.
 A line that does not parse is reported by its number and the rest are kept.
 
-A body of plain lines (``measurement[,tag=v…] field=number timestamp`` each, no escapes, quotes
-or comments: what agents and clients send) is read whole: split by C string methods, values and
-times converted in one pass each, and the series numbered by a dict, with no Python step of its
-own per line — the same result as reading line by line, which every other body takes.
+A body of plain lines (``measurement[,tag=v…] field=value[,field=value…] timestamp`` each, no
+escapes, quotes, strings or comments: what agents and clients send) is read whole: split by C string
+methods, values and times converted in one pass each, and the series numbered by a dict, with no
+Python step of its own per line — the same result as reading line by line, which every other
+body takes.
 """
 
 from __future__ import annotations
@@ -193,11 +194,11 @@ def parse(body: str, precision: str = "ns") -> Parsed:
 
 
 def _parse_plain(body: str, unit: int) -> Parsed | None:
-    """A body whose every line is ``key field=value[ timestamp]`` — one field, single spaces,
-    all lines with a timestamp or none, no blank or comment line before the last — read whole;
-    None for any other body, or one with an error, for ``_parse_each`` to read (and report).
-    Few objects the garbage collector tracks (lists of strings and numbers, not one per line):
-    a web process's collections then stay cheap."""
+    """A body whose every line is ``key field=value[,field=value…][ timestamp]`` — numbers or
+    booleans, single spaces, all lines with a timestamp or none, no blank or comment line
+    before the last — read whole; None for any other body, or one with an error, for
+    ``_parse_each`` to read (and report). Few objects the garbage collector tracks (lists of
+    strings and numbers, not one per line): a web process's collections then stay cheap."""
     text = body.rstrip("\n")
     # No whitespace but single spaces and newlines (no line to strip), no comment line.
     if not text or text.startswith("#") or "\n#" in text \
@@ -209,18 +210,22 @@ def _parse_plain(body: str, unit: int) -> Parsed | None:
     tokens = text.replace("\n", " ").split(" ")
     keys, fields = tokens[0::width], tokens[1::width]
     stamps = tokens[2::width] if width == 3 else None
-    if set(map(str.count, fields, repeat("="))) != {1} or "," in "".join(fields):
-        return None  # one field a line, "name=value"
-    pairs = "=".join(fields).split("=")
-    names, raws = pairs[0::2], pairs[1::2]
+    pairs = ",".join(fields).split(",")
+    if set(map(str.count, pairs, repeat("="))) != {1}:
+        return None  # every field "name=value"
+    names_values = "=".join(pairs).split("=")
+    names, raws = names_values[0::2], names_values[1::2]
     if "" in names:
         return None
     try:
-        # float() as _value calls it: a value it reads is not one _value reads otherwise (no
-        # boolean, integer or string field reads as a float); "" does not.
-        values = np.fromiter(map(float, raws), np.float64, len(raws))
+        try:
+            # float() as _value calls it: a value it reads is not one _value reads otherwise (no
+            # boolean, integer or string field reads as a float); "" does not.
+            values = np.fromiter(map(float, raws), np.float64, len(raws))
+        except ValueError:  # integers (12i), booleans: _value's way
+            values = np.fromiter(map(_value, raws), np.float64, len(raws))
         micros = _plain_micros(stamps, unit, len(keys))
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError):  # LineError is a ValueError
         return None
     series: dict[str, tuple[str, dict]] = {}
     try:
@@ -228,18 +233,23 @@ def _parse_plain(body: str, unit: int) -> Parsed | None:
             series[key] = _fast_series(key)
     except LineError:
         return None
+    numbers = np.arange(1, len(keys) + 1)
+    if len(pairs) > len(keys):  # lines of several fields: each line's key, time and number
+        per_line = np.fromiter(map(str.count, fields, repeat(",")), np.int64, len(fields)) + 1
+        keys = np.repeat(np.array(keys, dtype=object), per_line).tolist()
+        micros, numbers = np.repeat(micros, per_line), np.repeat(numbers, per_line)
     parsed = Parsed()
     columns = parsed.columns
-    numbers: dict[tuple[str, str], int] = {}
-    columns.codes = [numbers.setdefault(pair, len(numbers))
+    labels: dict[tuple[str, str], int] = {}
+    columns.codes = [labels.setdefault(pair, len(labels))
                      for pair in zip(keys, names, strict=True)]
-    for key, name in numbers:
+    for key, name in labels:
         measurement, tags = series[key]
         columns.raw_label(f"{measurement}.{name}", tags)
     columns.values = values
     columns.micros = micros
-    columns.index = range(len(keys))
-    parsed.lines = list(range(1, len(keys) + 1))
+    columns.index = range(len(names))
+    parsed.lines = numbers.tolist()
     return parsed
 
 
