@@ -174,23 +174,32 @@ WITH input AS (
            array_agg(DISTINCT hashtextextended(distinct_id, 0))
     FROM kept GROUP BY 2, 3
 ), dims AS (
-    -- Its share of the per-dimension rollups: a row per hour, dimension and value.
+    -- Its share of the per-dimension rollups: a row per hour, dimension and value. The
+    -- browser, OS and device are the request's: their rows are the hour's 'all' row under
+    -- another name, aggregated once.
     INSERT INTO events_dimdelta (project_id, hour, dim, value, bot, events, pageviews, visitors,
                                  sessions)
-    SELECT %(project)s, date_trunc('hour', k."timestamp", 'UTC'), d.dim, d.value, %(bot)s,
-           count(*), count(*) FILTER (WHERE k.pv),
-           array_agg(DISTINCT hashtextextended(k.person_id, 0)),
-           coalesce(array_agg(DISTINCT hashtextextended(k.session_id, 0))
-                    FILTER (WHERE k.session_id IS NOT NULL), '{}')
-    FROM kept k CROSS JOIN LATERAL (VALUES
-        ('all', ''), ('event', k.event), ('path', CASE WHEN k.pv THEN k.path END),
-        ('referrer', k.source), ('browser', %(browser)s), ('os', %(os)s),
-        ('device', %(device_type)s), ('country', k.country), ('channel', k.channel),
-        ('utm_source', k.utm_source), ('utm_medium', k.utm_medium),
-        ('utm_campaign', k.utm_campaign), ('utm_term', k.utm_term),
-        ('utm_content', k.utm_content)) AS d(dim, value)
-    WHERE d.value IS NOT NULL
-    GROUP BY 2, 3, 4
+    SELECT %(project)s, g.hour, n.dim, n.value, %(bot)s, g.events, g.pageviews, g.visitors,
+           g.sessions
+    FROM (
+        SELECT date_trunc('hour', k."timestamp", 'UTC') AS hour, d.dim, d.value,
+               count(*) AS events, count(*) FILTER (WHERE k.pv) AS pageviews,
+               array_agg(DISTINCT hashtextextended(k.person_id, 0)) AS visitors,
+               coalesce(array_agg(DISTINCT hashtextextended(k.session_id, 0))
+                        FILTER (WHERE k.session_id IS NOT NULL), '{}') AS sessions
+        FROM kept k CROSS JOIN LATERAL (VALUES
+            ('all', ''), ('event', k.event), ('path', CASE WHEN k.pv THEN k.path END),
+            ('referrer', k.source), ('country', k.country), ('channel', k.channel),
+            ('utm_source', k.utm_source), ('utm_medium', k.utm_medium),
+            ('utm_campaign', k.utm_campaign), ('utm_term', k.utm_term),
+            ('utm_content', k.utm_content)) AS d(dim, value)
+        WHERE d.value IS NOT NULL
+        GROUP BY 1, 2, 3
+    ) AS g CROSS JOIN LATERAL (VALUES
+        (g.dim, g.value), ('browser', CASE WHEN g.dim = 'all' THEN %(browser)s END),
+        ('os', CASE WHEN g.dim = 'all' THEN %(os)s END),
+        ('device', CASE WHEN g.dim = 'all' THEN %(device_type)s END)) AS n(dim, value)
+    WHERE n.value IS NOT NULL
 ), people AS (
     INSERT INTO events_persondelta (project_id, person_id, first_seen, last_seen, events,
                                     bot_events, properties, properties_once, properties_at,

@@ -30,9 +30,13 @@ def _points(client, key, points):
     assert response.json()["accepted"] == len(points)
 
 
-def _events(client, key, events):
+CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/120.0 Safari/537.36")
+
+
+def _events(client, key, events, user_agent=CHROME):
     response = client.post("/api/v1/events/batch", json={"events": events},
-                           headers={"X-API-Key": key.key})
+                           headers={"X-API-Key": key.key, "User-Agent": user_agent})
     assert response.status_code == 202, response.text
     return response.json()
 
@@ -167,6 +171,16 @@ def test_event_rollups_count_names_sessions_and_people_once(ingest, ingest_key):
             """SELECT hashtextextended('anon-2', 0) = ANY(distinct_ids) FROM events_eventrollup1h
                WHERE project_id = %s AND event = 'signup'""", [ingest_key.project_id])
         assert cursor.fetchone() == (True,)
+        # The request's browser, OS and device count as its hour's every event: 5 events, 4
+        # page views, 3 people, 2 sessions under each (a row each, aggregated once).
+        cursor.execute(
+            """SELECT dim, value <> '', events, pageviews, cardinality(visitors),
+                      cardinality(sessions)
+               FROM events_dimrollup1h WHERE project_id = %s AND bucket = %s
+                    AND dim IN ('all', 'browser', 'os', 'device') ORDER BY dim""",
+            [ingest_key.project_id, hour])
+        assert cursor.fetchall() == [("all", False, 5, 4, 3, 2), ("browser", True, 5, 4, 3, 2),
+                                     ("device", True, 5, 4, 3, 2), ("os", True, 5, 4, 3, 2)]
 
 
 def test_one_fold_at_a_time(ingest, ingest_key, settings):
