@@ -503,3 +503,36 @@ def test_an_unknown_header_key_is_refused_before_a_large_body_is_read(ingest, in
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:300]
     assert b'"code": "UNAUTHORIZED"' in answer
     assert sent < 900000
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_large_body_within_the_limit_arrives_whole(ingest, ingest_server, key, chunked):
+    """Over Twisted's in-memory size (100 kB; it wrote bigger bodies, and those without a
+    length, to a temporary file) and over daphne's 8 kB message size: every line is kept."""
+    import time
+
+    start = int(time.time()) - 86_400  # a second a line, over the last day
+    lines = b"\n".join(b"big,host=h-%d value=%d %d" % (n % 7, n, start + n)
+                       for n in range(20_000))
+    assert 400_000 < len(lines) < 1024 * 1024
+    head = (b"POST /api/v2/write?precision=s HTTP/1.1\r\nHost: x\r\nAuthorization: Token "
+            + key.encode() + b"\r\nConnection: close\r\n")
+    if chunked:
+        parts = [b"%x\r\n%s\r\n" % (len(part), part)
+                 for part in (lines[i:i + 30_000] for i in range(0, len(lines), 30_000))]
+        answer, _ = _raw_request(ingest_server, head + b"Transfer-Encoding: chunked\r\n\r\n",
+                                 [*parts, b"0\r\n\r\n"])
+    else:
+        answer, _ = _raw_request(ingest_server,
+                                 head + b"Content-Length: %d\r\n\r\n" % len(lines), [lines])
+    assert answer.startswith(b"HTTP/1.1 204 "), answer[:300]
+    stored = sorted(MetricSeries.objects.filter(name="big.value").values_list("tags__host",
+                                                                              flat=True))
+    assert stored == [f"h-{n}" for n in range(7)]
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT count(*), sum(p.value) FROM events_metricpoint p
+                          JOIN events_metricseries s ON s.id = p.series_id
+                          WHERE s.name = 'big.value'""")
+        assert cursor.fetchone() == (20_000, sum(range(20_000)))
