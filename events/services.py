@@ -212,11 +212,25 @@ WITH input AS (
                      ORDER BY events_hour_of(k."timestamp"))
     FROM kept k LEFT JOIN jsonb_each(%(sets)s::jsonb) AS p ON p.key = k.person_id
     GROUP BY k.person_id, p.value
+), numbered AS (
+    -- Each event with a session, and how many of the batch's events its session has: most
+    -- have one, and their session's share is the event itself (no per-session sorts).
+    SELECT k.*, count(*) OVER (PARTITION BY session_id) AS n
+    FROM kept k WHERE session_id IS NOT NULL
 ), sessions AS (
     INSERT INTO events_sessiondelta (project_id, session_id, started_at, ended_at, events,
                                      pageviews, bot, person_id, entry_at, entry_path, exit_at,
                                      exit_path, country, device_type, browser, os, channel,
                                      referrer_domain, utm_source, utm_campaign, pages, pages_at)
+    SELECT %(project)s, session_id, "timestamp", "timestamp", 1::bigint,
+           CASE WHEN pv THEN 1::bigint ELSE 0 END, %(bot)s, person_id,
+           CASE WHEN pv THEN "timestamp" END, CASE WHEN pv THEN path END,
+           CASE WHEN pv THEN "timestamp" END, CASE WHEN pv THEN path END, country,
+           %(device_type)s, %(browser)s, %(os)s, channel, source, utm_source, utm_campaign,
+           CASE WHEN pv AND path IS NOT NULL THEN ARRAY[path] END,
+           CASE WHEN pv AND path IS NOT NULL THEN ARRAY["timestamp"] END
+    FROM numbered WHERE n = 1
+    UNION ALL
     SELECT %(project)s, session_id, min("timestamp"), max("timestamp"), count(*),
            count(*) FILTER (WHERE pv), %(bot)s,
            (array_agg(person_id ORDER BY "timestamp"))[1],
@@ -235,7 +249,7 @@ WITH input AS (
            (array_agg(path ORDER BY "timestamp") FILTER (WHERE pv AND path IS NOT NULL))[1:50],
            (array_agg("timestamp" ORDER BY "timestamp")
             FILTER (WHERE pv AND path IS NOT NULL))[1:50]
-    FROM kept WHERE session_id IS NOT NULL GROUP BY session_id
+    FROM numbered WHERE n > 1 GROUP BY session_id
 )
 SELECT count(*) FROM stored
 """

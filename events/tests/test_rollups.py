@@ -429,3 +429,48 @@ def test_a_sessions_pages_stay_in_time_order_across_folds(ingest, ingest_key):
     _events(ingest, ingest_key, [event("$pageview", 10, "/c")])
     rollups.fold()
     assert pages() == (["/a", "/c", "/b"], 4, "/a", "/b")
+
+
+def test_a_batchs_session_shares_hold_first_and_last_of_each_session(ingest, ingest_key):
+    """A session with one event in the batch (most of them: its share is the event itself) and
+    one with several, sent out of time order: entry and exit pages, the first country, channel,
+    referrer and campaign, the pages in time order — exactly."""
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+    def at(seconds):
+        return _iso(t0 + timedelta(seconds=seconds))
+
+    page = "https://shop.example/{}"
+    batch = [
+        {"event": "$pageview", "distinct_id": "a", "session_id": "s1", "timestamp": at(0),
+         "page_url": page.format("a?utm_source=NL&utm_campaign=may"),
+         "referrer": "https://news.ycombinator.com/item", "properties": {"$ip": "8.8.8.8"}},
+        {"event": "signup", "distinct_id": "b", "session_id": "s2", "timestamp": at(5),
+         "page_url": page.format("b")},
+        {"event": "$pageview", "distinct_id": "c", "session_id": "s3", "timestamp": at(20),
+         "page_url": page.format("last")},
+        {"event": "$pageview", "distinct_id": "c", "session_id": "s3", "timestamp": at(10),
+         "page_url": page.format("first"), "properties": {"$ip": "81.2.69.142"}},
+        {"event": "click", "distinct_id": "c", "session_id": "s3", "timestamp": at(15),
+         "properties": {"$ip": "8.8.8.8", "utm_source": "Mail", "utm_campaign": "june"}},
+    ]
+    assert _events(ingest, ingest_key, batch)["accepted"] == 5
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT session_id, started_at - %(t0)s, ended_at - %(t0)s, events, pageviews,
+                      person_id, entry_at - %(t0)s, entry_path, exit_at - %(t0)s, exit_path,
+                      country, device_type, browser, os, channel, referrer_domain, utm_source,
+                      utm_campaign, pages, array(SELECT x - %(t0)s FROM unnest(pages_at) x)
+               FROM events_sessiondelta WHERE project_id = %(p)s ORDER BY session_id""",
+            {"p": ingest_key.project_id, "t0": t0})
+        rows = cursor.fetchall()
+    s = timedelta(seconds=1)
+    agent = ("desktop", "Chrome", "Linux")
+    assert rows == [
+        ("s1", 0 * s, 0 * s, 1, 1, "a", 0 * s, "/a", 0 * s, "/a", "US", *agent, "social",
+         "news.ycombinator.com", "nl", "may", ["/a"], [0 * s]),
+        ("s2", 5 * s, 5 * s, 1, 0, "b", None, None, None, None, None, *agent, None, None, None,
+         None, None, []),
+        ("s3", 10 * s, 20 * s, 3, 2, "c", 10 * s, "/first", 20 * s, "/last", "GB", *agent,
+         "direct", None, "mail", "june", ["/first", "/last"], [10 * s, 20 * s]),
+    ]
