@@ -101,7 +101,10 @@ def inner_load(scale: float) -> None:
     owner, _ = get_user_model().objects.get_or_create(username=USER)
     owner.set_password(PASSWORD)
     owner.save()
-    project = services.create_project(name="Bench Live", owner=owner, slug="bench-live")
+    # A project of its own each run: with --external a second run finds the first's.
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    project = services.create_project(name=f"Bench Live {stamp}", owner=owner,
+                                      slug=f"bench-live-{stamp}")
     project.raw_retention_days = project.minute_rollup_retention_days = bench_query.DAYS + 1
     project.save()
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
