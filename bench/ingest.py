@@ -97,6 +97,8 @@ LINES_PER_BATCH = 5000  # phase D (line protocol)
 EVENT_NAMES = ["$pageview", "$pageview", "$pageview", "click", "signup", "purchase"]
 PLANS = ["free", "pro", "team", "enterprise"]
 PATHS = ["/", "/pricing", "/docs", "/blog/launch", "/checkout", "/account"]
+ENDPOINTS = {"events": "/api/v1/events/batch", "points": "/api/v1/metrics",  # each kind's
+             "line": "/api/v2/write?precision=ns"}
 METRIC_NAMES = ["cpu.user", "cpu.system", "mem.used", "http.latency_ms", "queue.depth"]
 HOSTS = [f"web-{n:02d}" for n in range(1, 51)]
 
@@ -496,8 +498,7 @@ async def _connection(job: Job, deadline: float, out: Load, bodies: Bodies,
 
 async def _requests(client: Http11, job: Job, deadline: float, out: Load, bodies: Bodies,
                     counter: list[int]) -> None:
-    path = job.path or {"events": "/api/v1/events/batch", "points": "/api/v1/metrics",
-                        "line": "/api/v2/write?precision=ns"}[job.kind]
+    path = job.path or ENDPOINTS[job.kind]
     headers = {"X-API-Key": job.ingest_key, "Content-Type": "application/json"}
     if job.kind == "line":
         headers = {"Authorization": f"Token {job.ingest_key}",

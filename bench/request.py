@@ -36,12 +36,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
 
-from ingest import Bodies, Job  # noqa: E402  (bench/ingest.py)
+from ingest import ENDPOINTS, Bodies, Job  # noqa: E402  (bench/ingest.py)
 
 WARM_UP = 20
-PATHS = {"events": ("/api/v1/events/batch", b"", b"application/json"),  # as bench/ingest.py
-         "points": ("/api/v1/metrics", b"", b"application/json"),
-         "line": ("/api/v2/write", b"precision=ns", b"text/plain")}
 USER_AGENT = b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 
 
@@ -94,10 +91,11 @@ async def run(args) -> dict:
     else:
         make = bodies.points if args.kind == "points" else bodies.lines
         batches = [make(n * args.items, args.items)[1] for n in range(count)]
-    path, query, content_type = PATHS[args.kind]
+    path, _, query = ENDPOINTS[args.kind].partition("?")
+    content_type = b"text/plain" if args.kind == "line" else b"application/json"
     scope = {"type": "http", "http_version": "1.1", "method": "POST",
              "path": path, "raw_path": path.encode(),
-             "query_string": query, "root_path": "", "scheme": "http",
+             "query_string": query.encode(), "root_path": "", "scheme": "http",
              "headers": [(b"host", b"127.0.0.1"), (b"content-type", content_type),
                          (b"x-api-key", key.key.encode()), (b"user-agent", USER_AGENT)],
              "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
@@ -130,7 +128,7 @@ async def run(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kind", choices=sorted(PATHS), default="events",
+    parser.add_argument("--kind", choices=sorted(ENDPOINTS), default="events",
                         help="what a request carries")
     parser.add_argument("--items", type=int, default=100, help="items a request")
     parser.add_argument("--requests", type=int, default=300, help="timed requests")

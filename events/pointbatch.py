@@ -59,6 +59,15 @@ EARLIEST_US = micros_of(EARLIEST)
 LATEST_US = micros_of(LATEST)
 
 
+def sent_micros_of_ns(nanos: np.ndarray) -> np.ndarray:
+    """``sent_micros(micros_of_ns(n))`` of each of an int64 array of epoch nanoseconds: rounded
+    half to even, out of 1970..2999 LATEST_US (an int64 of ns never reaches the year 5138)."""
+    micros, rest = np.divmod(nanos, 1000)  # floored, as divmod
+    micros += (rest > 500) | ((rest == 500) & ((micros & 1) == 1))
+    micros[(micros < EARLIEST_US) | (micros >= LATEST_US)] = LATEST_US
+    return micros
+
+
 def sent_micros(micros: int) -> int:
     """A sender's epoch time in µs as the platform reads every epoch time: past the year 5138 it
     was one precision step finer than said (divided by 1000); out of 1970..2999 it is
@@ -131,8 +140,8 @@ class Columns:
         """The points as dicts (name, value, tags and, when it had one, the timestamp in epoch
         seconds): to look at, not on the write path."""
         points = []
-        for code, value, micros in zip(list(self.codes), np.asarray(self.values).tolist(),
-                                       np.asarray(self.micros).tolist(), strict=True):
+        for code, value, micros in zip(_listed(self.codes), _listed(self.values),
+                                       _listed(self.micros), strict=True):
             name, _, tags = self.labels[code]
             point = {"name": name, "value": value, "tags": tags}
             if micros != NO_TIME:
@@ -192,6 +201,10 @@ class Columns:
             renumbered[used] = np.arange(len(used))
             codes = renumbered[codes]
         return PointBatch(labels, codes, values, micros, index), rejected
+
+
+def _listed(column) -> list:
+    return column.tolist() if isinstance(column, np.ndarray) else list(column)
 
 
 def _array(column, dtype, n: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from itertools import repeat
 
 import numpy as np
 
-from ...pointbatch import EARLIEST_US, LATEST_US, NO_TIME, Columns, micros_of_ns, sent_micros
+from ...pointbatch import NO_TIME, Columns, micros_of_ns, sent_micros, sent_micros_of_ns
 
 # Microseconds per step of each precision; 0: nanoseconds (divided, rounded half to even).
 UNITS = {"ns": 0, "n": 0, "us": 1, "u": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000,
@@ -261,12 +261,7 @@ def _plain_micros(stamps: tuple[str, ...] | None, unit: int, n: int) -> np.ndarr
     if unit:
         return np.fromiter((sent_micros(steps * unit) for steps in map(int, stamps)),
                            np.int64, n)
-    nanos = np.fromiter(map(int, stamps), np.int64, n)
-    micros, rest = np.divmod(nanos, 1000)  # floored, as divmod
-    micros += (rest > 500) | ((rest == 500) & ((micros & 1) == 1))
-    # micros_of_ns of an int64 stays below MILLISECONDS_AS_SECONDS_US: sent_micros' range alone
-    micros[(micros < EARLIEST_US) | (micros >= LATEST_US)] = LATEST_US
-    return micros
+    return sent_micros_of_ns(np.fromiter(map(int, stamps), np.int64, n))
 
 
 def _parse_each(body: str, unit: int) -> Parsed:
